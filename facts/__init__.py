@@ -1,0 +1,1 @@
+"""Custom pyinfra facts for what pyinfra cannot read: firewalld, sysctl files, swap, SELinux."""

@@ -1,0 +1,1 @@
+"""Custom pyinfra operations for what pyinfra has none of: firewalld, SELinux mode, fstab swap."""
