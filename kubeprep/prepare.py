@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from pyinfra import host, logger, state
+from pyinfra.api.host import Host
 from pyinfra.facts.server import LinuxDistribution
 
 from kubeprep.settings import (
@@ -15,8 +18,8 @@ from kubeprep.settings import (
 )
 
 # One check per host and run: deploy.py and every task it includes share it, so the platform
-# fact is read once. Keyed by state, as tests run several States in one process.
-_checked: dict[tuple[int, str], tuple[Settings, Platform] | None] = {}
+# fact is read once. Host objects belong to one run, so they key it.
+_checked: WeakKeyDictionary[Host, tuple[Settings, Platform] | None] = WeakKeyDictionary()
 
 
 def checked_host() -> tuple[Settings, Platform] | None:
@@ -25,20 +28,20 @@ def checked_host() -> tuple[Settings, Platform] | None:
     A problem is logged with the host, the key, the value and the fix, and the host is failed
     before any operation is added for it, so nothing on it changes; other hosts go on.
     """
-    key = (id(state), host.name)
-    if key not in _checked:
-        _checked[key] = _check()
-    return _checked[key]
+    current = host._get_module()  # the Host object behind pyinfra's context proxy
+    if current not in _checked:
+        _checked[current] = _check(current)
+    return _checked[current]
 
 
-def _check() -> tuple[Settings, Platform] | None:
+def _check(current: Host) -> tuple[Settings, Platform] | None:
     data = host.data.dict()
     try:
         settings = settings_from_data(host.name, list(host.groups), data)
         platform = platform_from_release(host.name, host.get_fact(LinuxDistribution))
     except DataError as error:
         logger.error(f"{host.print_prefix}kubeprep: {error}")
-        state.fail_hosts({host})
+        state.fail_hosts({current})
         return None
     for note in unknown_keys(data):
         logger.warning(f"{host.print_prefix}kubeprep: unknown data key {note}; it is ignored")

@@ -1,0 +1,205 @@
+"""Facts of fresh and converged hosts, for the task tests.
+
+kubeprep's own facts are given as raw command output (run through the fact's ``process()``).
+Rocky 8 output comes from the original write-up (shared/seed): its ``firewall-cmd --list-all``
+and ``/etc/fstab``; ``/proc/swaps`` is in the format of Rocky 8's 4.18 kernel. Debian 12 output was
+read on the lab's Debian 12 VMs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import datetime
+
+ROCKY_8 = {
+    "name": "Rocky Linux",
+    "major": 8,
+    "minor": 10,
+    "release_meta": {"ID": "rocky", "ID_LIKE": "rhel centos fedora", "VERSION_ID": "8.10"},
+}
+DEBIAN_12 = {
+    "name": "Debian",
+    "major": 12,
+    "minor": None,
+    "release_meta": {"ID": "debian", "VERSION_ID": "12", "VERSION_CODENAME": "bookworm"},
+}
+
+ROCKY_FSTAB = """
+#
+# /etc/fstab
+# Created by anaconda on Mon Oct 14 02:07:12 2024
+#
+# Accessible filesystems, by reference, are maintained under '/dev/disk/'.
+# See man pages fstab(5), findfs(8), mount(8) and/or blkid(8) for more info.
+#
+# After editing this file, run 'systemctl daemon-reload' to update systemd
+# units generated from this file.
+#
+/dev/mapper/rl-root     /                       xfs     defaults        0 0
+UUID=bdd69149-c218-46ff-a880-5e4aabc970d6 /boot                   xfs     defaults        0 0
+/dev/mapper/rl-swap     none                    swap    defaults        0 0
+"""
+ROCKY_PROC_SWAPS = (
+    "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
+    "/dev/dm-1                               partition\t2097148\t0\t-2"
+)
+NO_SWAPS_418 = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority"
+
+DEBIAN_FSTAB = """# /etc/fstab: static file system information.
+#
+# Use 'blkid' to print the universally unique identifier for a
+# device; this may be used with UUID= as a more robust way to name devices
+# that works even if disks are added and removed. See fstab(5).
+#
+# <file system> <mount point>   <type>  <options>       <dump>  <pass>
+/dev/vda\t/\text4\terrors=remount-ro\t0\t1
+/swapfile none swap sw 0 0
+"""
+DEBIAN_PROC_SWAPS = (
+    "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+    "/swapfile                               file\t\t262140\t\t0\t\t-2"
+)
+NO_SWAPS_61 = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority"
+
+RHEL_PUBLIC_XML = """<?xml version="1.0" encoding="utf-8"?>
+<zone>
+  <short>Public</short>
+  <description>For use in public areas. You do not trust the other computers on networks to not harm your computer. Only selected incoming connections are accepted.</description>
+  <service name="ssh"/>
+  <service name="dhcpv6-client"/>
+  <service name="cockpit"/>
+</zone>"""
+
+
+def list_all(ports: str) -> str:
+    """``firewall-cmd --list-all`` as Rocky 8 prints it (the write-up), with ``ports``."""
+    return f"""public (active)
+  target: default
+  icmp-block-inversion: no
+  interfaces: enp0s3
+  sources:
+  services: cockpit dhcpv6-client ssh
+  ports: {ports}
+  protocols:
+  forward: no
+  masquerade: no
+  forward-ports:
+  source-ports:
+  icmp-blocks:
+  rich rules:"""
+
+
+def public_xml(ports: list[str]) -> str:
+    """The public zone file as firewalld writes it after ``--permanent --add-port``."""
+    lines = RHEL_PUBLIC_XML.split("\n")
+    port_lines = [
+        f'  <port port="{port.split("/")[0]}" protocol="{port.split("/")[1]}"/>' for port in ports
+    ]
+    return "\n".join(lines[:-1] + port_lines + lines[-1:])
+
+
+def firewalld_output(active: bool, permanent: str, runtime: str = "") -> dict:
+    head = "active=active\nenabled=enabled" if active else "active=inactive\nenabled=disabled"
+    text = f"{head}\nzone=public\n--- permanent\n{permanent}\n--- runtime"
+    return {"output": f"{text}\n{runtime}" if active else text}
+
+
+def swap_output(proc_swaps: str, fstab: str) -> dict:
+    return {"output": f"{proc_swaps}\n--- fstab\n{fstab}\n--- end"}
+
+
+CP_PORTS = ["22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"]
+WORKER_PORTS = ["22/tcp", "10250/tcp", "30000-32767/tcp"]
+SYSCTL_FILE = (
+    "net.bridge.bridge-nf-call-iptables = 1\n"
+    "net.bridge.bridge-nf-call-ip6tables = 1\n"
+    "net.ipv4.ip_forward = 1"
+)
+ADMIN = {
+    "kubeadmin": {
+        "home": "/home/kubeadmin",
+        "shell": "/bin/bash",
+        "group": "kubeadmin",
+        "groups": [],
+        "uid": 1000,
+        "gid": 1000,
+        "lastlog": None,
+        "password": "!!",
+        "comment": None,
+    },
+}
+HOME_DIR = {"mode": 700, "user": "kubeadmin", "group": "kubeadmin"}
+
+
+def fresh(family: str) -> dict:
+    """A host straight from the installer: swap on, firewalld absent, SELinux enforcing (RHEL)."""
+    rhel = family == "rhel"
+    return {
+        "server.LinuxDistribution": ROCKY_8 if rhel else DEBIAN_12,
+        # account
+        "server.Users": {},
+        "server.Groups": ["root", "wheel" if rhel else "sudo"],
+        "server.Os": "Linux",
+        "server.TmpDir": "/tmp",
+        "server.Date": datetime.now(),
+        "server.Which": "/usr/sbin/useradd",
+        "files.Directory": None,
+        # firewall
+        "rpm.RpmPackages": {},
+        "rpm.RpmPackageProvides": None,
+        "deb.DebPackages": {},
+        "apt.AptSources": [],
+        "files.File": None,
+        "firewalld.FirewalldZone": {"output": ""},
+        "systemd.SystemdStatus": {},
+        "systemd.SystemdEnabled": {},
+        # swap
+        "swap.SwapState": swap_output(
+            ROCKY_PROC_SWAPS if rhel else DEBIAN_PROC_SWAPS, ROCKY_FSTAB if rhel else DEBIAN_FSTAB,
+        ),
+        # kernel
+        "kernel.BuiltinKernelModules": {"output": ""},
+        "server.KernelModules": {},
+        "sysctl.SysctlFile": {"output": "--- live\nnet.ipv4.ip_forward = 0"},
+        # selinux
+        "selinux.SelinuxMode": {
+            "output": "Enforcing\n--- config\nSELINUX=enforcing" if rhel else "--- config",
+        },
+    }
+
+
+def converged(family: str, ports: list[str]) -> dict:
+    """The same host after a kubeprep run."""
+    rhel = family == "rhel"
+    facts = copy.deepcopy(fresh(family))
+    module = {"size": 1, "instances": 1, "state": "Live"}
+    facts.update({
+        "server.Users": ADMIN,
+        "files.Directory": HOME_DIR,
+        "rpm.RpmPackages": {"firewalld": ["0.9.11"]},
+        "deb.DebPackages": {"firewalld": ["1.3.3-1~deb12u1"]},
+        # kernel.py's files and apt's update stamp, updated today
+        "files.File": {
+            "mode": 644, "user": "root", "group": "root", "size": 20, "mtime": datetime.now(),
+        },
+        "files.Sha1File": hashlib.sha1(b"overlay\nbr_netfilter\n").hexdigest(),
+        "firewalld.FirewalldZone": firewalld_output(
+            True, public_xml(ports), list_all(" ".join(ports)),
+        ),
+        "systemd.SystemdStatus": {"firewalld.service": True},
+        "systemd.SystemdEnabled": {"firewalld.service": True},
+        "swap.SwapState": swap_output(
+            NO_SWAPS_418 if rhel else NO_SWAPS_61,
+            (ROCKY_FSTAB if rhel else DEBIAN_FSTAB).replace(
+                "/dev/mapper/rl-swap" if rhel else "/swapfile",
+                "#kubeprep# " + ("/dev/mapper/rl-swap" if rhel else "/swapfile"),
+            ),
+        ),
+        "server.KernelModules": {"overlay": module, "br_netfilter": module},
+        "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n--- live\n{SYSCTL_FILE}"},
+        "selinux.SelinuxMode": {
+            "output": "Permissive\n--- config\nSELINUX=permissive" if rhel else "--- config",
+        },
+    })
+    return facts

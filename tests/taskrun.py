@@ -1,0 +1,122 @@
+"""Run a kubeprep deploy file against a fake host: facts in, operations and their commands out.
+
+Facts come from a case file. A fact given as ``{"output": "..."}`` is the raw command output and
+goes through the fact's own ``process()``, so kubeprep's facts are exercised on real output; any
+other value is used as the parsed fact (for pyinfra's own facts, tested upstream).
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host
+from pyinfra.api.state import StateStage
+from pyinfra.context import ctx_host, ctx_state
+from pyinfra_cli.exceptions import UnexpectedExternalError
+from pyinfra_cli.util import load_deploy_file
+from pyinfra_testing.operations import parse_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def group_data(group: str) -> dict[str, Any]:
+    """The data a host of ``group`` gets from group_data/: all.py, then the role's file."""
+    data: dict[str, Any] = {}
+    for name in ("all", group):
+        path = ROOT / "group_data" / f"{name}.py"
+        if path.exists():
+            data.update(
+                {k: v for k, v in runpy.run_path(str(path)).items() if not k.startswith("__")},
+            )
+    return data
+
+
+def fact_key(fact_cls: type) -> str:
+    return f"{fact_cls.__module__.rsplit('.', 1)[-1]}.{fact_cls.__name__}"
+
+
+@dataclass
+class Run:
+    """What a deploy file did on the fake host."""
+
+    ops: list[tuple[str, list[Any]]]  # (operation name, commands) in execution order
+    failed: bool
+    fact_reads: list[Counter] = field(default_factory=list)  # per operation, reads per fact
+    errors: list[str] = field(default_factory=list)
+
+    def commands(self, op_name: str) -> list[Any]:
+        matches = [commands for name, commands in self.ops if name == op_name]
+        assert len(matches) == 1, f"{op_name!r} not run once in {[n for n, _ in self.ops]}"
+        return matches[0]
+
+    @property
+    def changes(self) -> dict[str, list[Any]]:
+        return {name: commands for name, commands in self.ops if commands}
+
+
+def run_deploy(
+    deploy_file: str,
+    facts: dict[str, Any],
+    group: str = "control_plane",
+    data: dict[str, Any] | None = None,
+    groups: list[str] | None = None,
+) -> Run:
+    """Prepare ``deploy_file`` for one host named ``node`` and generate every operation's commands.
+
+    Missing facts fail the test with the fact's name, so a case file lists every fact a task reads.
+    """
+    host_data = {**group_data(group), **(data or {})}
+    inventory = Inventory(
+        (["node"], {}), **{name: (["node"], host_data) for name in (groups or [group])},
+    )
+    state = State(inventory, Config())
+    state.cwd = str(ROOT)  # local.include resolves task files from here, as the CLI does
+    state.set_stage(StateStage.Prepare)
+    host = inventory.get_host("node")
+    state.activate_host(host)
+    reads: Counter = Counter()
+
+    def fake_get_fact(self: Host, fact_cls, *args, **kwargs):
+        key = fact_key(fact_cls)
+        reads[key] += 1
+        if key not in facts:
+            raise AssertionError(f"case has no fact {key} (args {args} {kwargs})")
+        value = facts[key]
+        if isinstance(value, dict) and set(value) == {"output"}:
+            return fact_cls().process(value["output"].split("\n"))
+        return value
+
+    errors: list[str] = []
+    with (
+        patch.object(Host, "get_fact", fake_get_fact),
+        patch("pyinfra.is_cli", True),
+        patch("kubeprep.prepare.logger.error", lambda message: errors.append(message)),
+        ctx_state.use(state),
+    ):
+        try:
+            load_deploy_file(state, str(ROOT / deploy_file))
+        except UnexpectedExternalError as error:  # an error in deploy code, e.g. a missing fact
+            while isinstance(error, UnexpectedExternalError):
+                error = error.exception
+            raise error from None
+        except PyinfraError as error:  # failing the last host ends pyinfra's prepare
+            if "No hosts remaining" not in str(error):
+                raise
+        ops, fact_reads = [], []
+        for op_hash in state.get_op_order():
+            op_data = state.get_op_data_for_host(host, op_hash)
+            # The CLI names included operations "tasks/x.py | name": keep the name.
+            name = next(iter(state.get_op_meta(op_hash).names)).split(" | ")[-1]
+            reads.clear()
+            with ctx_host.use(host):
+                commands = parse_commands(list(op_data.command_generator()))
+            ops.append((name, commands))
+            fact_reads.append(Counter(reads))
+    return Run(ops, host in state.failed_hosts, fact_reads, errors)
