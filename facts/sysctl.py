@@ -40,7 +40,8 @@ class SysctlFile(FactBase[SysctlFileDict]):
     @override
     def command(self, path: str, keys: list[str]) -> StringCommand:
         return StringCommand(
-            "cat", QuoteString(path), "2>/dev/null;",
+            # The echo ends a last line that has no newline, so the mark stays on its own line.
+            "cat", QuoteString(path), "2>/dev/null; echo;",
             "echo", QuoteString(_FILE_MARK), ";",
             "sysctl", *(QuoteString(key) for key in keys), "2>/dev/null || true",
         )
@@ -51,7 +52,7 @@ class SysctlFile(FactBase[SysctlFileDict]):
             return self.default()
         split = output.index(_FILE_MARK)
         file_lines, live_lines = output[:split], output[split + 1 :]
-        # Assumes the file exists when it has content; an empty or missing file reads as None.
+        # A file without settings (missing, empty or only comments) reads as None.
         settings = parse_sysctl_lines(file_lines)
         return {"file": settings or None, "live": parse_sysctl_lines(live_lines)}
 

@@ -34,6 +34,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "selinux_mode": (str,),
 }
 OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone"}
+SECRET_KEYS = {"admin_password_hash"}
 
 # Keys that belong to pyinfra itself or to the inventory, never reported as unknown.
 _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vagrant_)")
@@ -138,7 +139,8 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
             )
         if not isinstance(data[key], types):
             wanted = " or ".join("None" if t is type(None) else t.__name__ for t in types)
-            raise _fail(host, key, data[key], f"must be {wanted}", f"give {key} a {wanted} value")
+            shown = "<hidden>" if key in SECRET_KEYS else data[key]
+            raise _fail(host, key, shown, f"must be {wanted}", f"give {key} a {wanted} value")
 
     _check_account(host, data)
     _check_firewall(host, data)
@@ -206,11 +208,16 @@ def _check_kernel(host: str, data: Mapping[str, object]) -> None:
         if not isinstance(module, str) or not _MODULE_NAME.match(module):
             raise _fail(host, "kernel_modules", module, "not a kernel module name",
                         "list module names such as 'br_netfilter'")
+    if not data["kernel_sysctls"]:
+        raise _fail(host, "kernel_sysctls", {}, "is empty",
+                    "list the sysctls to set, e.g. {'net.ipv4.ip_forward': 1}")
     for key, value in data["kernel_sysctls"].items():
         if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
             raise _fail(host, "kernel_sysctls", key, "not a sysctl key",
                         "use dotted keys such as 'net.ipv4.ip_forward'")
-        if not isinstance(value, int | str) or isinstance(value, bool) or not str(value).strip():
+        text = str(value)
+        if not isinstance(value, int | str) or isinstance(value, bool) or not text.strip() \
+                or "\n" in text or "#" in text:
             raise _fail(host, f"kernel_sysctls[{key!r}]", value, "not a sysctl value",
                         "use an integer or a string such as 1")
     for key in ("kernel_modules_file", "kernel_sysctl_file"):

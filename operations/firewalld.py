@@ -5,10 +5,33 @@ Manage firewalld ports in the runtime and the permanent config, without a full r
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from facts.firewalld import FirewalldZone
+from kubeprep.settings import port_error
+
+
+def _span(port: str) -> tuple[str, int, int]:
+    numbers, proto = port.split("/")
+    first, _, last = numbers.partition("-")
+    return proto, int(first), int(last or first)
+
+
+def _covered(port: str, by: list[str]) -> bool:
+    """Whether every port number of ``port`` is open in ``by``, ranges included.
+
+    firewalld merges adjacent ports into ranges on add and splits ranges on remove, so the same
+    open ports can be listed as ``2379/tcp 2380/tcp`` or as ``2379-2380/tcp``.
+    """
+    proto, first, last = _span(port)
+    spans = sorted(_span(other)[1:] for other in by if _span(other)[0] == proto)
+    for low, high in spans:
+        if low <= first <= high:
+            first = high + 1
+        if first > last:
+            return True
+    return False
 
 
 def _firewall_cmd(tool: str, zone: str, option: str, ports: list[str], *extra: str):
@@ -25,7 +48,7 @@ def ports(ports: list[str], zone: str | None = None, prune: bool = False):
 
     + ports: ports such as ``22/tcp`` or ``30000-32767/tcp``; opened in this order
     + zone: the zone to change; the default zone when omitted
-    + prune: also close the zone's ports that are not in ``ports``
+    + prune: also close the zone's ports that no listed port covers
 
     While firewalld runs, the runtime config is changed before the permanent one, so the ports are
     open at once and no reload is needed. While it is stopped, only the permanent config is
@@ -41,6 +64,13 @@ def ports(ports: list[str], zone: str | None = None, prune: bool = False):
             ports=["22/tcp", "6443/tcp", "2379-2380/tcp"],
         )
     """
+    if isinstance(ports, str) or not isinstance(ports, list | tuple):
+        raise OperationTypeError(f"ports must be a list of ports, not {ports!r}")
+    for port in ports:
+        problem = port_error(port)
+        if problem:
+            raise OperationValueError(f"invalid port {port!r}: {problem}")
+
     state = host.get_fact(FirewalldZone, zone=zone)
     zone_name = zone or state["zone"] or "public"
     wanted = list(dict.fromkeys(ports))
@@ -55,13 +85,15 @@ def ports(ports: list[str], zone: str | None = None, prune: bool = False):
     changed = False
     for _, config, (tool, *extra) in targets:
         current = (config or {}).get("ports", [])
-        missing = [port for port in wanted if port not in current]
+        missing = [port for port in wanted if not _covered(port, current)]
         if missing:
             changed = True
             yield _firewall_cmd(tool, zone_name, "add", missing, *extra)
     if prune:
         for _, config, (tool, *extra) in targets:
-            surplus = [port for port in (config or {}).get("ports", []) if port not in wanted]
+            surplus = [
+                port for port in (config or {}).get("ports", []) if not _covered(port, wanted)
+            ]
             if surplus:
                 changed = True
                 yield _firewall_cmd(tool, zone_name, "remove", surplus, *extra)

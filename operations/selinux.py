@@ -48,7 +48,7 @@ def mode(mode: str = "permissive"):
         changed = True
         yield "setenforce 1" if runtime_mode == "enforcing" else "setenforce 0"
 
-    if state["config"] != mode:
+    if state["config"] is not None and state["config"] != mode:
         changed = True
         yield StringCommand(
             "sed", "-i.kubeprep.bak", "-E",
@@ -57,4 +57,5 @@ def mode(mode: str = "permissive"):
 
     if not changed:
         now = "disabled in the kernel" if state["current"] == "disabled" else state["current"]
-        host.noop(f"SELinux is {now} now and {mode} at boot")
+        boot = f"{mode} at boot" if state["config"] else f"has no {CONFIG}"
+        host.noop(f"SELinux is {now} now and {boot}")

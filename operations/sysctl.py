@@ -7,7 +7,7 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import FileUploadCommand, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from facts.sysctl import SysctlFile
@@ -33,7 +33,10 @@ def persisted(path: str, values: dict[str, str | int]):
             values={"net.ipv4.ip_forward": 1},
         )
     """
-    wanted = {key: str(value) for key, value in values.items()}
+    if not values:
+        raise OperationValueError("values must name at least one sysctl key")
+    # Compared the way the kernel prints them: "32768\t60999" reads back as "32768 60999".
+    wanted = {key: " ".join(str(value).split()) for key, value in values.items()}
     state = host.get_fact(SysctlFile, path=path, keys=list(wanted))
 
     if state["file"] != wanted:

@@ -161,7 +161,7 @@ def fresh(family: str) -> dict:
         # kernel
         "kernel.BuiltinKernelModules": {"output": ""},
         "server.KernelModules": {},
-        "sysctl.SysctlFile": {"output": "--- live\nnet.ipv4.ip_forward = 0"},
+        "sysctl.SysctlFile": {"output": "\n--- live\nnet.ipv4.ip_forward = 0"},
         # selinux
         "selinux.SelinuxMode": {
             "output": "Enforcing\n--- config\nSELINUX=enforcing" if rhel else "--- config",
@@ -197,7 +197,7 @@ def converged(family: str, ports: list[str]) -> dict:
             ),
         ),
         "server.KernelModules": {"overlay": module, "br_netfilter": module},
-        "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n--- live\n{SYSCTL_FILE}"},
+        "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n\n--- live\n{SYSCTL_FILE}"},
         "selinux.SelinuxMode": {
             "output": "Permissive\n--- config\nSELINUX=permissive" if rhel else "--- config",
         },

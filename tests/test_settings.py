@@ -1,0 +1,400 @@
+"""Tests for kubeprep.settings: the group_data defaults, every refusal message, the platforms."""
+
+import runpy
+from pathlib import Path
+
+import pytest
+from pyinfra.facts.server import LinuxDistribution
+
+from kubeprep.settings import (
+    KEYS,
+    DataError,
+    Platform,
+    platform_from_release,
+    settings_from_data,
+    unknown_keys,
+)
+
+GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
+HOST = "cp1.lab"
+# `openssl passwd -6 -salt 8Xb1c0ZQ9pQ3Sg2e kubeprep`
+SHA512_HASH = (
+    "$6$8Xb1c0ZQ9pQ3Sg2e$Jw6.ctLAZRu5po9KtJsXXKbaOMMKEuy5attZaoJrGtHI2/ovxd39ZyE0flHETpk6hQlE"
+    "CuzVp.vbXHc6OyJRs0"
+)
+ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0n5tqE6XwD1m1v0kq3Y8b9o4Jx7cR2aQ9s8Kf me@laptop"
+
+
+def group_data(role: str) -> dict:
+    """What pyinfra gives a host of ``role``: all.py, overridden by the role's file."""
+    data = {}
+    for name in ("all.py", f"{role}.py"):
+        module = runpy.run_path(str(GROUP_DATA / name))
+        data.update({key: value for key, value in module.items() if not key.startswith("__")})
+    return data
+
+
+def refused(data: dict, groups=("control_plane",), host: str = HOST) -> str:
+    with pytest.raises(DataError) as error:
+        settings_from_data(host, list(groups), data)
+    return str(error.value)
+
+
+def with_(**changes) -> dict:
+    return {**group_data("control_plane"), **changes}
+
+
+# --------------------------------------------------------------------------------- defaults
+
+def test_group_data_sets_exactly_the_known_keys():
+    assert set(group_data("control_plane")) == set(KEYS)
+    assert set(group_data("workers")) == set(KEYS)
+
+
+def test_control_plane_defaults_are_valid():
+    settings = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
+    assert settings.role == "control_plane"
+    assert settings.open_ports == [
+        "22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp",
+    ]
+    assert settings.kernel_sysctls == (
+        ("net.bridge.bridge-nf-call-iptables", "1"),
+        ("net.bridge.bridge-nf-call-ip6tables", "1"),
+        ("net.ipv4.ip_forward", "1"),
+    )
+    assert (settings.selinux_mode, settings.swap, settings.admin_password_hash) == (
+        "permissive", "off", None,
+    )
+
+
+def test_worker_defaults_are_valid():
+    settings = settings_from_data("w1.lab", ["workers"], group_data("workers"))
+    assert settings.role == "workers"
+    assert settings.open_ports == ["22/tcp", "10250/tcp", "30000-32767/tcp"]
+
+
+def test_ssh_port_listed_again_is_opened_once_and_first():
+    settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=["6443/tcp", "22/tcp"]))
+    assert settings.open_ports == ["22/tcp", "6443/tcp"]
+
+
+def test_settings_are_immutable():
+    settings = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
+    with pytest.raises(AttributeError):
+        settings.swap = "keep"
+    assert isinstance(settings.firewall_ports, tuple)
+
+
+# ------------------------------------------------------------------------------------ ports
+
+@pytest.mark.parametrize("port", ["0/tcp", "65536/tcp", "10-5/tcp", "80/icmp", "80", 80, "tcp/80",
+                                  " 80/tcp", "80/TCP", "1-/tcp"])
+def test_bad_port_refused_with_host_key_value_and_fix(port):
+    message = refused(with_(firewall_ports=["6443/tcp", port]))
+    assert message.startswith(f"{HOST}: firewall_ports = {port!r}: ")
+    assert "Fix: write it like '6443/tcp' or '2379-2380/tcp'." in message
+
+
+@pytest.mark.parametrize("port", ["1/tcp", "65535/udp", "30000-32767/tcp", "2379-2380/tcp",
+                                  "5000-5000/sctp"])
+def test_good_ports_accepted(port):
+    settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=[port]))
+    assert settings.firewall_ports == (port,)
+
+
+def test_out_of_range_port_says_what_the_range_is():
+    assert "1 <= N <= M <= 65535" in refused(with_(firewall_ports=["65536/tcp"]))
+
+
+def test_bad_ssh_port_refused():
+    message = refused(with_(firewall_ssh_port="ssh"))
+    assert message.startswith(f"{HOST}: firewall_ssh_port = 'ssh': ")
+    assert "Fix:" in message
+
+
+def test_bad_zone_refused():
+    message = refused(with_(firewall_zone="my zone"))
+    assert message.startswith(f"{HOST}: firewall_zone = 'my zone': not a firewalld zone name")
+
+
+# ------------------------------------------------------------------------------------ roles
+
+@pytest.mark.parametrize(("groups", "found"), [
+    (["control_plane", "workers"], "control_plane, workers"),
+    ([], "neither"),
+    (["etcd"], "neither"),
+])
+def test_host_must_be_in_exactly_one_role(groups, found):
+    message = refused(group_data("control_plane"), groups=groups)
+    assert message.startswith(f"{HOST}: is in {found} of the groups control_plane/workers")
+    assert "Fix: list it once, under control_plane or workers" in message
+
+
+# ---------------------------------------------------------------------------- keys and types
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_missing_key_refused(key):
+    data = group_data("control_plane")
+    del data[key]
+    message = refused(data)
+    assert message == (
+        f"{HOST}: required key {key} is missing. "
+        f"Fix: set {key} in group_data/all.py (see README, 'Data keys')."
+    )
+
+
+def test_none_for_a_required_key_is_missing():
+    assert "required key swap is missing" in refused(with_(swap=None))
+
+
+@pytest.mark.parametrize(("key", "value", "wanted"), [
+    ("admin_sudo", "yes", "bool"),
+    ("firewall_ports", "6443/tcp", "list"),
+    ("kernel_sysctls", [("net.ipv4.ip_forward", 1)], "dict"),
+    ("firewall_zone", 1, "str or None"),
+    ("admin_ssh_keys", ED25519_KEY, "list"),
+])
+def test_wrong_type_refused(key, value, wanted):
+    message = refused(with_(**{key: value}))
+    assert message == (
+        f"{HOST}: {key} = {value!r}: must be {wanted}. Fix: give {key} a {wanted} value."
+    )
+
+
+# ---------------------------------------------------------------------------------- account
+
+@pytest.mark.parametrize("password", ["kubeprep-S3cret!", "hunter2hunter2", "$6$short"])
+def test_plain_text_password_refused_without_echoing_it(password):
+    message = refused(with_(admin_password_hash=password))
+    assert message.startswith(f"{HOST}: admin_password_hash = '<hidden>': not a crypt(3) hash")
+    assert "openssl passwd -6" in message
+    assert password not in message
+
+
+def test_password_of_the_wrong_type_is_not_echoed():
+    message = refused(with_(admin_password_hash=31415926))
+    assert "31415926" not in message
+
+
+@pytest.mark.parametrize("password_hash", [SHA512_HASH, "!" + SHA512_HASH,
+                                           "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9"
+                                           "SqC.5i5rd.RhAtQ7", None])
+def test_crypt_hash_or_none_accepted(password_hash):
+    settings = settings_from_data(HOST, ["control_plane"], with_(admin_password_hash=password_hash))
+    assert settings.admin_password_hash == password_hash
+
+
+@pytest.mark.parametrize("key", ["AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0", "ssh-ed25519", "me@laptop", 42])
+def test_bad_ssh_key_refused(key):
+    message = refused(with_(admin_ssh_keys=[ED25519_KEY, key]))
+    assert message.startswith(f"{HOST}: admin_ssh_keys = {key!r}: not an OpenSSH public key line")
+    assert "Fix: paste the contents of a *.pub file" in message
+
+
+def test_ssh_keys_accepted():
+    rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 admin@bastion"
+    settings = settings_from_data(HOST, ["control_plane"], with_(admin_ssh_keys=[ED25519_KEY, rsa]))
+    assert settings.admin_ssh_keys == (ED25519_KEY, rsa)
+
+
+@pytest.mark.parametrize("user", ["Admin", "1admin", "ad min", ""])
+def test_bad_user_name_refused(user):
+    assert refused(with_(admin_user=user)).startswith(f"{HOST}: admin_user = {user!r}: ")
+
+
+# ------------------------------------------------------------------------- selinux and swap
+
+@pytest.mark.parametrize("mode", ["Permissive", "enforced", "off"])
+def test_unknown_selinux_mode_refused(mode):
+    assert refused(with_(selinux_mode=mode)) == (
+        f"{HOST}: selinux_mode = {mode!r}: unknown value. "
+        "Fix: use one of enforcing, permissive, disabled."
+    )
+
+
+def test_unknown_swap_policy_refused():
+    assert refused(with_(swap="on")) == (
+        f"{HOST}: swap = 'on': unknown value. Fix: use one of off, keep."
+    )
+
+
+# ----------------------------------------------------------------------------------- kernel
+
+@pytest.mark.parametrize("key", ["ip_forward", "net ipv4 ip_forward", "net.ipv4.ip_forward=1",
+                                 "Net.ipv4.ip_forward", "net..ipv4"])
+def test_bad_sysctl_key_refused(key):
+    message = refused(with_(kernel_sysctls={"net.ipv4.ip_forward": 1, key: 1}))
+    assert message == (
+        f"{HOST}: kernel_sysctls = {key!r}: not a sysctl key. "
+        "Fix: use dotted keys such as 'net.ipv4.ip_forward'."
+    )
+
+
+@pytest.mark.parametrize("value", [True, None, "", "  ", 1.5])
+def test_bad_sysctl_value_refused(value):
+    message = refused(with_(kernel_sysctls={"net.ipv4.ip_forward": value}))
+    assert message.startswith(f"{HOST}: kernel_sysctls['net.ipv4.ip_forward'] = {value!r}: ")
+    assert "Fix: use an integer or a string such as 1." in message
+
+
+def test_bad_module_and_relative_paths_refused():
+    assert "not a kernel module name" in refused(with_(kernel_modules=["br netfilter"]))
+    message = refused(with_(kernel_sysctl_file="k8s.conf"))
+    assert message.startswith(f"{HOST}: kernel_sysctl_file = 'k8s.conf': not an absolute path")
+
+
+# ------------------------------------------------------------------------------ unknown keys
+
+def test_unknown_keys_listed_with_did_you_mean():
+    data = {**group_data("control_plane"), "firewall_port": ["80/tcp"], "selinux": "permissive",
+            "zzz_custom": 1}
+    assert unknown_keys(data) == [
+        "firewall_port (did you mean firewall_ports?)",
+        "selinux (did you mean selinux_mode?)",
+        "zzz_custom",
+    ]
+
+
+def test_pyinfra_and_inventory_keys_are_not_unknown():
+    data = {**group_data("workers"), "ssh_user": "rocky", "_sudo": True, "cluster_address": "10.0.0.1"}
+    assert unknown_keys(data) == []
+
+
+# --------------------------------------------------------------------------------- platforms
+
+OS_RELEASES = {
+    "rocky-8.10": ("/etc/os-release", '''NAME="Rocky Linux"
+VERSION="8.10 (Green Obsidian)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="8.10"
+PLATFORM_ID="platform:el8"
+PRETTY_NAME="Rocky Linux 8.10 (Green Obsidian)"
+ANSI_COLOR="0;32"
+CPE_NAME="cpe:/o:rocky:rocky:8:GA"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-8"
+ROCKY_SUPPORT_PRODUCT_VERSION="8.10"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="8.10"''', "/etc/rocky-release", "Rocky Linux release 8.10 (Green Obsidian)"),
+    "alma-9.4": ("/etc/os-release", '''NAME="AlmaLinux"
+VERSION="9.4 (Seafoam Ocelot)"
+ID="almalinux"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="AlmaLinux 9.4 (Seafoam Ocelot)"
+CPE_NAME="cpe:/o:almalinux:almalinux:9::baseos"''', "/etc/almalinux-release",
+                 "AlmaLinux release 9.4 (Seafoam Ocelot)"),
+    "rhel-9.4": ("/etc/os-release", '''NAME="Red Hat Enterprise Linux"
+VERSION="9.4 (Plow)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"''', "/etc/redhat-release",
+                 "Red Hat Enterprise Linux release 9.4 (Plow)"),
+    "debian-12": ("/etc/os-release", '''PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian''', None, None),
+    "ubuntu-22.04": ("/etc/os-release", '''PRETTY_NAME="Ubuntu 22.04.4 LTS"
+NAME="Ubuntu"
+VERSION_ID="22.04"
+VERSION="22.04.4 LTS (Jammy Jellyfish)"
+VERSION_CODENAME=jammy
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=jammy''', "/etc/lsb-release", '''DISTRIB_ID=Ubuntu
+DISTRIB_RELEASE=22.04
+DISTRIB_CODENAME=jammy
+DISTRIB_DESCRIPTION="Ubuntu 22.04.4 LTS"'''),
+    "ubuntu-24.04": ("/etc/os-release", '''PRETTY_NAME="Ubuntu 24.04.1 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.1 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=noble''', None, None),
+    "centos-7": ("/etc/os-release", '''NAME="CentOS Linux"
+VERSION="7 (Core)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="7"
+PRETTY_NAME="CentOS Linux 7 (Core)"''', "/etc/centos-release", "CentOS Linux release 7.9.2009 (Core)"),
+    "debian-11": ("/etc/os-release", '''PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"
+NAME="Debian GNU/Linux"
+VERSION_ID="11"
+VERSION="11 (bullseye)"
+VERSION_CODENAME=bullseye
+ID=debian''', None, None),
+    "ubuntu-20.04": ("/etc/os-release", '''NAME="Ubuntu"
+VERSION="20.04.6 LTS (Focal Fossa)"
+ID=ubuntu
+ID_LIKE=debian
+PRETTY_NAME="Ubuntu 20.04.6 LTS"
+VERSION_ID="20.04"
+VERSION_CODENAME=focal
+UBUNTU_CODENAME=focal''', None, None),
+    "fedora-40": ("/etc/os-release", '''NAME="Fedora Linux"
+VERSION="40 (Server Edition)"
+ID=fedora
+VERSION_ID=40
+PLATFORM_ID="platform:f40"
+PRETTY_NAME="Fedora Linux 40 (Server Edition)"
+VARIANT_ID=server''', "/etc/fedora-release", "Fedora release 40 (Forty)"),
+}
+
+
+def release(name: str) -> dict:
+    """pyinfra's LinuxDistribution fact, parsed from the host's real *-release files."""
+    files = OS_RELEASES[name]
+    output = []
+    for path, content in zip(files[::2], files[1::2], strict=True):
+        if path:
+            output += [path, *content.split("\n"), "---"]
+    return LinuxDistribution().process(output)
+
+
+def test_release_fixture_has_pyinfra_structure():
+    fact = release("rocky-8.10")
+    assert (fact["name"], fact["major"], fact["minor"]) == ("Rocky Linux", 8, 10)
+    assert fact["release_meta"]["ID"] == "rocky"
+    assert fact["release_meta"]["VERSION_ID"] == "8.10"
+
+
+@pytest.mark.parametrize(("name", "platform"), [
+    ("rocky-8.10", Platform("rhel", "rocky", "8.10")),
+    ("alma-9.4", Platform("rhel", "almalinux", "9.4")),
+    ("rhel-9.4", Platform("rhel", "rhel", "9.4")),
+    ("debian-12", Platform("debian", "debian", "12")),
+    ("ubuntu-22.04", Platform("debian", "ubuntu", "22.04")),
+    ("ubuntu-24.04", Platform("debian", "ubuntu", "24.04")),
+])
+def test_supported_platforms(name, platform):
+    assert platform_from_release(HOST, release(name)) == platform
+
+
+@pytest.mark.parametrize(("name", "found"), [
+    ("centos-7", "CentOS 7"),
+    ("debian-11", "Debian 11"),
+    ("ubuntu-20.04", "Ubuntu 20.04"),
+    ("fedora-40", "Fedora 40"),
+])
+def test_unsupported_platforms_refused(name, found):
+    with pytest.raises(DataError) as error:
+        platform_from_release(HOST, release(name))
+    assert str(error.value) == (
+        f"{HOST}: unsupported platform {found!r}. kubeprep supports Rocky Linux, AlmaLinux or "
+        "RHEL 8/9, Debian 12, Ubuntu 22.04/24.04. Fix: remove this host from the inventory or "
+        "run it on a supported release."
+    )
+
+
+def test_unknown_release_refused():
+    with pytest.raises(DataError, match=r"^cp1\.lab: unsupported platform 'unknown'"):
+        platform_from_release(HOST, LinuxDistribution.default())
