@@ -31,3 +31,7 @@ kernel_sysctl_file = "/etc/sysctl.d/k8s.conf"
 
 # --- selinux: "enforcing", "permissive" (kubeadm's install guide) or "disabled"
 selinux_mode = "permissive"
+
+# --- readiness check (check.py): the Kubernetes minor version the nodes will run. It decides
+# whether cgroup v1 is an error (the kubelet refuses it from 1.35) or a warning.
+kubernetes_version = "1.35"

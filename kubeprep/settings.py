@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "kernel_sysctls": (dict,),
     "kernel_sysctl_file": (str,),
     "selinux_mode": (str,),
+    "kubernetes_version": (str,),
 }
 OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone"}
 SECRET_KEYS = {"admin_password_hash"}

@@ -1,0 +1,327 @@
+"""One read-only fact with everything the readiness check (check.py) needs from a node."""
+
+from __future__ import annotations
+
+import re
+
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.command import QuoteString
+from typing_extensions import TypedDict, override
+
+from facts.firewalld import ZoneConfigDict, parse_list_all, parse_zone_xml
+from facts.sysctl import parse_sysctl_lines
+
+_SECTION = re.compile(r"^--- kubeprep:([a-z_]+)$")
+# Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
+_CONF_DIRS = ("/etc", "/run", "/usr/lib")
+_SETTING_LINE = "'^[[:space:]]*[^#;[:space:]]'"  # not blank, not a comment
+
+
+class SwapDict(TypedDict):
+    name: str
+    type: str
+
+
+class ModuleDict(TypedDict):
+    loaded: bool
+    builtin: bool
+    available: bool
+
+
+class InterfaceDict(TypedDict):
+    name: str
+    address: str
+    device: bool  # backed by a device (a NIC), not a bridge, veth or tunnel
+
+
+class FirewallDict(TypedDict):
+    installed: bool
+    active: bool
+    zone: str | None
+    runtime: ZoneConfigDict | None
+    permanent: ZoneConfigDict | None
+
+
+class NodeReadinessDict(TypedDict):
+    os: dict[str, str]
+    swaps: list[SwapDict]
+    sysctls: dict[str, str]
+    modules: dict[str, ModuleDict]
+    modules_persisted: dict[str, str]
+    sysctls_persisted: dict[str, dict[str, str]]
+    selinux: dict[str, str | None]
+    firewalld: FirewallDict
+    cpus: int | None
+    memory_mb: int | None
+    hostname: str | None
+    hostname_addresses: list[str]
+    product_uuid: str | None
+    interfaces: list[InterfaceDict]
+    cgroup_fs: str | None
+    kernel: str | None
+    binaries: dict[str, str | None]
+    listening: list[int]
+    default_address: str | None
+    python: str | None
+
+
+def _section(name: str) -> str:
+    return f"echo '--- kubeprep:{name}';"
+
+
+class NodeReadiness(FactBase[NodeReadinessDict]):
+    """
+    Returns, in one round trip and without changing anything, what kubeadm and the kubelet need
+    from a node: swap, sysctls (live and persisted), kernel modules (loaded, built in, loadable,
+    persisted), SELinux, firewalld (runtime and permanent), CPUs, memory, hostname, product_uuid,
+    MAC addresses, cgroup version, kernel, binaries, listening TCP ports and the python to run
+    a probe listener with.
+
+    + modules: kernel modules to look up
+    + sysctls: sysctl keys to read
+    + binaries: commands to look up on ``PATH``
+    + zone: the firewalld zone; the default zone when omitted
+
+    .. code:: python
+
+        {
+            "os": {"id": "rocky", "version": "8.10", "like": "rhel centos fedora"},
+            "swaps": [{"name": "/dev/dm-1", "type": "partition"}],
+            "sysctls": {"net.ipv4.ip_forward": "0"},
+            "modules": {"overlay": {"loaded": False, "builtin": False, "available": True}},
+            "modules_persisted": {"overlay": "/etc/modules-load.d/k8s.conf"},
+            "sysctls_persisted": {
+                "net.ipv4.ip_forward": {"value": "1", "file": "/etc/sysctl.d/k8s.conf"},
+            },
+            "selinux": {"current": "enforcing", "config": "enforcing"},
+            "firewalld": {"installed": True, "active": True, "zone": "public",
+                          "runtime": {"ports": ["22/tcp"], ...}, "permanent": {...}},
+            "cpus": 2,
+            "memory_mb": 1774,
+            "hostname": "localhost.localdomain",
+            "hostname_addresses": ["::1"],
+            "product_uuid": "4c4c4544-0042-3510-8051-b4c04f4d3132",
+            "interfaces": [{"name": "enp0s3", "address": "08:00:27:5e:1a:01", "device": True}],
+            "cgroup_fs": "tmpfs",
+            "kernel": "4.18.0-553.el8_10.x86_64",
+            "binaries": {"ip": "/usr/sbin/ip", "socat": None},
+            "listening": [22],
+            "default_address": "10.0.2.15",
+            "python": "/usr/libexec/platform-python",
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> NodeReadinessDict:
+        return {
+            "os": {},
+            "swaps": [],
+            "sysctls": {},
+            "modules": {},
+            "modules_persisted": {},
+            "sysctls_persisted": {},
+            "selinux": {"current": None, "config": None},
+            "firewalld": {
+                "installed": False, "active": False, "zone": None,
+                "runtime": None, "permanent": None,
+            },
+            "cpus": None,
+            "memory_mb": None,
+            "hostname": None,
+            "hostname_addresses": [],
+            "product_uuid": None,
+            "interfaces": [],
+            "cgroup_fs": None,
+            "kernel": None,
+            "binaries": {},
+            "listening": [],
+            "default_address": None,
+            "python": None,
+        }
+
+    @override
+    def command(
+        self,
+        modules: list[str],
+        sysctls: list[str],
+        binaries: list[str],
+        zone: str | None = None,
+    ) -> StringCommand:
+        pick_zone = (
+            StringCommand("zone=", QuoteString(zone), _separator="")
+            if zone
+            else "zone=$(sed -n 's/^DefaultZone=//p' /etc/firewalld/firewalld.conf 2>/dev/null)"
+        )
+        conf = " ".join(f"{root}/{{kind}}.d/*.conf" for root in _CONF_DIRS)
+        return StringCommand(
+            _section("os"),
+            '( . /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_ID"; echo "$ID_LIKE" );',
+            _section("swaps"), "cat /proc/swaps 2>/dev/null;",
+            _section("sysctls"), "sysctl", *(QuoteString(key) for key in sysctls), "2>/dev/null;",
+            _section("modules"), "for m in", *(QuoteString(module) for module in modules), "; do",
+            'grep -q "^$m " /proc/modules 2>/dev/null && echo "loaded $m";',
+            'grep -qE "/${m}\\.ko(\\.[a-z]+)?$" "/lib/modules/$(uname -r)/modules.builtin"',
+            '2>/dev/null && echo "builtin $m";',
+            'modinfo -F filename "$m" >/dev/null 2>&1 && echo "available $m"; done;',
+            _section("modules_files"),
+            f"grep -sHE {_SETTING_LINE} {conf.format(kind='modules-load')};",
+            _section("sysctl_files"),
+            f"grep -sHE {_SETTING_LINE} {conf.format(kind='sysctl')} /etc/sysctl.conf;",
+            _section("selinux"),
+            "! command -v getenforce >/dev/null 2>&1 || getenforce;",
+            _section("selinux_config"),
+            "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null;",
+            "if command -v firewall-cmd >/dev/null 2>&1; then",
+            _section("firewalld"),
+            'echo "active=$(systemctl is-active firewalld 2>/dev/null)";',
+            pick_zone, '; zone="${zone:-public}"; echo "zone=$zone";',
+            _section("firewall_permanent"),
+            'cat "/etc/firewalld/zones/$zone.xml" 2>/dev/null'
+            ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
+            _section("firewall_runtime"),
+            'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ];',
+            'then firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi;',
+            _section("cpus"), "nproc 2>/dev/null;",
+            _section("memory"), "grep '^MemTotal:' /proc/meminfo;",
+            _section("hostname"), "uname -n;",
+            _section("hostname_addresses"), 'getent hosts "$(uname -n)";',
+            _section("product_uuid"), "cat /sys/class/dmi/id/product_uuid 2>/dev/null;",
+            _section("interfaces"),
+            'for i in /sys/class/net/*; do [ "${i##*/}" = lo ] && continue;',
+            'd=no; [ -e "$i/device" ] && d=yes;',
+            'echo "${i##*/} $(cat "$i/address" 2>/dev/null) $d"; done;',
+            _section("cgroup"), "stat -fc %T /sys/fs/cgroup 2>/dev/null;",
+            _section("kernel"), "uname -r;",
+            _section("binaries"), "for b in", *(QuoteString(name) for name in binaries), "; do",
+            'echo "$b $(command -v "$b")"; done;',
+            _section("listening"),
+            "awk '$4 == \"0A\" {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null;",
+            _section("route"), "ip -4 -o route get 1.1.1.1 2>/dev/null;",
+            _section("python"),
+            "for p in python3 /usr/libexec/platform-python; do command -v $p && break; done;",
+            "exit 0",
+        )
+
+    @override
+    def process(self, output) -> NodeReadinessDict:
+        fact = self.default()
+        sections: dict[str, list[str]] = {}
+        current = None
+        for line in output:
+            match = _SECTION.match(line)
+            if match:
+                current = match.group(1)
+                sections[current] = []
+            elif current is not None:
+                sections[current].append(line)
+
+        def first(name: str) -> str | None:
+            lines = [line.strip() for line in sections.get(name, []) if line.strip()]
+            return lines[0] if lines else None
+
+        os_lines = [line.strip() for line in sections.get("os", [])] + ["", "", ""]
+        fact["os"] = {"id": os_lines[0], "version": os_lines[1], "like": os_lines[2]}
+        for line in sections.get("swaps", [])[1:]:  # the first line of /proc/swaps is a header
+            fields = line.split()
+            if len(fields) >= 2:
+                fact["swaps"].append({"name": fields[0], "type": fields[1]})
+        fact["sysctls"] = parse_sysctl_lines(sections.get("sysctls", []))
+        for line in sections.get("modules", []):
+            state, _, name = line.strip().partition(" ")
+            if name and state in ("loaded", "builtin", "available"):
+                module = fact["modules"].setdefault(
+                    name, {"loaded": False, "builtin": False, "available": False},
+                )
+                module[state] = True  # type: ignore[literal-required]
+        for module in fact["modules"].values():
+            module["available"] = module["available"] or module["loaded"] or module["builtin"]
+        for path, text in _effective_lines(sections.get("modules_files", [])):
+            name = text.split("#")[0].strip()
+            if name:
+                fact["modules_persisted"][name] = path
+        for path, text in _effective_lines(sections.get("sysctl_files", [])):
+            for key, value in parse_sysctl_lines([text]).items():
+                fact["sysctls_persisted"][key] = {"value": value, "file": path}
+        current_mode = first("selinux")
+        fact["selinux"]["current"] = current_mode.lower() if current_mode else None
+        for line in sections.get("selinux_config", []):
+            fact["selinux"]["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
+        if "firewalld" in sections:
+            head = dict(line.split("=", 1) for line in sections["firewalld"] if "=" in line)
+            firewall = fact["firewalld"]
+            firewall["installed"] = True
+            firewall["active"] = head.get("active") == "active"
+            firewall["zone"] = head.get("zone") or None
+            permanent = "\n".join(sections.get("firewall_permanent", [])).strip()
+            if permanent:
+                try:
+                    firewall["permanent"] = parse_zone_xml(permanent)
+                except Exception:  # a broken zone file: reported as unreadable
+                    firewall["permanent"] = None
+            if firewall["active"] and sections.get("firewall_runtime"):
+                firewall["runtime"] = parse_list_all(sections["firewall_runtime"])
+        cpus = first("cpus")
+        fact["cpus"] = int(cpus) if cpus and cpus.isdigit() else None
+        memory = first("memory")
+        if memory and len(memory.split()) >= 2 and memory.split()[1].isdigit():
+            fact["memory_mb"] = int(memory.split()[1]) // 1024
+        fact["hostname"] = first("hostname")
+        fact["hostname_addresses"] = [
+            line.split()[0] for line in sections.get("hostname_addresses", []) if line.strip()
+        ]
+        fact["product_uuid"] = first("product_uuid")
+        for line in sections.get("interfaces", []):
+            fields = line.split()
+            if len(fields) == 3:
+                fact["interfaces"].append(
+                    {"name": fields[0], "address": fields[1].lower(), "device": fields[2] == "yes"},
+                )
+        fact["cgroup_fs"] = first("cgroup")
+        fact["kernel"] = first("kernel")
+        for line in sections.get("binaries", []):
+            name, _, path = line.strip().partition(" ")
+            if name:
+                fact["binaries"][name] = path.strip() or None
+        ports = set()
+        for line in sections.get("listening", []):
+            _, _, port = line.strip().rpartition(":")
+            try:
+                ports.add(int(port, 16))
+            except ValueError:
+                continue
+        fact["listening"] = sorted(ports)
+        route = first("route") or ""
+        match = re.search(r"\bsrc (\d+\.\d+\.\d+\.\d+)", route)
+        fact["default_address"] = match.group(1) if match else None
+        fact["python"] = first("python")
+        return fact
+
+
+def _effective_lines(lines: list[str]) -> list[tuple[str, str]]:
+    """``grep -H`` lines of *.d files as (path, line), in the order systemd applies them.
+
+    A file in /etc hides the file of the same name in /run and /usr/lib; files are read in the
+    order of their names; /etc/sysctl.conf is read last (as ``sysctl --system`` does).
+    """
+    by_file: dict[str, list[str]] = {}
+    for line in lines:
+        path, sep, text = line.partition(":")
+        if sep:
+            by_file.setdefault(path, []).append(text)
+    chosen: dict[str, str] = {}
+    for root in _CONF_DIRS:
+        for path in by_file:
+            name = path.rsplit("/", 1)[-1]
+            if path.startswith(f"{root}/") and path != "/etc/sysctl.conf":
+                chosen.setdefault(name, path)
+    ordered = [chosen[name] for name in sorted(chosen)]
+    if "/etc/sysctl.conf" in by_file:
+        ordered.append("/etc/sysctl.conf")
+    result = []
+    for path in ordered:
+        for text in by_file[path]:
+            stripped = text.strip()
+            if stripped and not stripped.startswith(("#", ";")):
+                result.append((path, stripped))
+    return result

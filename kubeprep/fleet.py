@@ -1,0 +1,248 @@
+"""The pyinfra side of the readiness check (check.py): read each node, then check the fleet once.
+
+pyinfra runs check.py once per host while it prepares: ``gather()`` validates the host's data and
+reads the ``NodeReadiness`` fact (one round trip), and registers the node with the run's fleet.
+The one operation check.py adds, ``finish``, runs on every host when pyinfra executes: the first
+host to get there runs the fleet-wide part for everyone (uniqueness, reachability probes), prints
+the report and writes the JSON; every host then fails its operation when it has an error, so
+pyinfra exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
+
+import click
+import gevent
+from gevent.event import Event
+from pyinfra import host, logger
+from pyinfra.api import State, StringCommand
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
+from pyinfra.api.host import Host
+from pyinfra.context import ctx_state
+
+from facts.readiness import NodeReadiness
+from kubeprep.checks import (
+    BINARIES,
+    CONNECT_SECONDS,
+    ERROR,
+    Node,
+    NodeSpec,
+    Path,
+    PathResult,
+    Report,
+    Result,
+    classify_probe,
+    evaluate,
+    listener_command,
+    parse_listener,
+    parse_probes,
+    parse_version,
+    probe_command,
+    required_paths,
+    stop_command,
+)
+from kubeprep.report import render_json, render_text
+from kubeprep.settings import ROLES, DataError, settings_from_data
+
+JSON_ENV = "KUBEPREP_CHECK_JSON"  # a path for the JSON report, or "-" for stdout
+BASE_SYSCTLS = (
+    "net.ipv4.ip_forward",
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+)
+
+
+@dataclass
+class Fleet:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    kubernetes_version: str = "1.35"
+    started: bool = False
+    done: Event = field(default_factory=Event)
+    report: Report | None = None
+
+
+_fleets: WeakKeyDictionary[State, Fleet] = WeakKeyDictionary()
+
+
+def _fleet(state: State) -> Fleet:
+    if state not in _fleets:
+        _fleets[state] = Fleet()
+    return _fleets[state]
+
+
+def gather() -> None:
+    """check.py, per host at prepare time: the host's data and its ``NodeReadiness`` fact."""
+    fleet = _fleet(ctx_state.get())
+    data = host.data.dict()
+    role = next((group for group in host.groups if group in ROLES), "?")
+    address = data.get("cluster_address")
+    version = str(data.get("kubernetes_version", fleet.kubernetes_version))
+    try:
+        settings = settings_from_data(host.name, list(host.groups), data)
+        if parse_version(version) is None:
+            raise DataError(
+                f"{host.name}: kubernetes_version = {version!r}: not a version. "
+                "Fix: write it like '1.35'.",
+            )
+    except DataError as error:
+        fleet.nodes[host.name] = Node(
+            NodeSpec(host.name, role, address=address), None,
+            Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"),
+        )
+        return
+    fleet.kubernetes_version = version
+    spec = NodeSpec(
+        name=host.name,
+        role=settings.role,
+        swap=settings.swap,
+        selinux_mode=settings.selinux_mode,
+        kernel_modules=settings.kernel_modules,
+        kernel_sysctls=settings.kernel_sysctls,
+        open_ports=tuple(settings.open_ports),
+        kubernetes_version=version,
+        address=address,
+    )
+    sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
+    modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
+    facts = host.get_fact(
+        NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
+        zone=settings.firewall_zone,
+    )
+    fleet.nodes[host.name] = Node(spec, facts)
+
+
+def finish(state: State, host: Host) -> bool:
+    """The operation on every host: the fleet part runs once; False (a failed operation, so a
+    non-zero exit) when this host has an error."""
+    fleet = _fleet(state)
+    if not fleet.started:
+        fleet.started = True
+        try:
+            fleet.report = _check_fleet(state, fleet)
+            _output(fleet.report)
+        except Exception:  # the report must not die silently: say what broke
+            logger.error(f"kubeprep: the readiness check failed:\n{traceback.format_exc()}")
+        finally:
+            fleet.done.set()
+    else:
+        fleet.done.wait()
+    if fleet.report is None:
+        return False
+    node = next((node for node in fleet.report.nodes if node.name == host.name), None)
+    errors = [result for result in (node.results if node else []) if result.level == ERROR]
+    if errors:
+        host.log_styled(
+            f"kubeprep: not ready, {len(errors)} errors: "
+            + ", ".join(dict.fromkeys(result.check for result in errors)),
+            fg="red", log_func=logger.error,
+        )
+        return False
+    return True
+
+
+def _check_fleet(state: State, fleet: Fleet) -> Report:
+    nodes = []
+    for inventory_host in state.inventory:
+        if not state.is_host_in_limit(inventory_host):
+            continue
+        node = fleet.nodes.get(inventory_host.name)
+        if node is None:  # never prepared: the SSH connection failed
+            role = next((g for g in inventory_host.groups if g in ROLES), "?")
+            node = Node(
+                NodeSpec(inventory_host.name, role), None,
+                Result("ssh", ERROR, "could not connect, nothing was checked",
+                       "check the inventory's ssh_* data and that the host is up"),
+            )
+        nodes.append(node)
+    paths = reachability(state, {node.name: node for node in nodes}, required_paths(nodes))
+    return evaluate(nodes, paths, fleet.kubernetes_version)
+
+
+def _run(state: State, target: Host, command: str) -> list[str]:
+    """One shell command on any host of the run, with the run's connection arguments."""
+    arguments, _ = pop_global_arguments(state, target, {})
+    connector_arguments = {
+        key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS
+    }
+    _, output = target.run_shell_command(StringCommand(command), **connector_arguments)
+    return output.stdout_lines
+
+
+def reachability(state: State, nodes: dict[str, Node], paths: list[Path]) -> list[PathResult]:
+    """Probe every path: a short-lived listener on each target's free ports, a connection from
+    each source; every listener is stopped at the end (and is bounded in time anyway)."""
+    if not paths:
+        return []
+    decided: dict[Path, PathResult] = {}
+    per_source: dict[str, int] = {}
+    for path in paths:
+        per_source[path.source] = per_source.get(path.source, 0) + 1
+    seconds = min(300, 20 + (CONNECT_SECONDS + 1) * max(per_source.values()))
+    listeners: dict[str, int] = {}
+    already: dict[str, set[int]] = {}
+    try:
+        for target in dict.fromkeys(path.target for path in paths):
+            facts = nodes[target].facts or {}
+            ports = sorted({path.port for path in paths if path.target == target})
+            already[target] = {port for port in ports if port in (facts.get("listening") or [])}
+            free = [port for port in ports if port not in already[target]]
+            if not free:
+                continue
+            python = facts.get("python")
+            bound: set[int] = set()
+            if python:
+                command = listener_command(python, free, seconds)
+                pid, bound = parse_listener(_run(state, state.inventory.get_host(target), command))
+                if pid:
+                    listeners[target] = pid
+            for path in paths:
+                if path.target == target and path.port in free and path.port not in bound:
+                    decided[path] = PathResult(
+                        path, "not checked",
+                        f"could not listen on {path.port} on {target}"
+                        + ("" if python else " (no python3 or platform-python)"),
+                    )
+
+        def probe(source: str) -> None:
+            todo = [path for path in paths if path.source == source and path not in decided]
+            if not todo:
+                return
+            lines = _run(state, state.inventory.get_host(source),
+                         probe_command([(path.address, path.port) for path in todo]))
+            found = parse_probes(lines)
+            for path in todo:
+                rc, message = found.get((path.address, path.port), (127, "no probe output"))
+                result, detail = classify_probe(rc, message)
+                if result == "open" and path.port in already.get(path.target, set()):
+                    detail = "connected to the service already listening there"
+                decided[path] = PathResult(path, result, detail)
+
+        gevent.joinall(
+            [gevent.spawn(probe, source) for source in dict.fromkeys(p.source for p in paths)],
+            raise_error=True,
+        )
+    finally:
+        for target, pid in listeners.items():
+            _run(state, state.inventory.get_host(target), stop_command(pid))
+    return [decided[path] for path in paths]
+
+
+def _output(report: Report) -> None:
+    """The table on stdout, or on stderr when stdout carries JSON (pyinfra's --json, or
+    KUBEPREP_CHECK_JSON=-); the JSON report where KUBEPREP_CHECK_JSON says."""
+    destination = os.environ.get(JSON_ENV, "")
+    json_on_stdout = destination == "-" or "--json" in sys.argv
+    click.echo(render_text(report), err=json_on_stdout, nl=False)
+    if destination:
+        text = json.dumps(render_json(report), indent=2) + "\n"
+        if destination == "-":
+            click.echo(text, nl=False)
+        else:
+            with open(destination, "w", encoding="utf-8") as handle:
+                handle.write(text)

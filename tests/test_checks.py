@@ -1,0 +1,617 @@
+"""The readiness check: every check on Rocky 8 and Debian 12 output, the fleet checks, the probes,
+the report (table and JSON) and check.py itself on a fake fleet.
+
+Node output is what ``facts.readiness.NodeReadiness`` prints, run through its own ``process()``.
+Rocky 8: ``firewall-cmd --list-all`` is the seed's (shared/seed), ``/proc/swaps`` the 4.18 format
+of tests/host_states.py, ``stat -fc %T /sys/fs/cgroup`` prints ``tmpfs`` (cgroup v1). Debian 12:
+the lab's formats (``cgroup2fs``, 6.1 kernel, /proc/swaps of 6.1).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+from host_states import (
+    DEBIAN_PROC_SWAPS,
+    NO_SWAPS_61,
+    NO_SWAPS_418,
+    ROCKY_PROC_SWAPS,
+    list_all,
+    public_xml,
+)
+
+from facts.readiness import NodeReadiness
+from kubeprep import checks, report
+from kubeprep.checks import (
+    ERROR,
+    OK,
+    WARNING,
+    Node,
+    NodeSpec,
+    PathResult,
+    classify_probe,
+    evaluate,
+    listener_command,
+    parse_listener,
+    parse_probes,
+    probe_command,
+    required_paths,
+)
+from kubeprep.checks import (
+    Path as NetPath,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CP_PORTS = ("22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp")
+WORKER_PORTS = ("22/tcp", "10250/tcp", "30000-32767/tcp")
+SYSCTL_FILE = [
+    "/etc/sysctl.d/k8s.conf:net.bridge.bridge-nf-call-iptables = 1",
+    "/etc/sysctl.d/k8s.conf:net.bridge.bridge-nf-call-ip6tables = 1",
+    "/etc/sysctl.d/k8s.conf:net.ipv4.ip_forward = 1",
+]
+LIVE_SYSCTLS = [
+    "net.ipv4.ip_forward = 1",
+    "net.bridge.bridge-nf-call-iptables = 1",
+    "net.bridge.bridge-nf-call-ip6tables = 1",
+]
+RHEL_BINARIES = {
+    "ip": "/usr/sbin/ip", "iptables": "/usr/sbin/iptables", "mount": "/usr/bin/mount",
+    "nsenter": "/usr/bin/nsenter", "ebtables": "", "ethtool": "/usr/sbin/ethtool", "socat": "",
+    "tc": "/usr/sbin/tc", "touch": "/usr/bin/touch", "conntrack": "",
+}
+DEBIAN_BINARIES = {
+    "ip": "/usr/sbin/ip", "iptables": "/usr/sbin/iptables", "mount": "/usr/bin/mount",
+    "nsenter": "/usr/bin/nsenter", "ebtables": "", "ethtool": "", "socat": "",
+    "tc": "/usr/sbin/tc", "touch": "/usr/bin/touch", "conntrack": "",
+}
+
+
+def node_output(family: str, converged: bool, role: str = "control_plane", **over) -> str:
+    """What NodeReadiness prints on a fresh or converged Rocky 8 / Debian 12 node."""
+    rhel = family == "rhel"
+    ports = CP_PORTS if role == "control_plane" else WORKER_PORTS
+    s = {
+        "os": ["rocky", "8.10", "rhel centos fedora"] if rhel else ["debian", "12", ""],
+        "swaps": (NO_SWAPS_418 if rhel else NO_SWAPS_61) if converged
+        else (ROCKY_PROC_SWAPS if rhel else DEBIAN_PROC_SWAPS),
+        "sysctls": LIVE_SYSCTLS if converged else ["net.ipv4.ip_forward = 0"],
+        "modules": ["loaded overlay", "available overlay", "loaded br_netfilter",
+                    "available br_netfilter"] if converged
+        else ["available overlay", "available br_netfilter"],
+        "modules_files": ["/etc/modules-load.d/k8s.conf:overlay",
+                          "/etc/modules-load.d/k8s.conf:br_netfilter"] if converged else [],
+        "sysctl_files": (
+            ["/usr/lib/sysctl.d/50-default.conf:net.ipv4.conf.all.rp_filter = 1"] if rhel
+            else ["/usr/lib/sysctl.d/50-pid-max.conf:kernel.pid_max = 4194304"]
+        ) + (SYSCTL_FILE if converged else []),
+        "selinux": (["Permissive"] if converged else ["Enforcing"]) if rhel else [],
+        "selinux_config": (["SELINUX=permissive"] if converged else ["SELINUX=enforcing"])
+        if rhel else [],
+        "firewalld": ["active=active", "zone=public"],
+        "firewall_permanent": public_xml(list(ports) if converged else ["22/tcp"]).split("\n"),
+        "firewall_runtime": list_all(" ".join(ports) if converged else "22/tcp").split("\n"),
+        "cpus": ["2"],
+        "memory": ["MemTotal:        1816828 kB"] if rhel else ["MemTotal:        2014288 kB"],
+        "hostname": ["cp1" if role == "control_plane" else "w1"],
+        "hostname_addresses": ["192.168.77.11   cp1" if role == "control_plane"
+                               else "192.168.77.21   w1"],
+        "product_uuid": ["4c4c4544-0042-3510-8051-b4c04f4d3132" if role == "control_plane"
+                         else "9f1b6c2e-3b1e-4d52-a3c9-0c2d1e5f7a10"],
+        "interfaces": ["enp0s3 08:00:27:5e:1a:01 yes" if role == "control_plane"
+                       else "enp0s3 08:00:27:5e:1a:02 yes"],
+        "cgroup": ["tmpfs" if rhel else "cgroup2fs"],
+        "kernel": ["4.18.0-553.el8_10.x86_64" if rhel else "6.1.0-28-amd64"],
+        "binaries": [f"{name} {path}".strip() + (" " if not path else "")
+                     for name, path in (RHEL_BINARIES if rhel else DEBIAN_BINARIES).items()],
+        "listening": ["00000000:0016", "00000000000000000000000000000000:0016"],
+        "route": ["1.1.1.1 via 10.0.2.2 dev enp0s3 src 10.0.2.15 uid 0 \\    cache "],
+        "python": ["/usr/libexec/platform-python" if rhel else "/usr/bin/python3"],
+    }
+    if not rhel and not converged:  # Debian fresh: no firewalld at all
+        for key in ("firewalld", "firewall_permanent", "firewall_runtime"):
+            del s[key]
+    s.update(over)
+    lines = []
+    for name, value in s.items():
+        lines.append(f"--- kubeprep:{name}")
+        lines.extend(value.split("\n") if isinstance(value, str) else value)
+    return "\n".join(lines)
+
+
+def facts_of(family: str, converged: bool, role: str = "control_plane", **over) -> dict:
+    return NodeReadiness().process(node_output(family, converged, role, **over).split("\n"))
+
+
+def spec(role: str = "control_plane", **over) -> NodeSpec:
+    ports = CP_PORTS if role == "control_plane" else WORKER_PORTS
+    return NodeSpec(name="cp1" if role == "control_plane" else "w1", role=role,
+                    open_ports=ports, **over)
+
+
+def levels(results) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    for result in results:
+        found.setdefault(result.check, []).append(result.level)
+    return {check: checks.worst(values) for check, values in found.items()}
+
+
+def run_checks(family, converged, role="control_plane", spec_over=None, **over) -> dict:
+    node_spec = spec(role, **(spec_over or {}))
+    facts = facts_of(family, converged, role, **over)
+    results = []
+    for check in checks.NODE_CHECKS:
+        results.extend(check(node_spec, facts))
+    return levels(results)
+
+
+FAMILIES = ["rhel", "debian"]
+
+
+# ------------------------------------------------------------------------------ node checks
+
+
+def test_fresh_rocky_control_plane():
+    assert run_checks("rhel", False) == {
+        "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
+        "selinux": ERROR, "firewall": ERROR, "cpu/mem": OK, "hostname": OK, "cgroup": ERROR,
+        "kernel": WARNING, "tools": WARNING, "ports": OK,
+    }
+
+
+def test_fresh_debian_worker():
+    assert run_checks("debian", False, role="workers") == {
+        "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
+        "selinux": OK, "firewall": WARNING, "cpu/mem": OK, "hostname": OK, "cgroup": OK,
+        "kernel": OK, "tools": WARNING, "ports": OK,
+    }
+
+
+def test_converged_debian_is_clean_but_for_optional_tools():
+    found = run_checks("debian", True)
+    assert found.pop("tools") == WARNING
+    assert set(found.values()) == {OK}
+
+
+def test_converged_rocky_8_still_has_cgroup_v1_and_an_old_kernel():
+    found = run_checks("rhel", True)
+    assert (found.pop("cgroup"), found.pop("kernel"), found.pop("tools")) == (
+        ERROR, WARNING, WARNING)
+    assert set(found.values()) == {OK}
+
+
+@pytest.mark.parametrize(("version", "cgroup", "kernel"), [
+    ("1.35", ERROR, WARNING), ("1.36", ERROR, WARNING), ("1.34", WARNING, WARNING),
+    ("1.33", WARNING, ERROR), ("1.32", WARNING, ERROR), ("1.31", WARNING, WARNING),
+])
+def test_cgroup_v1_and_kernel_4_18_by_kubernetes_version(version, cgroup, kernel):
+    found = run_checks("rhel", True, spec_over={"kubernetes_version": version})
+    assert (found["cgroup"], found["kernel"]) == (cgroup, kernel)
+
+
+def test_cgroup_fix_is_the_kernel_argument():
+    (result,) = checks.check_cgroup(spec(), facts_of("rhel", True))
+    assert "systemd.unified_cgroup_hierarchy=1" in result.fix and "grubby" in result.fix
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_swap_kept_by_data(family):
+    found = run_checks(family, True, spec_over={"swap": "keep"},
+                       swaps=ROCKY_PROC_SWAPS if family == "rhel" else DEBIAN_PROC_SWAPS)
+    # NodeSwap needs cgroup v2: Rocky 8 (v1) gets a warning, Debian 12 passes.
+    assert found["swap"] == (WARNING if family == "rhel" else OK)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_swap_detail_names_the_device(family):
+    (result,) = checks.check_swap(spec(), facts_of(family, False))
+    assert ("/dev/dm-1 (partition)" if family == "rhel" else "/swapfile (file)") in result.detail
+    assert "tasks/swap.py" in result.fix
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_live_but_not_persisted(family):
+    found = run_checks(family, True, modules_files=[],
+                       sysctl_files=["/etc/sysctl.d/k8s.conf:net.ipv4.ip_forward = 0"])
+    assert (found["forward"], found["bridge"], found["persist"]) == (OK, OK, ERROR)
+    (result,) = checks.check_persist(spec(), facts_of(family, True, modules_files=[]))
+    assert "overlay, br_netfilter" in result.detail
+
+
+def test_persisted_value_overridden_by_a_later_file():
+    files = [*SYSCTL_FILE, "/etc/sysctl.d/zz-local.conf:net.ipv4.ip_forward = 0"]  # after k8s.conf
+    (result,) = checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
+    assert result.level == ERROR and "net.ipv4.ip_forward = 0 in /etc/sysctl.d/zz-local.conf" \
+        in result.detail
+
+
+def test_etc_file_hides_the_vendor_file_of_the_same_name():
+    files = ["/usr/lib/sysctl.d/k8s.conf:net.ipv4.ip_forward = 0", *SYSCTL_FILE]
+    (result,) = checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
+    assert result.level == OK
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_br_netfilter_not_loaded(family):
+    found = run_checks(family, True, modules=["loaded overlay"],
+                       sysctls=["net.ipv4.ip_forward = 1"])
+    assert found["bridge"] == ERROR
+    keys = {"kernel_sysctls": (("net.ipv4.ip_forward", "1"),)}
+    found = run_checks(family, True, spec_over=keys, modules=["loaded overlay"],
+                       sysctls=["net.ipv4.ip_forward = 1"])
+    assert found["bridge"] == WARNING  # not asked for by the data: kubeadm does not check it
+
+
+def test_overlay_built_in_or_missing():
+    assert run_checks("debian", True, modules=["builtin overlay", "loaded br_netfilter"])[
+        "overlay"] == OK
+    assert run_checks("debian", True, modules=["loaded br_netfilter"])["overlay"] == ERROR
+
+
+@pytest.mark.parametrize(("current", "config", "wanted", "level"), [
+    ("Enforcing", "SELINUX=enforcing", "permissive", ERROR),
+    ("Permissive", "SELINUX=enforcing", "permissive", ERROR),  # enforcing again after a reboot
+    ("Permissive", "SELINUX=permissive", "permissive", OK),
+    ("Disabled", "SELINUX=permissive", "permissive", OK),  # off in the kernel (lab workers)
+    ("Disabled", "SELINUX=enforcing", "permissive", ERROR),
+    ("Permissive", "SELINUX=permissive", "disabled", WARNING),
+    ("Permissive", "SELINUX=permissive", "enforcing", WARNING),
+    ("Enforcing", "SELINUX=enforcing", "enforcing", OK),
+])
+def test_selinux_against_data(current, config, wanted, level):
+    found = run_checks("rhel", True, spec_over={"selinux_mode": wanted}, selinux=[current],
+                       selinux_config=[config])
+    assert found["selinux"] == level
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_firewall_port_missing_at_runtime_only(family):
+    runtime = list_all("22/tcp 2379-2380/tcp 10250/tcp 10257/tcp 10259/tcp").split("\n")
+    (result,) = checks.check_firewall(spec(), facts_of(family, True, firewall_runtime=runtime))
+    assert result.level == ERROR and result.detail == "not open (runtime, zone public): 6443/tcp"
+
+
+def test_firewall_port_missing_from_permanent_only():
+    permanent = public_xml(["22/tcp", "6443/tcp", "10250/tcp"]).split("\n")
+    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, firewall_permanent=permanent))
+    assert result.detail == "not open (permanent, zone public): 2379-2380/tcp 10257/tcp 10259/tcp"
+
+
+def test_firewall_port_inside_an_open_range_counts():
+    runtime = list_all("22/tcp 1-65535/tcp").split("\n")
+    permanent = public_xml(["22/tcp", "1-65535/tcp"]).split("\n")
+    (result,) = checks.check_firewall(spec(), facts_of(
+        "rhel", True, firewall_runtime=runtime, firewall_permanent=permanent))
+    assert result.level == OK
+
+
+def test_firewalld_installed_but_stopped():
+    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, firewalld=["active=inactive",
+                                                                                 "zone=public"]))
+    assert result.level == WARNING and "not running" in result.detail
+
+
+@pytest.mark.parametrize(("role", "cpus", "memory_kb", "level"), [
+    ("control_plane", "1", "4000000", ERROR),
+    ("control_plane", "2", "1500000", ERROR),
+    ("control_plane", "2", "1816828", OK),  # 1774 MB: a 2 GB Rocky VM
+    ("workers", "1", "1500000", WARNING),
+    ("workers", "1", "4000000", OK),
+])
+def test_cpu_and_memory(role, cpus, memory_kb, level):
+    found = run_checks("rhel", True, role=role, cpus=[cpus],
+                       memory=[f"MemTotal:        {memory_kb} kB"])
+    assert found["cpu/mem"] == level
+
+
+@pytest.mark.parametrize(("hostname", "addresses", "level"), [
+    ("cp1", ["192.168.77.11   cp1"], OK),
+    ("CP1.Lab", ["192.168.77.11   CP1.Lab"], OK),  # kubeadm lower-cases it
+    ("cp_1", ["192.168.77.11   cp_1"], ERROR),
+    ("cp1", [], WARNING),  # not resolvable: kubeadm warns
+    ("localhost.localdomain", ["::1             localhost localhost.localdomain"], WARNING),
+])
+def test_hostname(hostname, addresses, level):
+    found = run_checks("rhel", True, hostname=[hostname], hostname_addresses=addresses)
+    assert found["hostname"] == level
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_missing_binaries(family):
+    binaries = [f"{name} " for name in checks.BINARIES]
+    results = checks.check_binaries(spec(), facts_of(family, True, binaries=binaries))
+    assert [r.level for r in results] == [ERROR, WARNING]
+    assert results[0].detail == "not on PATH: ip iptables mount nsenter"
+    if family == "rhel":
+        assert results[1].fix.startswith("dnf install -y /usr/sbin/ebtables")
+    else:
+        assert results[1].fix == "apt-get install -y ebtables ethtool socat iproute2 coreutils " \
+            "conntrack"
+
+
+@pytest.mark.parametrize(("role", "port_hex", "level"), [
+    ("control_plane", "192B", ERROR),  # 6443
+    ("control_plane", "0950", OK),  # 2384: not kubeadm's
+    ("workers", "280A", ERROR),  # 10250
+    ("workers", "192B", OK),  # a worker does not need 6443
+])
+def test_ports_in_use(role, port_hex, level):
+    found = run_checks("debian", True, role=role,
+                       listening=["00000000:0016", f"00000000000000000000000000000000:{port_hex}"])
+    assert found["ports"] == level
+
+
+# ------------------------------------------------------------------------------ the fleet
+
+
+def fleet(*extra: tuple[str, str, dict]) -> list[Node]:
+    nodes = [
+        Node(spec("control_plane", address="192.168.77.11"), facts_of("debian", True)),
+        Node(NodeSpec("w1", "workers", open_ports=WORKER_PORTS, address="192.168.77.21"),
+             facts_of("debian", True, "workers")),
+    ]
+    for name, role, over in extra:
+        nodes.append(Node(NodeSpec(name, role, open_ports=WORKER_PORTS, address=None),
+                          facts_of("debian", True, role, **over)))
+    return nodes
+
+
+def test_unique_fleet_passes():
+    results = checks.fleet_checks(fleet(("w2", "workers", {
+        "hostname": ["w2"], "product_uuid": ["aaaa"], "interfaces": ["eth1 52:54:00:00:00:03 yes"],
+    })))
+    assert {levels(r)["uuid"] for r in results.values()} == {OK}
+    assert {levels(r)["mac"] for r in results.values()} == {OK}
+
+
+def test_cloned_vm_flagged_on_both_nodes():
+    """w2 is a clone of w1: same hostname, product_uuid and MAC; both are flagged, cp1 is not."""
+    results = checks.fleet_checks(fleet(("w2", "workers", {})))
+    assert levels(results["cp1"]) == {"uuid": OK, "mac": OK}
+    for name, other in (("w1", "w2"), ("w2", "w1")):
+        assert levels(results[name]) == {"hostname": ERROR, "uuid": ERROR, "mac": ERROR}
+        details = " ".join(r.detail for r in results[name])
+        assert f"also the hostname of {other}" in details and f"also on {other}" in details
+
+
+def test_hostname_duplicate_ignores_case():
+    results = checks.fleet_checks(fleet(("w2", "workers", {
+        "hostname": ["W1"], "product_uuid": ["aaaa"], "interfaces": ["eth1 52:54:00:00:00:03 yes"],
+    })))
+    assert levels(results["w2"])["hostname"] == ERROR
+
+
+def test_mac_of_virtual_interfaces_is_not_compared():
+    over = {"hostname": ["w2"], "product_uuid": ["aaaa"], "interfaces": [
+        "eth0 52:54:00:00:00:03 yes", "enp0s3 08:00:27:5e:1a:02 no"]}  # same MAC on a bridge
+    assert levels(checks.fleet_checks(fleet(("w2", "workers", over)))["w2"])["mac"] == OK
+
+
+def test_unreadable_product_uuid_is_a_warning():
+    results = checks.fleet_checks(fleet(("w2", "workers", {"product_uuid": []})))
+    assert levels(results["w2"])["uuid"] == WARNING
+
+
+def test_required_paths():
+    nodes = fleet(("w2", "workers", {"route": []}))  # no address at all: left out
+    nodes.append(Node(NodeSpec("cp2", "control_plane", address="192.168.77.12"),
+                      facts_of("debian", True)))
+    found = {(p.source, p.target, p.port) for p in required_paths(nodes)}
+    assert found == {
+        ("w1", "cp1", 6443), ("w1", "cp2", 6443),
+        ("cp1", "w1", 10250), ("cp2", "w1", 10250),
+        ("cp1", "cp2", 10250), ("cp2", "cp1", 10250),
+        ("cp1", "cp2", 2379), ("cp1", "cp2", 2380), ("cp2", "cp1", 2379), ("cp2", "cp1", 2380),
+    }
+
+
+def test_address_falls_back_to_the_default_route_source():
+    node = Node(NodeSpec("w9", "workers"), facts_of("debian", True, "workers"))
+    assert node.address == "10.0.2.15"
+
+
+# ------------------------------------------------------------------------------ the probes
+
+
+@pytest.mark.parametrize(("rc", "message", "result"), [
+    (0, "", "open"),
+    (1, "bash: connect: Connection refused bash: line 1: /dev/tcp/192.168.77.11/6443: "
+        "Connection refused", "refused"),
+    (1, "bash: connect: No route to host bash: line 1: /dev/tcp/192.168.77.21/10250: "
+        "No route to host", "filtered"),
+    (124, "", "filtered"),
+    (127, "timeout: failed to run command 'bash': No such file or directory", "not checked"),
+])
+def test_classify_probe(rc, message, result):
+    assert classify_probe(rc, message)[0] == result
+
+
+def test_probe_command_and_its_output():
+    command = probe_command([("192.168.77.11", 6443), ("192.168.77.21", 10250)])
+    assert command.startswith("for t in 192.168.77.11/6443 192.168.77.21/10250; do ")
+    assert "timeout 5 bash -c \"exec 3<>/dev/tcp/$t\"" in command
+    found = parse_probes([
+        "probe 192.168.77.11 6443 0",
+        "probe 192.168.77.21 10250 1 bash: connect: No route to host",
+    ])
+    assert found == {("192.168.77.11", 6443): (0, ""),
+                     ("192.168.77.21", 10250): (1, "bash: connect: No route to host")}
+    with pytest.raises(ValueError):
+        probe_command([("192.168.77.11; reboot", 6443)])
+
+
+def test_listener_command_is_bounded_and_writes_nothing():
+    command = listener_command("/usr/libexec/platform-python", [6443, 10250], 45)
+    assert command.startswith("timeout 45 /usr/libexec/platform-python -c ")
+    assert "</dev/null >/dev/null 2>&1 &" in command
+    assert "for h in 192B 280A;" in command
+    assert ">" not in command.replace(">/dev/null", "").replace("2>&1", "")
+    assert parse_listener(["pid 4242", "bound 192B", "bound 280A"]) == (4242, {6443, 10250})
+    assert checks.stop_command(4242) == "kill 4242 2>/dev/null; true"
+
+
+def test_listener_script_runs_on_python_3_6_syntax():
+    import ast
+
+    ast.parse(checks._LISTENER, feature_version=(3, 6))
+
+
+# ------------------------------------------------------------------------------ the report
+
+
+def sample_report() -> checks.Report:
+    nodes = fleet(("w2", "workers", {}))  # w2 cloned from w1
+    nodes[0].facts["swaps"] = [{"name": "/swapfile", "type": "file"}]
+    paths = [
+        PathResult(NetPath("w1", "cp1", "192.168.77.11", 6443, "API server"), "open", "connected"),
+        PathResult(NetPath("w2", "cp1", "192.168.77.11", 6443, "API server"), "open", "connected"),
+        PathResult(NetPath("cp1", "w1", "192.168.77.21", 10250, "kubelet API"), "open",
+                   "connected"),
+        PathResult(NetPath("cp1", "w2", "10.0.2.15", 10250, "kubelet API"), "filtered",
+                   "rejected (ICMP host-prohibited: a firewall reject rule)"),
+    ]
+    return evaluate(nodes, paths, "1.35")
+
+
+def test_text_report():
+    text = report.render_text(sample_report())
+    lines = text.split("\n")
+    assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
+                        "8 errors, 3 warnings")
+    assert lines[2].split() == ["node", "role", *checks.COLUMNS]
+    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 12, "!", "✓", "✓"]
+    assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✗",
+                                "✗", "✗", "✓", "✓", "!", "✓", "✗"]
+    assert "  ✗ cp1 -> w2:10250  filtered     kubelet API: rejected (ICMP host-prohibited: " \
+        "a firewall reject rule)" in lines
+    assert "  ✗ cp1 swap: swap is on: /swapfile (file); the kubelet refuses to start with swap" \
+        in lines
+    # errors before warnings, each with its fix
+    failures = lines[lines.index("Errors and warnings:") + 1:]
+    marks = [line.split()[0] for line in failures if line.startswith("  ") and
+             not line.startswith("      ")]
+    assert marks == sorted(marks, key=lambda mark: mark != "✗")
+    assert "      fix: hostnamectl set-hostname with a unique name on each node" in failures
+
+
+def test_json_report():
+    data = report.render_json(sample_report())
+    assert json.loads(json.dumps(data)) == data
+    assert (data["ready"], data["errors"], data["warnings"]) == (False, 8, 3)
+    assert data["nodes"]["w2"]["status"]["reach"] == ERROR
+    assert data["nodes"]["w2"]["address"] == "10.0.2.15"
+    assert data["paths"][3] == {
+        "source": "cp1", "target": "w2", "address": "10.0.2.15", "port": 10250,
+        "why": "kubelet API", "result": "filtered",
+        "detail": "rejected (ICMP host-prohibited: a firewall reject rule)",
+    }
+    swap = data["nodes"]["cp1"]["checks"][0]
+    assert (swap["check"], swap["level"]) == ("swap", ERROR) and "tasks/swap.py" in swap["fix"]
+
+
+def test_node_not_read_shows_its_problem_only():
+    node = Node(NodeSpec("w3", "workers"), None, checks.Result("ssh", ERROR, "could not connect"))
+    built = evaluate([*fleet(), node], [], "1.35")
+    assert [r.check for r in built.nodes[2].results] == ["ssh"]
+    assert report.render_text(built).split("\n")[5].split() == ["w3", "worker", *["·"] * 16]
+
+
+# ------------------------------------------------------------------------------ check.py
+
+
+class FakeHost:
+    """What fleet.finish and fleet.reachability use of a pyinfra Host."""
+
+    def __init__(self, name: str, groups: list[str], data: dict, output: str):
+        self.name, self.groups, self.data_dict, self.output = name, groups, data, output
+        self.commands: list[str] = []
+        self.logged: list[str] = []
+
+    def log_styled(self, message, **_):
+        self.logged.append(message)
+
+
+def _group_data(group: str) -> dict:
+    data = {}
+    for name in ("all", group):
+        module = runpy.run_path(str(ROOT / "group_data" / f"{name}.py"))
+        data.update({k: v for k, v in module.items() if not k.startswith("__")})
+    return data
+
+
+def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
+    """check.py's two halves: gather() per host, then finish() once for the fleet, with the
+    listener/probe commands answered as a real fleet would (w2's 10250 rejected)."""
+    from kubeprep import fleet as fleet_module
+
+    hosts = {
+        "cp1": FakeHost("cp1", ["control_plane"], {**_group_data("control_plane"),
+                        "cluster_address": "192.168.77.11"}, node_output("debian", True)),
+        "w1": FakeHost("w1", ["workers"], {**_group_data("workers"),
+                       "cluster_address": "192.168.77.21"}, node_output("debian", True, "workers")),
+        "w2": FakeHost("w2", ["workers"], {**_group_data("workers"),
+                       "cluster_address": "192.168.77.22"}, node_output(
+                           "debian", True, "workers", hostname=["w2"], product_uuid=["bbbb"],
+                           interfaces=["eth1 52:54:00:00:00:03 yes"])),
+    }
+
+    class FakeState:
+        inventory = list(hosts.values())
+
+        @staticmethod
+        def is_host_in_limit(_):
+            return True
+
+    FakeState.inventory = type("Inv", (list,), {"get_host": lambda self, n: hosts[n]})(
+        hosts.values())
+    state = FakeState()
+
+    def fake_run(_state, target, command):
+        target.commands.append(command)
+        if command.startswith("timeout "):
+            ports = [int(p) for p in command.split("</dev/null")[0].split()[-2:] if p.isdigit()]
+            return ["pid 4242", *(f"bound {p:04X}" for p in ports)]
+        if command.startswith("for t in"):
+            pairs = command.split(";")[0].split()[3:]
+            return [f"probe {p.replace('/', ' ')} 0" if not p.endswith("22/10250") else
+                    f"probe {p.replace('/', ' ')} 1 bash: connect: No route to host"
+                    for p in pairs]
+        return []
+
+    class FakeHostProxy:
+        def __init__(self, current):
+            self.current = current
+
+        def __getattr__(self, name):
+            return getattr(self.current, name)
+
+    report_file = tmp_path / "report.json"
+    monkeypatch.setenv(fleet_module.JSON_ENV, str(report_file))
+    with patch.object(fleet_module, "_run", fake_run), \
+            patch.object(fleet_module.ctx_state, "get", lambda: state):
+        for current in hosts.values():
+            current.data = type("D", (), {"dict": lambda self, d=current.data_dict: d})()
+            current.get_fact = lambda cls, current=current, **kw: cls().process(
+                current.output.split("\n"))
+            with patch.object(fleet_module, "host", current):
+                fleet_module.gather()
+        verdicts = {name: fleet_module.finish(state, h) for name, h in hosts.items()}
+
+    assert verdicts == {"cp1": True, "w1": True, "w2": False}
+    assert hosts["w2"].logged == ["kubeprep: not ready, 2 errors: firewall, reach"] or \
+        hosts["w2"].logged == ["kubeprep: not ready, 1 errors: reach"]
+    # listeners: cp1 6443, w1 and w2 10250; each stopped again
+    assert [c.split()[0] for c in hosts["cp1"].commands if not c.startswith("for")] == [
+        "timeout", "kill"]
+    assert hosts["w2"].commands[-1] == "kill 4242 2>/dev/null; true"
+    out = capsys.readouterr().out
+    assert "  ✗ cp1 -> w2:10250  filtered" in out
+    data = json.loads(report_file.read_text())
+    assert data["ready"] is False
+    assert [(p["source"], p["target"], p["port"], p["result"]) for p in data["paths"]] == [
+        ("cp1", "w1", 10250, "open"), ("cp1", "w2", 10250, "filtered"),
+        ("w1", "cp1", 6443, "open"), ("w2", "cp1", 6443, "open"),
+    ]
