@@ -1,0 +1,63 @@
+#!/bin/bash
+# mmdebstrap --customize-hook: everything after the base packages are in.
+# Runs on the host with the chroot directory as $1 (/proc, /sys, /dev mounted).
+set -euo pipefail
+root=$1
+files=$LAB_IMAGE_DIR/files
+in_root() { chroot "$root" "$@"; }
+log() { echo "[image] $*" >&2; }
+
+# --- local apt repository: the repo packages + what installing them pulls in
+repo_pkgs=$(grep -v '^[[:space:]]*#' "$LAB_REPO_PACKAGES" | xargs)
+log "local repo for: $repo_pkgs"
+repo=$root/opt/lab-repo
+mkdir -p "$repo/partial"
+# the VMs' apt installs recommends (mmdebstrap's chroot apt does not)
+apt_rec=(-o APT::Install-Recommends=true)
+in_root apt-get install -y --download-only "${apt_rec[@]}" \
+    -o Dir::Cache::archives=/opt/lab-repo/ $repo_pkgs >&2
+rm -rf "$repo/partial" "$repo/lock"
+(cd "$repo" && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null \
+    && gzip -9kf Packages && apt-ftparchive release . > Release)
+log "local repo: $(ls "$repo"/*.deb | wc -l) packages, $(du -sh "$repo" | cut -f1)"
+
+# dependencies installed, the repo packages themselves not
+deps=$(in_root apt-get install -s "${apt_rec[@]}" $repo_pkgs | awk '/^Inst /{print $2}' \
+       | grep -vxF -f <(tr ' ' '\n' <<<"$repo_pkgs") || true)
+if [ -n "$deps" ]; then
+    in_root apt-get install -y "${apt_rec[@]}" $deps >&2
+fi
+
+# the VMs are offline: the local repo is their only source
+rm -f "$root"/etc/apt/sources.list.d/*
+echo "deb [trusted=yes] file:/opt/lab-repo ./" > "$root/etc/apt/sources.list"
+in_root apt-get update >&2
+in_root apt-get install -s $repo_pkgs > /dev/null
+
+# --- identity, login, network
+install -m 0644 "$files/hosts" "$root/etc/hosts"
+echo debian > "$root/etc/hostname"
+printf '# offline lab VM: no DNS\n' > "$root/etc/resolv.conf"
+sed "s/@ROOT_UUID@/$LAB_ROOT_UUID/" "$files/fstab" > "$root/etc/fstab"
+install -d -m 0700 "$root/root/.ssh"
+install -m 0600 "$LAB_PUBKEY" "$root/root/.ssh/authorized_keys"
+install -m 0755 "$files/kubeprep-lab-boot" "$root/usr/local/sbin/kubeprep-lab-boot"
+install -m 0644 "$files/kubeprep-lab-boot.service" "$root/etc/systemd/system/kubeprep-lab-boot.service"
+in_root systemctl enable kubeprep-lab-boot.service systemd-networkd.service >&2
+# e2scrub_reap costs ~15 s of emulated CPU per boot and does nothing here
+in_root systemctl disable e2scrub_reap.service >&2
+
+# --- swap file; must not be all zeros (mkfs.ext4 -d would leave holes)
+yes kubeprep-lab-swap | head -c $((LAB_SWAP_MB * 1024 * 1024)) > "$root/swapfile" || true
+chmod 0600 "$root/swapfile"
+mkswap -L swapfile "$root/swapfile" >&2
+
+# --- SELinux: enforcing when the kernel enables it (cp1, security=selinux);
+# build.sh labels the finished tree (after mmdebstrap's own cleanup)
+sed -i 's/^SELINUX=.*/SELINUX=enforcing/' "$root/etc/selinux/config"
+for m in labfirewalld labswapfile; do
+    install -m 0644 "$files/$m.cil" "$root/root/$m.cil"
+    in_root semodule -i "/root/$m.cil"
+    rm -f "$root/root/$m.cil"
+done
+log "customize done"

@@ -1,0 +1,42 @@
+"""pyinfra inventory of the kubeprep VM lab (see lab/README.md).
+
+Static: three VMs booted by `lab/lab up`, reached over SSH port forwards on
+127.0.0.1. `cluster_address` is each node's address on the isolated lab
+network (192.168.77.0/24), the one the cluster should use.
+
+Honours the same environment as lab/lab:
+  KUBEPREP_LAB_PORT_BASE  SSH ports are base+1 (cp1), +2 (w1), +3 (w2); default 2200
+The root key is copied by `lab/lab up` to lab/.state/id_ed25519, a stable
+path whatever KUBEPREP_LAB_CACHE (where the image and its key live) is.
+
+Usage (from the repo root):
+  .venv/bin/pyinfra lab/inventory.py deploy.py
+  .venv/bin/pyinfra lab/inventory.py exec -- uname -a
+Keep the node table in sync with NODE_TABLE in lab/lib/common.sh.
+"""
+
+import os
+from pathlib import Path
+
+_LAB_DIR = Path(__file__).resolve().parent
+_PORT_BASE = int(os.environ.get("KUBEPREP_LAB_PORT_BASE", "2200"))
+_SSH_KEY = str(_LAB_DIR / ".state" / "id_ed25519")
+
+
+def _node(name: str, index: int, cluster_address: str) -> tuple[str, dict]:
+    return (
+        name,
+        {
+            "ssh_hostname": "127.0.0.1",
+            "ssh_port": _PORT_BASE + index,
+            "ssh_user": "root",
+            "ssh_key": _SSH_KEY,
+            "ssh_strict_host_key_checking": "no",
+            "ssh_known_hosts_file": "/dev/null",
+            "cluster_address": cluster_address,
+        },
+    )
+
+
+control_plane = [_node("cp1", 1, "192.168.77.11")]
+workers = [_node("w1", 2, "192.168.77.21"), _node("w2", 3, "192.168.77.22")]

@@ -1,0 +1,172 @@
+"""Fixtures for end-to-end tests on the kubeprep VM lab (lab/lab).
+
+The session-scoped ``lab`` fixture boots three pristine VMs once per test
+session (``lab/lab reset``) and stops them at the end. If the lab cannot boot,
+every lab test ERRORs (nothing is skipped).
+
+    def test_something(lab):
+        rc, out, err = lab.run("cp1", "getenforce")
+        result = lab.pyinfra("deploy.py")          # pyinfra -y lab/inventory.py deploy.py
+        lab.reboot("cp1", "w1")                    # returns when SSH answers again
+
+Environment:
+    KUBEPREP_LAB_REUSE=1  use the running lab as it is (``lab/lab up``, no reset)
+    KUBEPREP_LAB_KEEP=1   leave the VMs running after the session
+    plus lab/lab's own KUBEPREP_LAB_CACHE, KUBEPREP_LAB_PORT_BASE, ...
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+LAB_CMD = REPO_DIR / "lab" / "lab"
+INVENTORY = REPO_DIR / "lab" / "inventory.py"
+NODES = ("cp1", "w1", "w2")
+CLUSTER_ADDRESS = {"cp1": "192.168.77.11", "w1": "192.168.77.21", "w2": "192.168.77.22"}
+NETNS = "kubeprep-lab"  # `ip netns exec kubeprep-lab CMD` runs from 192.168.77.250
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "lab: end-to-end test on the qemu VM lab (slow; root, qemu; see lab/README.md)"
+    )
+
+
+class CmdResult(NamedTuple):
+    """(rc, stdout, stderr) of a command; unpacks like a tuple."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def _pyinfra_bin() -> str:
+    candidate = Path(sys.executable).parent / "pyinfra"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("pyinfra")
+    if not found:
+        raise RuntimeError("pyinfra not found next to the Python running pytest nor on PATH")
+    return found
+
+
+class Lab:
+    """Handle on the running lab; all paths relative to the repo root."""
+
+    nodes = NODES
+    cluster_address = CLUSTER_ADDRESS
+    netns = NETNS
+    repo_dir = REPO_DIR
+    inventory = INVENTORY
+
+    def lab(self, *args: str, timeout: float = 900, check: bool = True) -> CmdResult:
+        """Run ``lab/lab ARGS`` (build, up, down, reset, status, ...)."""
+        proc = subprocess.run(
+            [str(LAB_CMD), *args], cwd=REPO_DIR, capture_output=True, text=True, timeout=timeout
+        )
+        result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"lab/lab {' '.join(args)} failed (rc={proc.returncode}):\n{proc.stderr}"
+            )
+        return result
+
+    def run(
+        self, node: str, cmd: str | list[str], timeout: float = 300, check: bool = False
+    ) -> CmdResult:
+        """Run a shell command as root on NODE over SSH -> (rc, stdout, stderr).
+
+        ``cmd`` is a shell string, or a list that is quoted for you. With
+        ``check=True`` a non-zero rc raises AssertionError with the output.
+        """
+        if node not in NODES:
+            raise ValueError(f"unknown node {node!r}")
+        if not isinstance(cmd, str):
+            cmd = shlex.join(cmd)
+        proc = subprocess.run(
+            [str(LAB_CMD), "ssh", node, cmd],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
+        if check:
+            assert result.rc == 0, (
+                f"{node}: {cmd!r} -> rc={result.rc}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def pyinfra(self, *args: str, timeout: float = 1800, check: bool = False) -> CmdResult:
+        """Run ``pyinfra -y lab/inventory.py ARGS`` from the repo root.
+
+        e.g. ``lab.pyinfra("deploy.py")``, ``lab.pyinfra("--limit", "cp1", "deploy.py")``,
+        ``lab.pyinfra("fact", "server.Hostname")``. Returns (rc, stdout, stderr).
+        """
+        proc = subprocess.run(
+            [_pyinfra_bin(), "-y", "lab/inventory.py", *args],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
+        if check:
+            assert result.rc == 0, (
+                f"pyinfra {' '.join(args)} -> rc={result.rc}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def reboot(self, *nodes: str, timeout: float = 900) -> None:
+        """Reboot NODES (all when none given) and wait until they answer SSH again."""
+        self.lab("reboot", *(nodes or NODES), timeout=timeout)
+
+    def netns_exec(self, *argv: str, timeout: float = 60) -> CmdResult:
+        """Run a host command inside the lab's network namespace (source 192.168.77.250)."""
+        proc = subprocess.run(
+            ["ip", "netns", "exec", NETNS, *argv], capture_output=True, text=True, timeout=timeout
+        )
+        return CmdResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """Pristine lab for the session: ``lab/lab reset`` (builds the image if needed)."""
+    handle = Lab()
+    command = "up" if os.environ.get("KUBEPREP_LAB_REUSE") == "1" else "reset"
+    try:
+        handle.lab(command, timeout=2400)
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+        pytest.fail(f"the lab did not boot: {exc}", pytrace=False)
+    yield handle
+    if os.environ.get("KUBEPREP_LAB_KEEP") != "1":
+        handle.lab("down", check=False)
+
+
+@pytest.fixture
+def run_on(lab):
+    """``run_on(node, cmd, timeout=300, check=False) -> (rc, stdout, stderr)``."""
+    return lab.run
+
+
+@pytest.fixture
+def run_pyinfra(lab):
+    """``run_pyinfra(*args, timeout=1800, check=False) -> (rc, stdout, stderr)``."""
+    return lab.pyinfra
+
+
+@pytest.fixture
+def reboot_nodes(lab):
+    """``reboot_nodes(*nodes, timeout=900)``: reboot and wait for SSH."""
+    return lab.reboot
