@@ -4,8 +4,20 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-_FSTAB_MARK = "--- fstab"
-_END_MARK = "--- end"
+# Where a hand-written unit kubeprep masked is kept: the unit file it moved away (from
+# /etc/systemd/system, where `systemctl mask` refuses to replace a file), or a symlink to the
+# vendor unit file it masked.
+UNIT_BACKUP_SUFFIX = ".kubeprep.bak"
+UNIT_DIR = "/etc/systemd/system"
+
+# zram-generator.conf(5): the main file (the first one found wins) and the drop-ins, each name
+# taken from the first directory that has it. /run is left out: it is gone after a reboot.
+ZRAM_DIRS = ("/etc/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
+ZRAM_MAIN = "zram-generator.conf"
+ZRAM_DROP_INS = "zram-generator.conf.d"
+
+# Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
+_LINE = "|"
 
 
 class ActiveSwapDict(TypedDict):
@@ -13,49 +25,142 @@ class ActiveSwapDict(TypedDict):
     type: str
 
 
+class SwapUnitDict(TypedDict):
+    id: str
+    load: str
+    active: str
+    file_state: str
+    fragment: str
+
+
 class SwapStateDict(TypedDict):
     active: list[ActiveSwapDict]
     fstab: str | None
+    swap_target: str | None
+    units: list[SwapUnitDict]
+    unit_backups: dict[str, str]
+    zram: dict[str, str]
 
 
 class SwapState(FactBase[SwapStateDict]):
     """
-    Returns the active swaps (``/proc/swaps``) and the exact text of the fstab, byte for byte,
-    so the swap entries can be found and edited without touching any other line.
+    Returns everything that turns swap on now or after a reboot, read in one command.
 
     + fstab: path of the fstab to read
+
+    ``active``: ``/proc/swaps``; ``fstab``: the exact text of the fstab (``None`` without one);
+    ``swap_target``: ``systemctl is-enabled swap.target`` (``None`` without systemd); ``units``:
+    every ``.swap`` unit file systemd knows, with its state and the file it was loaded from;
+    ``unit_backups``: the units kubeprep masked, ``file`` (moved away) or ``link`` (vendor unit);
+    ``zram``: the zram-generator config files (and kubeprep's backups of them) with their text.
 
     .. code:: python
 
         {
-            "active": [{"name": "/dev/dm-1", "type": "partition"}],
-            "fstab": "/dev/mapper/rl-root / xfs defaults 0 0\\n...",
+            "active": [{"name": "/dev/zram0", "type": "partition"}],
+            "fstab": "UUID=3b1c5e0a... / xfs defaults 0 0\\n",
+            "swap_target": "static",
+            "units": [{
+                "id": "dev-zram0.swap", "load": "loaded", "active": "active",
+                "file_state": "generated",
+                "fragment": "/run/systemd/generator/dev-zram0.swap",
+            }],
+            "unit_backups": {},
+            "zram": {"/usr/lib/systemd/zram-generator.conf": "[zram0]\\n..."},
         }
     """
 
     @override
     @staticmethod
     def default() -> SwapStateDict:
-        return {"active": [], "fstab": None}
+        return {
+            "active": [], "fstab": None, "swap_target": None, "units": [], "unit_backups": {},
+            "zram": {},
+        }
 
     @override
     def command(self, fstab: str = "/etc/fstab") -> StringCommand:
-        # The newline printed after the file makes a missing final newline visible.
+        zram_files = " ".join(
+            [f"{directory}/{ZRAM_MAIN}" for directory in ZRAM_DIRS]
+            + [f"{ZRAM_DIRS[0]}/{ZRAM_MAIN}{UNIT_BACKUP_SUFFIX}"]
+            + [f"{directory}/{ZRAM_DROP_INS}/*.conf" for directory in ZRAM_DIRS]
+            + [f"{ZRAM_DIRS[0]}/{ZRAM_DROP_INS}/*.conf{UNIT_BACKUP_SUFFIX}"],
+        )
+        # The newline printed after a file makes a missing final newline visible.
         return StringCommand(
-            "cat /proc/swaps;", "echo", QuoteString(_FSTAB_MARK), ";",
-            "if [ -f", QuoteString(fstab), "]; then cat", QuoteString(fstab), "; echo;",
-            "echo", QuoteString(_END_MARK), "; fi",
+            "cat /proc/swaps;",
+            "echo '--- fstab'; if [ -f", QuoteString(fstab), "]; then",
+            f"sed 's/^/{_LINE}/'", QuoteString(fstab), "; echo; fi;",
+            "echo '--- swap.target'; systemctl is-enabled swap.target 2>/dev/null;",
+            "echo '--- units';",
+            "units=$(systemctl list-unit-files --type=swap --no-legend 2>/dev/null",
+            "| cut -d' ' -f1);",
+            '[ -z "$units" ] || systemctl show',
+            "-p Id,LoadState,ActiveState,FragmentPath,UnitFileState $units 2>/dev/null;",
+            "echo '--- unit backups';",
+            f"for f in {UNIT_DIR}/*.swap{UNIT_BACKUP_SUFFIX}; do",
+            'if [ -L "$f" ]; then echo "link ${f##*/}";',
+            'elif [ -f "$f" ]; then echo "file ${f##*/}"; fi; done;',
+            f"for f in {zram_files}; do",
+            'if [ -e "$f" ]; then echo "--- zram $f";',
+            f"sed 's/^/{_LINE}/' \"$f\"; echo; fi; done",
         )
 
     @override
     def process(self, output) -> SwapStateDict:
         fact = self.default()
-        split = output.index(_FSTAB_MARK) if _FSTAB_MARK in output else len(output)
-        for line in output[1:split]:  # the first line of /proc/swaps is its header
-            fields = line.split()
-            if len(fields) >= 2:
-                fact["active"].append({"name": fields[0], "type": fields[1]})
-        rest = output[split + 1 :]
-        if _END_MARK in rest:
-            fact["fstab"] = "\n".join(rest[: len(rest) - 1 - rest[::-1].index(_END_MARK)])
+        sections: list[tuple[str, list[str]]] = [("", [])]
+        for line in output:
+            if line.startswith("--- "):
+                sections.append((line[4:], []))
+            else:
+                sections[-1][1].append(line)
+
+        for name, lines in sections:
+            if name == "":
+                for line in lines[1:]:  # the first line of /proc/swaps is its header
+                    fields = line.split()
+                    if len(fields) >= 2:
+                        fact["active"].append({"name": fields[0], "type": fields[1]})
+            elif name == "fstab":
+                fact["fstab"] = _file_text(lines)
+            elif name == "swap.target":
+                fact["swap_target"] = lines[0].strip() if lines and lines[0].strip() else None
+            elif name == "units":
+                fact["units"] = _units(lines)
+            elif name == "unit backups":
+                for line in lines:  # "file NAME" or "link NAME"
+                    kind, _, unit = line.partition(" ")
+                    fact["unit_backups"][unit] = kind
+            elif name.startswith("zram "):
+                fact["zram"][name[5:]] = _file_text(lines) or ""
         return fact
+
+
+def _file_text(lines: list[str]) -> str | None:
+    """A file printed behind the line prefix and followed by one newline, byte for byte."""
+    content = [line[len(_LINE):] for line in lines if line.startswith(_LINE)]
+    if not lines:
+        return None
+    ends_with_newline = bool(content) and len(lines) > len(content)
+    return "\n".join(content) + ("\n" if ends_with_newline else "")
+
+
+def _units(lines: list[str]) -> list[SwapUnitDict]:
+    """``systemctl show -p ...`` of several units: one ``Key=value`` block per unit."""
+    keys = {
+        "Id": "id", "LoadState": "load", "ActiveState": "active",
+        "UnitFileState": "file_state", "FragmentPath": "fragment",
+    }
+    units: list[SwapUnitDict] = []
+    block: dict[str, str] = {}
+    for line in [*lines, ""]:
+        key, _, value = line.partition("=")
+        if key in keys:
+            block[keys[key]] = value
+        elif not line and block:
+            unit = {name: block.get(name, "") for name in keys.values()}
+            if unit["id"] and unit["id"] not in {known["id"] for known in units}:
+                units.append(unit)  # type: ignore[arg-type]
+            block = {}
+    return units

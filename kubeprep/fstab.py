@@ -1,4 +1,5 @@
-"""The fstab edit behind `swap.off`: comment out swap entries, touch nothing else."""
+"""The fstab edits behind `swap.off` and `swap.on`: comment out swap entries and back, touch
+nothing else."""
 
 import re
 
@@ -24,3 +25,16 @@ def comment_swap_entries(text: str) -> str:
 def swap_entries(text: str) -> list[str]:
     """The active swap entries of an fstab, in order."""
     return [line for line in text.split("\n") if is_swap_entry(line)]
+
+
+def is_kubeprep_comment(line: str) -> bool:
+    """True when ``line`` is an entry kubeprep commented out (it starts with the prefix)."""
+    return line.startswith(COMMENT_PREFIX)
+
+
+def uncomment_kubeprep_entries(text: str) -> str:
+    """Undo ``comment_swap_entries``: drop the prefix from the lines that start with it, only."""
+    return "\n".join(
+        line[len(COMMENT_PREFIX):] if is_kubeprep_comment(line) else line
+        for line in text.split("\n")
+    )

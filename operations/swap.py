@@ -1,17 +1,38 @@
 """
-Turn swap off now and keep it off after a reboot.
+Turn swap off now and keep it off after a reboot, or undo exactly that.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
 
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.swap import SwapState
-from kubeprep.fstab import COMMENT_PREFIX, is_swap_entry
+from facts.swap import (
+    UNIT_BACKUP_SUFFIX,
+    UNIT_DIR,
+    ZRAM_DIRS,
+    ZRAM_DROP_INS,
+    ZRAM_MAIN,
+    SwapState,
+    SwapStateDict,
+)
+from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
+
+# Unit directories that survive a reboot; generated units (/run/systemd/generator*) are left to
+# the fstab edit and the zram config, which remove what generates them.
+_PERSISTENT_UNIT_DIRS = (
+    f"{UNIT_DIR}/", "/usr/local/lib/systemd/system/", "/usr/lib/systemd/system/",
+    "/lib/systemd/system/",
+)
+# What kubeprep writes over a zram-generator config file: no [zramN] section, so no device.
+ZRAM_OVERRIDE = (
+    '# kubeprep: swap = "off". No [zramN] section here: zram-generator creates no device.\n'
+)
 
 
 @operation()
@@ -38,20 +59,267 @@ def off(fstab: str = "/etc/fstab"):
     if state["active"]:
         yield "swapoff -a"
 
-    text = state["fstab"]
-    swap_lines = [
-        number for number, line in enumerate((text or "").split("\n"), 1) if is_swap_entry(line)
-    ]
+    text = state["fstab"] or ""
+    swap_lines = [number for number, line in enumerate(text.split("\n"), 1) if is_swap_entry(line)]
     if swap_lines:
-        checksum = hashlib.sha256(text.encode()).hexdigest()
         prefix = COMMENT_PREFIX.replace("#", "\\#")
-        yield StringCommand(
-            "echo", QuoteString(f"{checksum}  {fstab}"), "| sha256sum --check --status &&",
-            "sed", "-i.kubeprep.bak",
-            *(arg for n in swap_lines for arg in ("-e", QuoteString(f"{n}s/^/{prefix}/"))),
-            QuoteString(fstab),
+        yield _checked_sed(
+            text, fstab, "-i.kubeprep.bak", [f"{n}s/^/{prefix}/" for n in swap_lines],
         )
         yield "systemctl daemon-reload"
 
     if not state["active"] and not swap_lines:
         host.noop(f"no swap is active and {fstab} has no swap entry")
+
+
+@operation()
+def on(fstab: str = "/etc/fstab"):
+    """
+    Undo ``swap.off`` in the fstab: uncomment the entries it commented out, then turn swap on.
+
+    + fstab: path of the fstab to edit
+
+    Only lines that start with kubeprep's ``#kubeprep# `` prefix change, and only by losing it;
+    the edit is checksum-guarded like ``swap.off``'s and is followed by ``systemctl
+    daemon-reload`` and ``swapon -a``. A fstab kubeprep never edited is left alone.
+
+    **Example:**
+
+    .. code:: python
+
+        swap.on(
+            name="Swap back on, for the kubelet's NodeSwap",
+        )
+    """
+    state = host.get_fact(SwapState, fstab=fstab)
+    text = state["fstab"] or ""
+    lines = [number for number, line in enumerate(text.split("\n"), 1) if is_kubeprep_comment(line)]
+    if not lines:
+        host.noop(f"{fstab} has no entry commented out by kubeprep")
+        return
+
+    yield _checked_sed(text, fstab, "-i", [f"{n}s/^{COMMENT_PREFIX}//" for n in lines])
+    yield "systemctl daemon-reload"
+    yield "swapon -a"
+
+
+@operation()
+def units(masked: bool = True):
+    """
+    Stop and mask the ``.swap`` units written by hand, or restore the ones kubeprep masked.
+
+    + masked: ``True`` masks every ``.swap`` unit loaded from a unit directory that survives a
+      reboot; ``False`` puts back exactly the units kubeprep masked
+
+    Units generated from the fstab or by zram-generator are left to ``swap.off`` and
+    ``swap.zram``. ``systemctl mask`` cannot replace a unit file in ``/etc/systemd/system``, so
+    such a file is moved to ``<unit>.kubeprep.bak`` first; for a vendor unit,
+    ``<unit>.kubeprep.bak`` is a symlink to its file, recording that kubeprep masked it.
+
+    **Example:**
+
+    .. code:: python
+
+        swap.units(
+            name="Mask hand-written swap units",
+            masked=True,
+        )
+    """
+    state = host.get_fact(SwapState)
+    commands = list(_mask_units(state) if masked else _unmask_units(state))
+    if not commands:
+        host.noop(
+            "no .swap unit outside the fstab and zram-generator is left unmasked" if masked
+            else "kubeprep masked no .swap unit",
+        )
+    yield from commands
+
+
+@operation()
+def zram(disabled: bool = True):
+    """
+    Turn zram swap set up by zram-generator off now and at boot, or restore its config.
+
+    + disabled: ``True`` overrides every zram-generator config file that defines a zram swap
+      device; ``False`` puts back the files kubeprep overrode
+
+    A file is overridden with one of the same name in ``/etc/systemd`` that holds only a comment
+    (zram-generator.conf(5): the first main file found wins, and ``/etc`` drop-ins replace those
+    of the same name), as the vendor file of zram-generator-defaults documents; a file already
+    in ``/etc`` is backed up to ``<file>.kubeprep.bak`` first. Active zram swap is turned off with
+    ``swapoff`` before ``systemctl daemon-reload`` drops the generated units. Restoring reloads
+    systemd and starts the zram swap units of the restored config.
+
+    **Example:**
+
+    .. code:: python
+
+        swap.zram(
+            name="No zram swap, now or at boot",
+            disabled=True,
+        )
+    """
+    state = host.get_fact(SwapState)
+    commands = list(_disable_zram(state) if disabled else _restore_zram(state["zram"]))
+    if not commands:
+        host.noop(
+            "no zram-generator config defines a zram swap device" if disabled
+            else "kubeprep overrode no zram-generator config",
+        )
+    yield from commands
+
+
+@operation()
+def swap_target(masked: bool = True):
+    """
+    Mask ``swap.target``, so nothing pulls swap in at boot (as kubespray does), or unmask it.
+
+    + masked: whether ``swap.target`` should be masked
+
+    **Example:**
+
+    .. code:: python
+
+        swap.swap_target(
+            name="Mask swap.target",
+            masked=True,
+        )
+    """
+    state = host.get_fact(SwapState)
+    current = state["swap_target"]
+    if current is None:
+        host.noop("no systemd: systemctl is-enabled swap.target printed nothing")
+    elif masked and current != "masked":
+        yield "systemctl mask swap.target"
+    elif not masked and current == "masked":
+        yield "systemctl unmask swap.target"
+    else:
+        host.noop(f"swap.target is {current}")
+
+
+def _checked_sed(text: str, path: str, in_place: str, scripts: list[str]) -> StringCommand:
+    """``sed`` with ``scripts`` on ``path``, only if the file is still ``text``."""
+    checksum = hashlib.sha256(text.encode()).hexdigest()
+    return StringCommand(
+        "echo", QuoteString(f"{checksum}  {path}"), "| sha256sum --check --status &&",
+        "sed", in_place, *(arg for script in scripts for arg in ("-e", QuoteString(script))),
+        QuoteString(path),
+    )
+
+
+def _mask_units(state: SwapStateDict) -> Iterator[StringCommand]:
+    for unit in state["units"]:
+        fragment = unit["fragment"]
+        if unit["load"] == "masked" or not fragment.startswith(_PERSISTENT_UNIT_DIRS):
+            continue
+        name = unit["id"]
+        backup = QuoteString(f"{UNIT_DIR}/{name}{UNIT_BACKUP_SUFFIX}")
+        if unit["active"] in ("active", "activating"):
+            yield StringCommand("systemctl", "stop", QuoteString(name))
+        if fragment.startswith(f"{UNIT_DIR}/"):
+            yield StringCommand("mv", QuoteString(fragment), backup)
+            yield StringCommand("systemctl", "mask", QuoteString(name))
+        else:
+            yield StringCommand("systemctl", "mask", QuoteString(name))
+            yield StringCommand("ln", "-sfn", QuoteString(fragment), backup)
+
+
+def _unmask_units(state: SwapStateDict) -> Iterator[StringCommand | str]:
+    masked = {unit["id"] for unit in state["units"] if unit["load"] == "masked"}
+    for name, kind in sorted(state["unit_backups"].items()):
+        backup = QuoteString(f"{UNIT_DIR}/{name}{UNIT_BACKUP_SUFFIX}")
+        if name in masked:
+            yield StringCommand("systemctl", "unmask", QuoteString(name))
+        if kind == "file":
+            yield StringCommand("mv", backup, QuoteString(f"{UNIT_DIR}/{name}"))
+        else:
+            yield StringCommand("rm", backup)
+    if state["unit_backups"]:
+        yield "systemctl daemon-reload"
+
+
+def _zram_sections(text: str) -> dict[str, dict[str, str]]:
+    """The ``[zramN]`` sections of a zram-generator config file and their options."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        header = re.fullmatch(r"\[(.*)\]", line)
+        if header:
+            current = sections.setdefault(header[1], {}) \
+                if re.fullmatch(r"zram[0-9]+", header[1]) else None
+        elif current is not None and "=" in line:
+            key, _, value = line.partition("=")
+            current[key.strip()] = value.strip()
+    return sections
+
+
+def _effective_zram_files(files: dict[str, str]) -> list[str]:
+    """The files zram-generator reads: the first main file found, then the drop-ins by name."""
+    mains = [f"{directory}/{ZRAM_MAIN}" for directory in ZRAM_DIRS]
+    main = [next(path for path in mains if path in files)] if set(mains) & set(files) else []
+    drop_ins: dict[str, str] = {}
+    for directory in reversed(ZRAM_DIRS):  # /etc last: it replaces a drop-in of the same name
+        prefix = f"{directory}/{ZRAM_DROP_INS}/"
+        for path in files:
+            if path.startswith(prefix) and path.endswith(".conf"):
+                drop_ins[path[len(prefix):]] = path
+    return main + [drop_ins[name] for name in sorted(drop_ins)]
+
+
+def _zram_swap_devices(files: dict[str, str]) -> set[str]:
+    """The zram devices the config makes swap: no ``mount-point`` and no other ``fs-type``."""
+    options: dict[str, dict[str, str]] = {}
+    for path in _effective_zram_files(files):
+        for device, values in _zram_sections(files[path]).items():
+            options.setdefault(device, {}).update(values)
+    return {
+        device for device, values in options.items()
+        if values.get("fs-type", "swap" if "mount-point" not in values else "") == "swap"
+    }
+
+
+def _disable_zram(state: SwapStateDict) -> Iterator[StringCommand | str]:
+    files = state["zram"]
+    devices = _zram_swap_devices(files)
+    overridden = [
+        path for path in _effective_zram_files(files) if set(_zram_sections(files[path])) & devices
+    ]
+    if not overridden:
+        return
+    for path in overridden:
+        target = ZRAM_DIRS[0] + path[path.index("/systemd/") + len("/systemd"):]
+        if path == target:
+            yield StringCommand(
+                "cp", "-p", QuoteString(path), QuoteString(f"{path}{UNIT_BACKUP_SUFFIX}"),
+            )
+        elif ZRAM_DROP_INS in path:
+            yield StringCommand("mkdir", "-p", QuoteString(f"{ZRAM_DIRS[0]}/{ZRAM_DROP_INS}"))
+        yield StringCommand(
+            "echo", QuoteString(ZRAM_OVERRIDE.rstrip("\n")), ">", QuoteString(target),
+        )
+    for swap in state["active"]:
+        if swap["name"] in {f"/dev/{device}" for device in devices}:
+            yield StringCommand("swapoff", QuoteString(swap["name"]))
+    yield "systemctl daemon-reload"
+
+
+def _restore_zram(files: dict[str, str]) -> Iterator[StringCommand | str]:
+    restored = dict(files)
+    for path in sorted(files):
+        if files[path] != ZRAM_OVERRIDE or not path.startswith(f"{ZRAM_DIRS[0]}/"):
+            continue
+        backup = f"{path}{UNIT_BACKUP_SUFFIX}"
+        if backup in files:
+            yield StringCommand("mv", QuoteString(backup), QuoteString(path))
+            restored[path] = restored.pop(backup)
+        else:
+            yield StringCommand("rm", QuoteString(path))
+            del restored[path]
+    if restored == files:
+        return
+    yield "systemctl daemon-reload"
+    for device in sorted(_zram_swap_devices(restored)):
+        yield StringCommand("systemctl", "start", QuoteString(f"dev-{device}.swap"))

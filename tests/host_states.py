@@ -3,7 +3,9 @@
 kubeprep's own facts are given as raw command output (run through the fact's ``process()``).
 Rocky 8 output comes from the original write-up (shared/seed): its ``firewall-cmd --list-all``
 and ``/etc/fstab``; ``/proc/swaps`` is in the format of Rocky 8's 4.18 kernel. Debian 12 output was
-read on the lab's Debian 12 VMs.
+read on the lab's Debian 12 VMs. The systemd part of ``swap.SwapState`` (``systemctl is-enabled``,
+``systemctl show``) is composed in the formats systemd documents and prints; the zram config is
+Fedora's zram-generator-defaults file.
 """
 
 from __future__ import annotations
@@ -105,8 +107,63 @@ def firewalld_output(active: bool, permanent: str, runtime: str = "") -> dict:
     return {"output": f"{text}\n{runtime}" if active else text}
 
 
-def swap_output(proc_swaps: str, fstab: str) -> dict:
-    return {"output": f"{proc_swaps}\n--- fstab\n{fstab}\n--- end"}
+def _printed(text: str) -> str:
+    """A file as swap.SwapState prints it: ``sed 's/^/|/'``, then the newline of ``echo``."""
+    *lines, last = text.split("\n")
+    return "".join(f"|{line}\n" for line in lines) + (f"|{last}" if last else "") + "\n"
+
+
+def swap_output(
+    proc_swaps: str,
+    fstab: str | None,
+    swap_target: str = "static",
+    units: str = "",
+    unit_backups: str = "",
+    zram: dict[str, str] | None = None,
+) -> dict:
+    """The raw output of ``swap.SwapState``: ``units`` is ``systemctl show`` output."""
+    text = f"{proc_swaps}\n--- fstab\n"
+    if fstab is not None:
+        text += _printed(fstab)
+    text += f"--- swap.target\n{swap_target}\n--- units\n{units}--- unit backups\n{unit_backups}"
+    for path, content in (zram or {}).items():
+        text += f"--- zram {path}\n{_printed(content)}"
+    return {"output": text.removesuffix("\n")}
+
+
+def show(unit: str, load: str, active: str, fragment: str, file_state: str) -> str:
+    """One unit as ``systemctl show -p Id,LoadState,ActiveState,FragmentPath,UnitFileState``
+    prints it (properties in systemd's order, a blank line after each unit)."""
+    return (f"Id={unit}\nLoadState={load}\nActiveState={active}\nFragmentPath={fragment}\n"
+            f"UnitFileState={file_state}\n\n")
+
+
+# The units systemd-fstab-generator makes of the fresh hosts' swap entries.
+FSTAB_SWAP_UNIT_ROCKY = show(
+    "dev-mapper-rl\\x2dswap.swap", "loaded", "active",
+    "/run/systemd/generator/dev-mapper-rl\\x2dswap.swap", "generated",
+)
+FSTAB_SWAP_UNIT_DEBIAN = show(
+    "swapfile.swap", "loaded", "active", "/run/systemd/generator/swapfile.swap", "generated",
+)
+# Fedora's zram-generator-defaults file (/usr/lib/systemd/zram-generator.conf), as CentOS Stream 9
+# ships it; a Rocky 9 host with zram-generator installed has the same.
+FEDORA_ZRAM_CONF = (
+    "# This config file enables a /dev/zram0 device with the default settings:\n"
+    "# — size — same as available RAM or 8GB, whichever is less\n"
+    "# — compression — most likely lzo-rle\n"
+    "#\n"
+    "# To disable, uninstall zram-generator-defaults or create empty\n"
+    "# /etc/systemd/zram-generator.conf file.\n"
+    "[zram0]\n"
+    "zram-size = min(ram, 8192)\n"
+)
+ROCKY_9 = {
+    "name": "Rocky Linux",
+    "major": 9,
+    "minor": 5,
+    "release_meta": {"ID": "rocky", "ID_LIKE": "rhel centos fedora", "VERSION_ID": "9.5"},
+}
 
 
 CP_PORTS = ["22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"]
@@ -157,6 +214,7 @@ def fresh(family: str) -> dict:
         # swap
         "swap.SwapState": swap_output(
             ROCKY_PROC_SWAPS if rhel else DEBIAN_PROC_SWAPS, ROCKY_FSTAB if rhel else DEBIAN_FSTAB,
+            units=FSTAB_SWAP_UNIT_ROCKY if rhel else FSTAB_SWAP_UNIT_DEBIAN,
         ),
         # kernel
         "kernel.BuiltinKernelModules": {"output": ""},
@@ -195,6 +253,7 @@ def converged(family: str, ports: list[str]) -> dict:
                 "/dev/mapper/rl-swap" if rhel else "/swapfile",
                 "#kubeprep# " + ("/dev/mapper/rl-swap" if rhel else "/swapfile"),
             ),
+            swap_target="masked",
         ),
         "server.KernelModules": {"overlay": module, "br_netfilter": module},
         "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n\n--- live\n{SYSCTL_FILE}"},

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeprep.fstab import COMMENT_PREFIX, comment_swap_entries, is_swap_entry, swap_entries
+from kubeprep.fstab import (
+    COMMENT_PREFIX,
+    comment_swap_entries,
+    is_kubeprep_comment,
+    is_swap_entry,
+    swap_entries,
+    uncomment_kubeprep_entries,
+)
 
 # The Rocky Linux 8 fstab anaconda writes (the seed shows it, swap line commented by hand).
 ROCKY8_FSTAB = (
@@ -187,6 +194,70 @@ def test_swap_off_sed_edit_matches_comment_swap_entries(tmp_path, case):
     assert fstab.read_bytes().decode() == comment_swap_entries(text)
 
 
+# --------------------------------------------------------------------- the inverse: swap.on
+
+# Any text at all, with lines that look like kubeprep's but are not (prefix not at the start).
+free_lines = st.one_of(
+    other_lines, swap_lines(), st.text(alphabet=" \t#kubeprp/swa=\r", max_size=30),
+    st.sampled_from([" " + COMMENT_PREFIX + "/swapfile none swap sw", "#kubeprep#/swapfile",
+                     "# kubeprep# x", "x " + COMMENT_PREFIX]),
+)
+
+
+def _no_kubeprep_line(text: str) -> bool:
+    return not any(is_kubeprep_comment(line) for line in text.split("\n"))
+
+
+texts_without_kubeprep_lines = st.lists(free_lines, max_size=25).map("\n".join).filter(
+    _no_kubeprep_line,
+)
+fstabs_without_kubeprep_lines = fstabs().filter(lambda case: _no_kubeprep_line(case[0]))
+
+
+@given(texts_without_kubeprep_lines)
+def test_uncomment_inverts_comment(text):
+    assert uncomment_kubeprep_entries(comment_swap_entries(text)) == text
+
+
+@given(texts_without_kubeprep_lines)
+def test_uncomment_leaves_text_without_kubeprep_lines_alone(text):
+    assert uncomment_kubeprep_entries(text) == text
+
+
+@given(fstabs_without_kubeprep_lines)
+def test_uncomment_restores_every_swap_entry(case):
+    text, _ = case
+    assert swap_entries(uncomment_kubeprep_entries(comment_swap_entries(text))) == swap_entries(text)
+
+
+@given(st.lists(st.one_of(free_lines, free_lines.map(lambda line: COMMENT_PREFIX + line)),
+                max_size=25).map("\n".join))
+def test_uncomment_only_drops_the_prefix(text):
+    before, after = text.split("\n"), uncomment_kubeprep_entries(text).split("\n")
+    assert len(after) == len(before)
+    for old, new in zip(before, after, strict=True):
+        assert new == (old[len(COMMENT_PREFIX):] if old.startswith(COMMENT_PREFIX) else old)
+
+
+@pytest.mark.skipif(not (shutil.which("sed") and shutil.which("sha256sum")),
+                    reason="needs GNU sed and sha256sum")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fstabs_without_kubeprep_lines)
+def test_swap_on_sed_edit_matches_uncomment(tmp_path, case):
+    """The sed that swap.on runs on a fstab swap.off edited gives back the original text."""
+    text, _ = case
+    commented = comment_swap_entries(text)
+    fstab = tmp_path / "fstab"
+    fstab.write_bytes(commented.encode())
+    numbers = [n for n, line in enumerate(commented.split("\n"), 1) if is_kubeprep_comment(line)]
+    edits = " ".join(f"-e '{number}s/^{COMMENT_PREFIX}//'" for number in numbers)
+    checksum = hashlib.sha256(commented.encode()).hexdigest()
+    if numbers:
+        subprocess.run(["bash", "-c", f"echo '{checksum}  {fstab}' | sha256sum --check --status"
+                                      f" && sed -i {edits} '{fstab}'"], check=True)
+    assert fstab.read_bytes().decode() == uncomment_kubeprep_entries(commented) == text
+
+
 # ------------------------------------------------------------------------------- examples
 
 def test_rocky8_fstab_swap_line_is_found():
@@ -214,3 +285,12 @@ def test_rocky8_fstab_with_crlf_keeps_its_endings():
 
 def test_tab_separated_swapfile_without_dump_and_pass():
     assert comment_swap_entries("/swapfile\tnone\tswap\tsw") == "#kubeprep# /swapfile\tnone\tswap\tsw"
+
+
+def test_rocky8_fstab_round_trip():
+    assert uncomment_kubeprep_entries(comment_swap_entries(ROCKY8_FSTAB)) == ROCKY8_FSTAB
+
+
+def test_prefix_not_at_the_start_of_the_line_is_kept():
+    text = " #kubeprep# /swapfile none swap sw 0 0\n#kubeprep#/swapfile none swap sw 0 0"
+    assert uncomment_kubeprep_entries(text) == text

@@ -18,7 +18,10 @@ from operations import firewalld, sysctl
 
 OPERATION_PACKAGE = "operations"
 CASES = Path(__file__).parent / "operation_cases"
-EXPECTED_OPERATIONS = {"firewalld.ports", "selinux.mode", "swap.off", "sysctl.persisted"}
+EXPECTED_OPERATIONS = {
+    "firewalld.ports", "selinux.mode", "swap.off", "swap.on", "swap.swap_target", "swap.units",
+    "swap.zram", "sysctl.persisted",
+}
 
 # Cases that state the correct behaviour of an operation that is wrong today. They are expected
 # to fail; once the operation is fixed they pass, which fails the run: drop them from here.

@@ -5,10 +5,34 @@ from __future__ import annotations
 import copy
 
 import pytest
-from host_states import CP_PORTS, WORKER_PORTS, converged, firewalld_output, fresh, public_xml
+from host_states import (
+    CP_PORTS,
+    FEDORA_ZRAM_CONF,
+    NO_SWAPS_61,
+    ROCKY_9,
+    WORKER_PORTS,
+    converged,
+    firewalld_output,
+    fresh,
+    public_xml,
+    show,
+    swap_output,
+)
 from taskrun import run_deploy
 
 FAMILIES = ["rhel", "debian"]
+SWAP_OFF_OPS = [
+    "zram swap off, now and at boot (zram-generator config overridden)",
+    "Hand-written .swap units stopped and masked",
+    "swap.target masked, so nothing starts swap at boot",
+    "Swap off, now and at boot",
+]
+SWAP_KEEP_OPS = [
+    "swap = keep: zram-generator config restored",
+    "swap = keep: .swap units masked by kubeprep restored",
+    "swap = keep: swap.target unmasked",
+    "swap = keep: fstab swap entries uncommented, swap on",
+]
 TASKS = ["account", "firewall", "swap", "kernel", "selinux"]
 
 
@@ -23,7 +47,7 @@ def test_converged_host_gets_no_command(task, family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_deploy_on_converged_worker_changes_nothing(family):
     run = run_deploy("deploy.py", converged(family, WORKER_PORTS), group="workers")
-    assert len(run.ops) == 9
+    assert len(run.ops) == 12
     assert run.changes == {}
 
 
@@ -42,7 +66,7 @@ def test_fresh_rocky_control_plane_in_order():
         "Install firewalld",
         "Open 22/tcp, 6443/tcp, 2379-2380/tcp, 10250/tcp, 10257/tcp, 10259/tcp",
         "firewalld running and enabled",
-        "Swap off, now and at boot",
+        *SWAP_OFF_OPS,
         "Load overlay, br_netfilter at boot",
         "Load overlay, br_netfilter now",
         "Kernel parameters in /etc/sysctl.d/k8s.conf, applied",
@@ -63,6 +87,11 @@ def test_fresh_rocky_control_plane_in_order():
     assert swap[0] == "swapoff -a"
     assert "-e '14s/^/\\#kubeprep\\# /' /etc/fstab" in swap[1]
     assert swap[2] == "systemctl daemon-reload"
+    assert run.commands("swap.target masked, so nothing starts swap at boot") == [
+        "systemctl mask swap.target",
+    ]
+    assert run.commands("zram swap off, now and at boot (zram-generator config overridden)") == []
+    assert run.commands("Hand-written .swap units stopped and masked") == []
     assert run.commands("Load overlay, br_netfilter now") == ["modprobe -a overlay br_netfilter"]
     assert run.commands("Kernel parameters in /etc/sysctl.d/k8s.conf, applied")[-1] == (
         "sysctl --system"
@@ -181,3 +210,134 @@ def test_unsupported_platform_fails_with_what_was_found():
     run = run_deploy("tasks/firewall.py", facts)
     assert run.failed and run.ops == []
     assert "unsupported platform 'CentOS 7'" in run.errors[0]
+
+
+# ------------------------------------------------------------------------------------ swap
+
+ZRAM_OVERRIDE = (
+    "echo '# kubeprep: swap = \"off\". No [zramN] section here: zram-generator creates no "
+    "device.' > /etc/systemd/zram-generator.conf"
+)
+HAND_WRITTEN = show(
+    "swapfile2.swap", "loaded", "active", "/etc/systemd/system/swapfile2.swap", "enabled",
+)
+
+
+def rocky9_zram_host() -> dict:
+    """Rocky 9 with zram-generator's default config: /dev/zram0 on, no swap in the fstab."""
+    facts = converged("rhel", CP_PORTS)
+    facts["server.LinuxDistribution"] = ROCKY_9
+    facts["swap.SwapState"] = swap_output(
+        NO_SWAPS_61 + "\n/dev/zram0                              partition\t1873916\t\t0\t\t100",
+        "UUID=5e3e4c2a-2d4b-4b9e-9c61-0f1f6c1d7a10 /                       xfs     defaults        0 0\n",
+        units=show(
+            "dev-zram0.swap", "loaded", "active", "/run/systemd/generator/dev-zram0.swap", "generated",
+        ),
+        zram={"/usr/lib/systemd/zram-generator.conf": FEDORA_ZRAM_CONF},
+    )
+    return facts
+
+
+def test_swap_task_orders_zram_first_and_keeps_the_operation_name():
+    run = run_deploy("tasks/swap.py", fresh("rhel"))
+    assert [name for name, _ in run.ops] == SWAP_OFF_OPS
+    run = run_deploy("tasks/swap.py", fresh("rhel"), data={"swap": "keep"})
+    assert [name for name, _ in run.ops] == SWAP_KEEP_OPS
+
+
+def test_rocky9_zram_host():
+    run = run_deploy("tasks/swap.py", rocky9_zram_host())
+    assert run.changes == {
+        "zram swap off, now and at boot (zram-generator config overridden)": [
+            ZRAM_OVERRIDE, "swapoff /dev/zram0", "systemctl daemon-reload",
+        ],
+        "swap.target masked, so nothing starts swap at boot": ["systemctl mask swap.target"],
+        # planned from the facts read before the run; at run time /proc/swaps is empty by then
+        "Swap off, now and at boot": ["swapoff -a"],
+    }
+
+
+def test_rocky9_zram_host_converged():
+    facts = rocky9_zram_host()
+    facts["swap.SwapState"] = swap_output(
+        NO_SWAPS_61, "UUID=5e3e4c2a /  xfs  defaults  0 0\n", swap_target="masked",
+        zram={
+            "/etc/systemd/zram-generator.conf": (
+                '# kubeprep: swap = "off". No [zramN] section here: zram-generator creates no '
+                "device.\n"
+            ),
+            "/usr/lib/systemd/zram-generator.conf": FEDORA_ZRAM_CONF,
+        },
+    )
+    assert run_deploy("tasks/swap.py", facts).changes == {}
+
+
+def test_debian_hand_written_swap_unit():
+    facts = converged("debian", CP_PORTS)
+    facts["swap.SwapState"] = swap_output(
+        NO_SWAPS_61 + "\n/swapfile2                              file\t\t524284\t\t0\t\t-2",
+        "/dev/vda\t/\text4\terrors=remount-ro\t0\t1\n", swap_target="masked", units=HAND_WRITTEN,
+    )
+    run = run_deploy("tasks/swap.py", facts)
+    assert run.changes == {
+        "Hand-written .swap units stopped and masked": [
+            "systemctl stop swapfile2.swap",
+            "mv /etc/systemd/system/swapfile2.swap /etc/systemd/system/swapfile2.swap.kubeprep.bak",
+            "systemctl mask swapfile2.swap",
+        ],
+        "Swap off, now and at boot": ["swapoff -a"],
+    }
+
+
+def test_keep_undoes_everything_kubeprep_did():
+    """A Rocky 9 host kubeprep turned swap off on, every kind of it, then ``swap: keep``."""
+    facts = rocky9_zram_host()
+    fstab = "UUID=5e3e4c2a / xfs defaults 0 0\n#kubeprep# /swapfile none swap sw 0 0\n"
+    facts["swap.SwapState"] = swap_output(
+        NO_SWAPS_61, fstab, swap_target="masked",
+        units=show("swapfile2.swap", "masked", "inactive", "/dev/null", "masked"),
+        unit_backups="file swapfile2.swap\n",
+        zram={
+            "/etc/systemd/zram-generator.conf": (
+                '# kubeprep: swap = "off". No [zramN] section here: zram-generator creates no '
+                "device.\n"
+            ),
+            "/usr/lib/systemd/zram-generator.conf": FEDORA_ZRAM_CONF,
+        },
+    )
+    run = run_deploy("tasks/swap.py", facts, data={"swap": "keep"})
+    restore_fstab = run.commands("swap = keep: fstab swap entries uncommented, swap on")
+    assert restore_fstab[0].endswith("sed -i -e '2s/^#kubeprep# //' /etc/fstab")
+    assert run.changes == {
+        "swap = keep: zram-generator config restored": [
+            "rm /etc/systemd/zram-generator.conf",
+            "systemctl daemon-reload",
+            "systemctl start dev-zram0.swap",
+        ],
+        "swap = keep: .swap units masked by kubeprep restored": [
+            "systemctl unmask swapfile2.swap",
+            "mv /etc/systemd/system/swapfile2.swap.kubeprep.bak /etc/systemd/system/swapfile2.swap",
+            "systemctl daemon-reload",
+        ],
+        "swap = keep: swap.target unmasked": ["systemctl unmask swap.target"],
+        "swap = keep: fstab swap entries uncommented, swap on": [
+            restore_fstab[0], "systemctl daemon-reload", "swapon -a",
+        ],
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_keep_on_a_host_kubeprep_never_touched_changes_nothing(family):
+    facts = fresh(family)
+    facts["swap.SwapState"]["output"] = facts["swap.SwapState"]["output"].replace(
+        "--- units\n", f"--- units\n{HAND_WRITTEN}",
+    )
+    run = run_deploy("tasks/swap.py", facts, data={"swap": "keep"})
+    assert len(run.ops) == 4
+    assert run.changes == {}
+
+
+def test_keep_on_a_zram_host_already_restored_changes_nothing():
+    """Converged for ``keep``: the override is gone, the vendor config is read, zram0 is on."""
+    run = run_deploy("tasks/swap.py", rocky9_zram_host(), data={"swap": "keep"})
+    assert run.changes == {}
