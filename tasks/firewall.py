@@ -17,7 +17,8 @@ if checked:
     # Runs before firewalld is started: while it is stopped the ports go into the permanent
     # config, so SSH is open the moment it starts.
     firewalld.ports(
-        name=f"Open {', '.join(settings.open_ports)}",
+        # One name for every host (pyinfra names an operation once for all hosts).
+        name="Open the SSH port and the role's ports",
         ports=settings.open_ports,
         zone=settings.firewall_zone,
         prune=settings.firewall_prune,

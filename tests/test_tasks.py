@@ -64,7 +64,7 @@ def test_fresh_rocky_control_plane_in_order():
     assert [name for name, _ in run.ops] == [
         "Admin user kubeadmin",
         "Install firewalld",
-        "Open 22/tcp, 6443/tcp, 2379-2380/tcp, 10250/tcp, 10257/tcp, 10259/tcp",
+        "Open the SSH port and the role's ports",
         "firewalld running and enabled",
         *SWAP_OFF_OPS,
         "Load overlay, br_netfilter at boot",
@@ -74,7 +74,7 @@ def test_fresh_rocky_control_plane_in_order():
     ]
     assert run.commands("Install firewalld") == ["dnf install -y firewalld"]
     # firewalld is not running yet: the ports, SSH first, go to the permanent config only.
-    assert run.commands("Open 22/tcp, 6443/tcp, 2379-2380/tcp, 10250/tcp, 10257/tcp, 10259/tcp") == [
+    assert run.commands("Open the SSH port and the role's ports") == [
         "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=6443/tcp "
         "--add-port=2379-2380/tcp --add-port=10250/tcp --add-port=10257/tcp "
         "--add-port=10259/tcp",
@@ -107,7 +107,7 @@ def test_fresh_debian_worker():
     install = run.commands("Install firewalld")
     assert install[0] == "apt-get update"
     assert install[-1].endswith(" install firewalld")
-    assert run.commands("Open 22/tcp, 10250/tcp, 30000-32767/tcp") == [
+    assert run.commands("Open the SSH port and the role's ports") == [
         "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=10250/tcp "
         "--add-port=30000-32767/tcp",
     ]
@@ -123,7 +123,7 @@ def test_running_firewalld_gets_runtime_before_permanent():
     added = "--add-port=6443/tcp --add-port=2379-2380/tcp --add-port=10250/tcp " \
         "--add-port=10257/tcp --add-port=10259/tcp"
     assert run.changes == {
-        "Open 22/tcp, 6443/tcp, 2379-2380/tcp, 10250/tcp, 10257/tcp, 10259/tcp": [
+        "Open the SSH port and the role's ports": [
             f"firewall-cmd --zone=public {added}",
             f"firewall-cmd --permanent --zone=public {added}",
         ],
@@ -137,7 +137,7 @@ def test_stopped_firewalld_without_ssh_is_opened_before_start():
     facts["systemd.SystemdStatus"] = {"firewalld.service": False}
     run = run_deploy("tasks/firewall.py", facts, group="workers")
     names = [name for name, _ in run.ops]
-    open_op = "Open 22/tcp, 10250/tcp, 30000-32767/tcp"
+    open_op = "Open the SSH port and the role's ports"
     assert names.index(open_op) < names.index("firewalld running and enabled")
     assert run.changes == {
         open_op: ["firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=30000-32767/tcp"],
