@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeprep.ports import covered
+
 OK, WARNING, ERROR = "ok", "warning", "error"
 LEVELS = (OK, WARNING, ERROR)
 
@@ -36,7 +38,6 @@ _RHEL_IDS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
 # A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
-_PORT_SPEC = re.compile(r"^(\d+)(?:-(\d+))?/(tcp|udp|sctp)$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.:_-]+$")
 # Packages that provide each binary (RHEL: dnf resolves the path).
@@ -290,18 +291,9 @@ def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     return [Result("selinux", OK, detail)]
 
 
-def _covers(spec: str, port: str) -> bool:
-    """Whether firewalld port spec ``spec`` (``N/p`` or ``N-M/p``) opens all of ``port``."""
-    outer, inner = _PORT_SPEC.match(spec), _PORT_SPEC.match(port)
-    if not outer or not inner or outer.group(3) != inner.group(3):
-        return False
-    low, high = int(outer.group(1)), int(outer.group(2) or outer.group(1))
-    return low <= int(inner.group(1)) and int(inner.group(2) or inner.group(1)) <= high
-
-
 def _missing(ports: Iterable[str], opened: Iterable[str]) -> list[str]:
     opened = list(opened)
-    return [port for port in ports if not any(_covers(spec, port) for spec in opened)]
+    return [port for port in ports if not covered(port, opened)]
 
 
 def check_firewall(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:

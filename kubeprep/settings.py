@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kubeprep.ports import port_error
+
 ROLES = ("control_plane", "workers")
 SELINUX_MODES = ("enforcing", "permissive", "disabled")
 SWAP_POLICIES = ("off", "keep")
@@ -41,7 +43,6 @@ SECRET_KEYS = {"admin_password_hash"}
 _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vagrant_)")
 INVENTORY_KEYS = {"cluster_address"}
 
-_PORT = re.compile(r"^(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?/(?P<proto>tcp|udp|sctp)$")
 # crypt(3) hashes: yescrypt ($y$), gost-yescrypt ($gy$), sha512 ($6$), sha256 ($5$),
 # bcrypt ($2a/b/y$), md5 ($1$, still accepted by shadow), plus "!"/"*" prefixes for locked ones.
 _CRYPT_HASH = re.compile(r"^[!*]?\$(y|gy|7|6|5|2[abxy]?|1)\$[./A-Za-z0-9$,=+-]{8,}$")
@@ -88,18 +89,6 @@ class Settings:
     def open_ports(self) -> list[str]:
         """The SSH port first, then the role's ports, without repeats."""
         return list(dict.fromkeys((self.firewall_ssh_port, *self.firewall_ports)))
-
-
-def port_error(value: object) -> str | None:
-    """Why ``value`` is not a firewalld port such as ``6443/tcp`` or ``30000-32767/tcp``."""
-    match = _PORT.match(value) if isinstance(value, str) else None
-    if not match:
-        return "expected 'N/proto' or 'N-M/proto' with proto tcp, udp or sctp"
-    first = int(match["first"])
-    last = int(match["last"] or first)
-    if not 1 <= first <= last <= 65535:
-        return "ports must satisfy 1 <= N <= M <= 65535"
-    return None
 
 
 def _fail(host: str, key: str, value: object, problem: str, fix: str) -> DataError:

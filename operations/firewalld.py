@@ -9,29 +9,7 @@ from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, 
 from pyinfra.api.command import QuoteString
 
 from facts.firewalld import FirewalldZone
-from kubeprep.settings import port_error
-
-
-def _span(port: str) -> tuple[str, int, int]:
-    numbers, proto = port.split("/")
-    first, _, last = numbers.partition("-")
-    return proto, int(first), int(last or first)
-
-
-def _covered(port: str, by: list[str]) -> bool:
-    """Whether every port number of ``port`` is open in ``by``, ranges included.
-
-    firewalld merges adjacent ports into ranges on add and splits ranges on remove, so the same
-    open ports can be listed as ``2379/tcp 2380/tcp`` or as ``2379-2380/tcp``.
-    """
-    proto, first, last = _span(port)
-    spans = sorted(_span(other)[1:] for other in by if _span(other)[0] == proto)
-    for low, high in spans:
-        if low <= first <= high:
-            first = high + 1
-        if first > last:
-            return True
-    return False
+from kubeprep.ports import covered, port_error
 
 
 def _firewall_cmd(tool: str, zone: str, option: str, ports: list[str], *extra: str):
@@ -85,14 +63,14 @@ def ports(ports: list[str], zone: str | None = None, prune: bool = False):
     changed = False
     for _, config, (tool, *extra) in targets:
         current = (config or {}).get("ports", [])
-        missing = [port for port in wanted if not _covered(port, current)]
+        missing = [port for port in wanted if not covered(port, current)]
         if missing:
             changed = True
             yield _firewall_cmd(tool, zone_name, "add", missing, *extra)
     if prune:
         for _, config, (tool, *extra) in targets:
             surplus = [
-                port for port in (config or {}).get("ports", []) if not _covered(port, wanted)
+                port for port in (config or {}).get("ports", []) if not covered(port, wanted)
             ]
             if surplus:
                 changed = True
