@@ -15,7 +15,8 @@ from kubeprep.ports import covered
         ("2380/tcp", ["2379-2380/tcp"], True),  # firewalld merged them into a range
         ("30000-32767/tcp", ["30000-31000/tcp", "31001-32767/tcp"], True),
         ("30000-32767/tcp", ["30000-31000/tcp", "31002-32767/tcp"], False),
-        ("10-20/tcp", ["15-25/tcp", "5-12/tcp"], True),
+        ("10-20/tcp", ["13-25/tcp", "5-12/tcp"], True),  # unordered neighbours
+        ("10-20/tcp", ["15-25/tcp", "5-12/tcp"], False),  # 13 and 14 are closed
         ("22/tcp", [], False),
         ("22/tcp", ["not a port"], False),
     ],
