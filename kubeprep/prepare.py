@@ -40,9 +40,14 @@ def _check(current: Host) -> tuple[Settings, Platform] | None:
         settings = settings_from_data(host.name, list(host.groups), data)
         platform = platform_from_release(host.name, host.get_fact(LinuxDistribution))
     except DataError as error:
-        logger.error(f"{host.print_prefix}kubeprep: {error}")
-        state.fail_hosts({current})
+        refuse(error)
         return None
     for note in unknown_keys(data):
         logger.warning(f"{host.print_prefix}kubeprep: unknown data key {note}; it is ignored")
     return settings, platform
+
+
+def refuse(error: DataError) -> None:
+    """Log ``error`` for the current host and fail it, so none of its operations run."""
+    logger.error(f"{host.print_prefix}kubeprep: {error}")
+    state.fail_hosts({host._get_module()})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kubeprep.ports import port_error
+from kubeprep.ports import covered, port_error
 
 ROLES = ("control_plane", "workers")
 SELINUX_MODES = ("enforcing", "permissive", "disabled")
@@ -231,4 +231,17 @@ def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:
     raise DataError(
         f"{host}: unsupported platform {found!r}. kubeprep supports {SUPPORTED_PLATFORMS}. "
         "Fix: remove this host from the inventory or run it on a supported release.",
+    )
+
+
+def ssh_lockout_error(host: str, sshd_ports: list[int], settings: Settings) -> DataError | None:
+    """A DataError when firewalld would block a port sshd listens on (a lockout), else None."""
+    closed = [port for port in sshd_ports if not covered(f"{port}/tcp", settings.open_ports)]
+    if not closed:
+        return None
+    listed = ", ".join(f"{port}/tcp" for port in closed)
+    return DataError(
+        f"{host}: firewall_ssh_port = {settings.firewall_ssh_port!r}: sshd listens on {listed}, "
+        "which the firewall would not open, so firewalld would cut SSH. "
+        f"Fix: set firewall_ssh_port = '{closed[0]}/tcp' (or add it to firewall_ports).",
     )

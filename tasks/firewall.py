@@ -1,12 +1,20 @@
 """firewall: firewalld installed, the SSH port open before it can start, the role's ports open."""
 
+from pyinfra import host
 from pyinfra.operations import apt, dnf, systemd
 
-from kubeprep.prepare import checked_host
+from facts.sshd import SshdPorts
+from kubeprep.prepare import checked_host, refuse
+from kubeprep.settings import ssh_lockout_error
 from operations import firewalld
 
 checked = checked_host()
-if checked:
+# sshd's ports do not change during the run: a port firewalld would close stops the host here,
+# before anything changes.
+lockout = checked and ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
+if lockout:
+    refuse(lockout)
+elif checked:
     settings, platform = checked
     if platform.family == "rhel":
         dnf.packages(name="Install firewalld", packages=["firewalld"])

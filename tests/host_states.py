@@ -209,6 +209,7 @@ def fresh(family: str) -> dict:
         "apt.AptSources": [],
         "files.File": None,
         "firewalld.FirewalldZone": {"output": ""},
+        "sshd.SshdPorts": {"output": "22"},
         "systemd.SystemdStatus": {},
         "systemd.SystemdEnabled": {},
         # swap

@@ -341,3 +341,19 @@ def test_keep_on_a_zram_host_already_restored_changes_nothing():
     """Converged for ``keep``: the override is gone, the vendor config is read, zram0 is on."""
     run = run_deploy("tasks/swap.py", rocky9_zram_host(), data={"swap": "keep"})
     assert run.changes == {}
+
+
+def test_sshd_port_the_firewall_would_close_fails_the_host_before_any_change():
+    facts = fresh("rhel")
+    facts["sshd.SshdPorts"] = {"output": "2222"}
+    run = run_deploy("tasks/firewall.py", facts)
+    assert run.failed and run.ops == []
+    assert "sshd listens on 2222/tcp" in run.errors[0]
+    assert "Fix: set firewall_ssh_port = '2222/tcp'" in run.errors[0]
+
+
+def test_sshd_port_listed_among_the_role_ports_is_enough():
+    facts = fresh("rhel")
+    facts["sshd.SshdPorts"] = {"output": "22\n2222"}
+    run = run_deploy("tasks/firewall.py", facts, data={"firewall_ports": ["2222/tcp", "6443/tcp"]})
+    assert not run.failed and run.ops

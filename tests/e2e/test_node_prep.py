@@ -233,6 +233,15 @@ def test_single_task_converges_swap_and_nothing_else(lab, first_run):
     assert "#kubeprep# /swapfile" in sh(lab, "w2", "cat /etc/fstab")
 
 
+def test_ssh_port_the_firewall_would_close_is_refused_before_any_change(lab, first_run):
+    # w2 still has ip_forward = 0 from the single-task test: the deploy would change that.
+    result = lab.pyinfra("--limit", "w2", *data_args(lab),
+                         "--data", "firewall_ssh_port=2222/tcp", "deploy.py")
+    assert result.rc != 0
+    assert "sshd listens on 22/tcp" in result.stdout + result.stderr
+    assert sh(lab, "w2", "sysctl -n net.ipv4.ip_forward").strip() == "0"
+
+
 def test_stopped_firewalld_without_ssh_is_converged_without_dropping_ssh(lab, first_run):
     sh(lab, "w1", "systemctl stop firewalld && firewall-offline-cmd --remove-port=22/tcp"
                   " && firewall-offline-cmd --remove-service=ssh")
