@@ -459,12 +459,10 @@ def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
     names = {
         node.name: [node.facts["hostname"].lower()] for node in read if node.facts.get("hostname")
     }
-    for name, dups in _duplicates(names).items():
-        for value, others in dups.items():
-            results[name].append(Result(
-                "hostname", ERROR, f"hostname {value} is also the hostname of {', '.join(others)}",
-                "hostnamectl set-hostname with a unique name on each node",
-            ))
+    _flag_duplicates(
+        results, names, "hostname", "hostname {value} is also the hostname of {others}",
+        "hostnamectl set-hostname with a unique name on each node",
+    )
     uuids = {}
     for node in read:
         uuid = node.facts.get("product_uuid")
@@ -476,12 +474,10 @@ def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
                 "uuid", WARNING, "could not read /sys/class/dmi/id/product_uuid (needs root)",
                 "run the check as root (ssh_user root, or --sudo)",
             ))
-    for name, dups in _duplicates(uuids).items():
-        for value, others in dups.items():
-            results[name].append(Result(
-                "uuid", ERROR, f"product_uuid {value} is also on {', '.join(others)} (cloned VM?)",
-                "give each VM its own SMBIOS UUID (hypervisor setting), or re-create the clone",
-            ))
+    _flag_duplicates(
+        results, uuids, "uuid", "product_uuid {value} is also on {others} (cloned VM?)",
+        "give each VM its own SMBIOS UUID (hypervisor setting), or re-create the clone",
+    )
     macs = {}
     for node in read:
         interfaces = node.facts.get("interfaces") or []
@@ -491,13 +487,23 @@ def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
         ]
         results[node.name].append(Result("mac", OK, " ".join(
             f"{i['name']} {i['address']}" for i in nics) or "no network interface"))
-    for name, dups in _duplicates(macs).items():
-        for value, others in dups.items():
-            results[name].append(Result(
-                "mac", ERROR, f"MAC {value} is also on {', '.join(others)} (cloned VM?)",
-                "give each VM NIC its own MAC address (regenerate it in the hypervisor)",
-            ))
+    _flag_duplicates(
+        results, macs, "mac", "MAC {value} is also on {others} (cloned VM?)",
+        "give each VM NIC its own MAC address (regenerate it in the hypervisor)",
+    )
     return results
+
+
+def _flag_duplicates(
+    results: dict[str, list[Result]], values: Mapping[str, Iterable[str]], check: str,
+    detail: str, fix: str,
+) -> None:
+    """An error on every node that shares one of its ``values`` with another node."""
+    for name, dups in _duplicates(values).items():
+        for value, others in dups.items():
+            results[name].append(
+                Result(check, ERROR, detail.format(value=value, others=", ".join(others)), fix),
+            )
 
 
 # ------------------------------------------------------------------------------ reachability

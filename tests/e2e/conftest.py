@@ -59,6 +59,18 @@ def _pyinfra_bin() -> str:
     return found
 
 
+def _run(argv: list[str], timeout: float, check_as: str) -> CmdResult:
+    """Run ``argv`` from the repo root without stdin; with ``check_as``, assert it succeeded."""
+    proc = subprocess.run(
+        argv, cwd=REPO_DIR, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
+    if check_as:
+        assert result.rc == 0, f"{check_as} -> rc={result.rc}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 class Lab:
     """Handle on the running lab; all paths relative to the repo root."""
 
@@ -92,20 +104,7 @@ class Lab:
             raise ValueError(f"unknown node {node!r}")
         if not isinstance(cmd, str):
             cmd = shlex.join(cmd)
-        proc = subprocess.run(
-            [str(LAB_CMD), "ssh", node, cmd],
-            cwd=REPO_DIR,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
-        if check:
-            assert result.rc == 0, (
-                f"{node}: {cmd!r} -> rc={result.rc}\n{result.stdout}\n{result.stderr}"
-            )
-        return result
+        return _run([str(LAB_CMD), "ssh", node, cmd], timeout, f"{node}: {cmd!r}" if check else "")
 
     def pyinfra(self, *args: str, timeout: float = 1800, check: bool = False) -> CmdResult:
         """Run ``pyinfra -y lab/inventory.py ARGS`` from the repo root.
@@ -113,20 +112,8 @@ class Lab:
         e.g. ``lab.pyinfra("deploy.py")``, ``lab.pyinfra("--limit", "cp1", "deploy.py")``,
         ``lab.pyinfra("fact", "server.Hostname")``. Returns (rc, stdout, stderr).
         """
-        proc = subprocess.run(
-            [_pyinfra_bin(), "-y", "lab/inventory.py", *args],
-            cwd=REPO_DIR,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        result = CmdResult(proc.returncode, proc.stdout, proc.stderr)
-        if check:
-            assert result.rc == 0, (
-                f"pyinfra {' '.join(args)} -> rc={result.rc}\n{result.stdout}\n{result.stderr}"
-            )
-        return result
+        argv = [_pyinfra_bin(), "-y", "lab/inventory.py", *args]
+        return _run(argv, timeout, f"pyinfra {' '.join(args)}" if check else "")
 
     def reboot(self, *nodes: str, timeout: float = 900) -> None:
         """Reboot NODES (all when none given) and wait until they answer SSH again."""
