@@ -9,12 +9,24 @@ from typing_extensions import TypedDict, override
 
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(r"^--- (permanent|runtime|dbus)$")
+_SECTION = re.compile(r"^--- (permanent|runtime|dbus|service (?P<service>[A-Za-z0-9_.-]+))$")
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
 )
 _LIST_ALL_KEYS = ("services", "ports", "sources", "protocols")
+
+
+# The Kubernetes service definitions firewalld ships (kube*.xml, etcd-*.xml; firewalld >= 1.2).
+KUBERNETES_SERVICE_FILES = (
+    "/usr/lib/firewalld/services/kube*.xml /usr/lib/firewalld/services/etcd-*.xml"
+    " /etc/firewalld/services/kube*.xml /etc/firewalld/services/etcd-*.xml"
+)
+# Lists the definitions, /etc after /usr/lib so that an edited copy wins.
+SERVICE_DEFINITIONS = (
+    f"for file in {KUBERNETES_SERVICE_FILES}; do [ -f \"$file\" ] || continue;"
+    ' name=${file##*/}; echo "--- service ${name%.xml}"; cat "$file"; done'
+)
 
 
 class ZoneConfigDict(TypedDict):
@@ -31,16 +43,19 @@ class FirewalldZoneDict(TypedDict):
     zone: str | None
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
+    service_ports: dict[str, list[str]]
 
 
 class FirewalldZone(FactBase[FirewalldZoneDict]):
     """
-    Returns whether firewalld is installed, active and enabled, and one zone's runtime and
-    permanent ports, services, sources and protocols, in one round trip.
+    Returns whether firewalld is installed, active and enabled, one zone's runtime and permanent
+    ports, services, sources and protocols, and the ports of the Kubernetes service
+    definitions on the host (``kube*``, ``etcd-*``, includes resolved), in one round trip.
 
     The runtime config comes from firewalld over D-Bus (``busctl``, milliseconds; firewalld 0.9+)
     or, where that fails, ``firewall-cmd --list-all`` (seconds: it starts Python); only while
-    firewalld runs. The permanent config comes from the zone's XML file.
+    firewalld runs. The permanent config comes from the zone's XML file; both are ``None`` for a
+    zone that does not exist.
 
     + zone: the zone to read; the default zone from ``firewalld.conf`` when omitted
 
@@ -53,6 +68,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "zone": "public",
             "runtime": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
+            "service_ports": {"kubelet": ["10250/tcp"], "kube-worker": ["10250/tcp", ...]},
         }
     """
 
@@ -66,6 +82,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "zone": None,
             "runtime": None,
             "permanent": None,
+            "service_ports": {},
         }
 
     @override
@@ -83,10 +100,11 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             '; zone="${zone:-public}"; echo "zone=$zone"; echo "--- permanent";',
             'cat "/etc/firewalld/zones/$zone.xml" 2>/dev/null'
             ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
+            f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
             'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then',
             f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "--- dbus"; echo "$reply";',
-            'else firewall-cmd --zone="$zone" --list-all; fi; fi',
+            'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi; true',
         )
 
     @override
@@ -96,13 +114,16 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             return fact
         fact["installed"] = True
         sections: dict[str, list[str]] = {"head": [], "permanent": [], "runtime": [], "dbus": []}
-        current = "head"
+        services: dict[str, list[str]] = {}
+        current = sections["head"]
         for line in output:
             match = _SECTION.match(line)
-            if match:
-                current = match.group(1)
-                continue
-            sections[current].append(line)
+            if match and match["service"]:
+                current = services[match["service"]] = []
+            elif match:
+                current = sections[match.group(1)]
+            else:
+                current.append(line)
 
         head = dict(line.split("=", 1) for line in sections["head"] if "=" in line)
         fact["active"] = head.get("active") == "active"
@@ -112,8 +133,11 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             fact["permanent"] = parse_zone_xml("\n".join(sections["permanent"]))
         if fact["active"] and sections["dbus"]:
             fact["runtime"] = parse_zone_settings(" ".join(sections["dbus"]))
-        elif fact["active"] and sections["runtime"]:
+        elif fact["active"] and any(line.strip() for line in sections["runtime"]):
             fact["runtime"] = parse_list_all(sections["runtime"])
+        fact["service_ports"] = resolve_services(
+            {name: parse_service_xml("\n".join(lines)) for name, lines in services.items()},
+        )
         return fact
 
 
@@ -156,3 +180,41 @@ def parse_zone_xml(text: str) -> ZoneConfigDict:
         elif element.tag == "protocol":
             zone["protocols"].append(element.get("value", ""))
     return zone
+
+
+def parse_service_xml(text: str) -> tuple[list[str], list[str]] | None:
+    """A firewalld service file's ports and included services, or None when it is not valid."""
+    try:
+        root = ElementTree.fromstring(text.strip())
+    except ElementTree.ParseError:
+        return None
+    ports = [f"{element.get('port')}/{element.get('protocol')}" for element in root.iter("port")]
+    includes = [element.get("service", "") for element in root.iter("include")]
+    return ports, includes
+
+
+def resolve_services(
+    definitions: dict[str, tuple[list[str], list[str]] | None],
+) -> dict[str, list[str]]:
+    """Each service's ports with its includes expanded; services that cannot be resolved (an
+    unreadable file, an include that is not listed, a loop) are left out."""
+    resolved: dict[str, list[str]] = {}
+
+    def ports_of(name: str, seen: tuple[str, ...]) -> list[str] | None:
+        definition = definitions.get(name)
+        if definition is None or name in seen:
+            return None
+        ports, includes = definition
+        found = list(ports)
+        for include in includes:
+            included = ports_of(include, (*seen, name))
+            if included is None:
+                return None
+            found.extend(included)
+        return list(dict.fromkeys(found))
+
+    for name in definitions:
+        ports = ports_of(name, ())
+        if ports is not None:
+            resolved[name] = ports
+    return resolved

@@ -12,9 +12,24 @@ admin_shell = "/bin/bash"
 
 # --- firewall
 firewall_ssh_port = "22/tcp"  # opened first, before firewalld can start, on every host
-firewall_ports = []  # the role's ports: see control_plane.py and workers.py
+firewall_ports = []  # the role's ports open to everyone: see control_plane.py and workers.py
+firewall_cluster_ports = []  # the role's ports only cluster nodes reach: see the role files
 firewall_zone = None  # None: firewalld's default zone (public)
-firewall_prune = False  # True: close ports in the zone that are not listed above
+firewall_prune = False  # True: close ports in that zone that are not listed
+# True: firewall_cluster_ports (and the CNI's ports) are open only to the cluster's nodes, in a
+# zone of their own whose sources are every node's cluster_address. False: the write-up's way,
+# every port open to every source in firewall_zone.
+firewall_cluster_only = True
+firewall_cluster_zone = "kubeprep"  # owned by kubeprep: its sources and ports are kept exact
+# Open ports through firewalld's kube-control-plane-secure / kube-worker definitions where one
+# opens only listed ports (firewalld >= 1.2); the rest as plain ports.
+firewall_services = True
+
+# --- CNI: "none", "flannel", "calico" or "cilium". Opens the CNI's ports and protocols between
+# nodes and trusts the pod and service networks (README, "CNI presets").
+cni = "none"
+cni_pod_cidr = "10.244.0.0/16"  # kubeadm init --pod-network-cidr; set your CNI to the same
+cni_service_cidr = "10.96.0.0/12"  # kubeadm's default --service-cidr
 
 # --- swap: "off" (the kubelet's default) or "keep" (leave swap alone)
 swap = "off"

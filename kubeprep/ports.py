@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 _PORT = re.compile(r"^(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?/(?P<proto>tcp|udp|sctp)$")
@@ -43,3 +44,12 @@ def covered(port: str, by: list[str]) -> bool:
         if first > last:
             return True
     return False
+
+
+def source_error(value: object) -> str | None:
+    """Why ``value`` is not a firewalld source address such as ``10.0.0.5`` or ``10.244.0.0/16``."""
+    try:
+        ipaddress.ip_network(value, strict=True) if isinstance(value, str) else None
+    except ValueError as error:
+        return f"not an IP address or network ({error})"
+    return None if isinstance(value, str) else "expected an address such as '192.168.1.10'"

@@ -6,9 +6,13 @@ from weakref import WeakKeyDictionary
 
 from pyinfra import host, logger, state
 from pyinfra.api.host import Host
+from pyinfra.api.state import State
+from pyinfra.context import ctx_state
 from pyinfra.facts.server import LinuxDistribution
 
+from facts.network import DefaultRouteAddress
 from kubeprep.settings import (
+    ROLES,
     DataError,
     Platform,
     Settings,
@@ -20,6 +24,8 @@ from kubeprep.settings import (
 # One check per host and run: deploy.py and every task it includes share it, so the platform
 # fact is read once. Host objects belong to one run, so they key it.
 _checked: WeakKeyDictionary[Host, tuple[Settings, Platform] | None] = WeakKeyDictionary()
+# Every node's cluster address, found once per run for all hosts.
+_addresses: WeakKeyDictionary[State, list[str] | DataError] = WeakKeyDictionary()
 
 
 def checked_host() -> tuple[Settings, Platform] | None:
@@ -51,3 +57,34 @@ def refuse(error: DataError) -> None:
     """Log ``error`` for the current host and fail it, so none of its operations run."""
     logger.error(f"{host.print_prefix}kubeprep: {error}")
     state.fail_hosts({host._get_module()})
+
+
+def cluster_addresses() -> list[str] | DataError:
+    """The address of every node in the inventory on the cluster network, or why one is unknown.
+
+    A node's ``cluster_address`` from its data, else the address of its default route (read over
+    SSH). Nodes that cannot be reached need ``cluster_address``: they stay cluster members.
+    """
+    current = ctx_state.get()
+    if current not in _addresses:
+        _addresses[current] = _find_addresses(current)
+    return _addresses[current]
+
+
+def _find_addresses(current: State) -> list[str] | DataError:
+    addresses = []
+    for node in current.inventory:
+        if not set(node.groups) & set(ROLES):
+            continue
+        address = node.data.get("cluster_address")
+        if not address and node in current.activated_hosts:  # connected for this run
+            address = node.get_fact(DefaultRouteAddress)
+        if not address:
+            return DataError(
+                f"{node.name}: cluster_address is not set and the node has no default route "
+                "to read it from (or cannot be reached), so the cluster zone's sources are not "
+                f"known. Fix: set cluster_address for {node.name} in the inventory, e.g. "
+                "('node', {'cluster_address': '192.168.77.21'}).",
+            )
+        addresses.append(address)
+    return list(dict.fromkeys(addresses))

@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kubeprep.ports import covered, port_error
+from kubeprep.cni import CNI_PRESETS
+from kubeprep.ports import covered, port_error, source_error
 
 ROLES = ("control_plane", "workers")
 SELINUX_MODES = ("enforcing", "permissive", "disabled")
@@ -28,6 +29,13 @@ KEYS: dict[str, tuple[type, ...]] = {
     "firewall_ssh_port": (str,),
     "firewall_zone": (str, type(None)),
     "firewall_prune": (bool,),
+    "firewall_cluster_ports": (list,),
+    "firewall_cluster_only": (bool,),
+    "firewall_cluster_zone": (str,),
+    "firewall_services": (bool,),
+    "cni": (str,),
+    "cni_pod_cidr": (str,),
+    "cni_service_cidr": (str,),
     "swap": (str,),
     "kernel_modules": (list,),
     "kernel_modules_file": (str,),
@@ -49,6 +57,9 @@ _CRYPT_HASH = re.compile(r"^[!*]?\$(y|gy|7|6|5|2[abxy]?|1)\$[./A-Za-z0-9$,=+-]{8
 _USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
 _MODULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,17}$")
+_SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
+                  "trusted", "work", "libvirt", "docker"}
 
 SUPPORTED_PLATFORMS = "Rocky Linux, AlmaLinux or RHEL 8/9, Debian 12, Ubuntu 22.04/24.04"
 _RHEL_IDS = {"rocky", "almalinux", "rhel"}
@@ -78,6 +89,14 @@ class Settings:
     firewall_ssh_port: str
     firewall_zone: str | None
     firewall_prune: bool
+    firewall_cluster_ports: tuple[str, ...]
+    firewall_cluster_only: bool
+    firewall_cluster_zone: str
+    firewall_services: bool
+    cni: str
+    cni_pod_cidr: str
+    cni_service_cidr: str
+    cluster_address: str | None
     swap: str
     kernel_modules: tuple[str, ...]
     kernel_modules_file: str
@@ -86,9 +105,36 @@ class Settings:
     selinux_mode: str
 
     @property
+    def cni_ports(self) -> tuple[str, ...]:
+        return CNI_PRESETS[self.cni].ports
+
+    @property
+    def cni_protocols(self) -> tuple[str, ...]:
+        return CNI_PRESETS[self.cni].protocols
+
+    @property
+    def node_ports(self) -> tuple[str, ...]:
+        """Ports only cluster nodes need: the internal control-plane/kubelet ports, the CNI's."""
+        return (*self.firewall_cluster_ports, *self.cni_ports)
+
+    @property
+    def public_ports(self) -> list[str]:
+        """The ports open to every source: the SSH port first, then the role's public ports, and
+        the nodes' own ports too unless ``firewall_cluster_only``."""
+        node_ports = () if self.firewall_cluster_only else self.node_ports
+        return list(dict.fromkeys((self.firewall_ssh_port, *self.firewall_ports, *node_ports)))
+
+    @property
     def open_ports(self) -> list[str]:
-        """The SSH port first, then the role's ports, without repeats."""
-        return list(dict.fromkeys((self.firewall_ssh_port, *self.firewall_ports)))
+        """Every port this node opens to its peers: the SSH port first, without repeats."""
+        return list(dict.fromkeys(
+            (self.firewall_ssh_port, *self.firewall_ports, *self.node_ports),
+        ))
+
+    @property
+    def trusted_sources(self) -> list[str]:
+        """The pod and service networks, trusted when a CNI is chosen."""
+        return [] if self.cni == "none" else [self.cni_pod_cidr, self.cni_service_cidr]
 
 
 def _fail(host: str, key: str, value: object, problem: str, fix: str) -> DataError:
@@ -151,6 +197,14 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
         firewall_ssh_port=data["firewall_ssh_port"],
         firewall_zone=data["firewall_zone"],
         firewall_prune=data["firewall_prune"],
+        firewall_cluster_ports=tuple(data["firewall_cluster_ports"]),
+        firewall_cluster_only=data["firewall_cluster_only"],
+        firewall_cluster_zone=data["firewall_cluster_zone"],
+        firewall_services=data["firewall_services"],
+        cni=data["cni"],
+        cni_pod_cidr=data["cni_pod_cidr"],
+        cni_service_cidr=data["cni_service_cidr"],
+        cluster_address=data.get("cluster_address"),
         swap=data["swap"],
         kernel_modules=tuple(data["kernel_modules"]),
         kernel_modules_file=data["kernel_modules_file"],
@@ -182,15 +236,36 @@ def _check_account(host: str, data: Mapping[str, object]) -> None:
 
 def _check_firewall(host: str, data: Mapping[str, object]) -> None:
     for key, ports in (("firewall_ssh_port", [data["firewall_ssh_port"]]),
-                       ("firewall_ports", data["firewall_ports"])):
+                       ("firewall_ports", data["firewall_ports"]),
+                       ("firewall_cluster_ports", data["firewall_cluster_ports"])):
         for port in ports:
             problem = port_error(port)
             if problem:
                 raise _fail(host, key, port, problem, "write it like '6443/tcp' or '2379-2380/tcp'")
     zone = data["firewall_zone"]
-    if zone is not None and not re.match(r"^[A-Za-z0-9_-]{1,17}$", zone):
+    if zone is not None and not _ZONE_NAME.match(zone):
         raise _fail(host, "firewall_zone", zone, "not a firewalld zone name",
                     "use an existing zone such as 'public', or None for the default zone")
+    cluster_zone = data["firewall_cluster_zone"]
+    if not _ZONE_NAME.match(cluster_zone) or cluster_zone in _SHIPPED_ZONES \
+            or cluster_zone == (zone or "public"):
+        raise _fail(host, "firewall_cluster_zone", cluster_zone,
+                    "must be a zone name of its own (up to 17 letters, digits, '_' or '-'), "
+                    "not one firewalld ships nor firewall_zone: kubeprep owns its sources",
+                    "keep the default 'kubeprep'")
+    if data["cni"] not in CNI_PRESETS:
+        raise _fail(host, "cni", data["cni"], "unknown CNI",
+                    f"use one of {', '.join(CNI_PRESETS)}")
+    for key in ("cni_pod_cidr", "cni_service_cidr"):
+        problem = source_error(data[key])
+        if problem or "/" not in data[key]:
+            raise _fail(host, key, data[key], problem or "not a network",
+                        "write the network like '10.244.0.0/16'")
+    address = data.get("cluster_address")
+    if address is not None and (source_error(address) or "/" in str(address)):
+        raise _fail(host, "cluster_address", address, "not an IP address",
+                    "give the node's address on the cluster network, e.g. '192.168.77.11', "
+                    "or remove it to use the address of the default route")
 
 
 def _check_kernel(host: str, data: Mapping[str, object]) -> None:
@@ -236,7 +311,7 @@ def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:
 
 def ssh_lockout_error(host: str, sshd_ports: list[int], settings: Settings) -> DataError | None:
     """A DataError when firewalld would block a port sshd listens on (a lockout), else None."""
-    closed = [port for port in sshd_ports if not covered(f"{port}/tcp", settings.open_ports)]
+    closed = [port for port in sshd_ports if not covered(f"{port}/tcp", settings.public_ports)]
     if not closed:
         return None
     listed = ", ".join(f"{port}/tcp" for port in closed)

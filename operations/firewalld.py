@@ -1,37 +1,125 @@
 """
-Manage firewalld ports in the runtime and the permanent config, without a full reload.
+Manage firewalld zones, ports, sources and protocols, runtime and permanent.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
 
 from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.firewalld import FirewalldZone
-from kubeprep.ports import covered, port_error
+from facts.firewalld import FirewalldZone, FirewalldZoneDict, ZoneConfigDict
+from kubeprep.ports import covered, port_error, source_error
+
+# Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
+ROLE_SERVICES = ("kube-control-plane-secure", "kube-worker")
 
 
-def _firewall_cmd(tool: str, zone: str, option: str, ports: list[str], *extra: str):
-    return StringCommand(
-        tool, *extra, StringCommand("--zone=", QuoteString(zone), _separator=""),
-        *(StringCommand(f"--{option}-port=", QuoteString(port), _separator="") for port in ports),
-    )
+def _firewall_cmd(tool: tuple[str, ...], zone: str, *options: StringCommand | str) -> StringCommand:
+    return StringCommand(*tool, _option("zone", zone), *options)
+
+
+def _option(name: str, value: str) -> StringCommand:
+    return StringCommand(f"--{name}=", QuoteString(value), _separator="")
+
+
+def _targets(state: FirewalldZoneDict) -> list[tuple[str, ZoneConfigDict | None, tuple[str, ...]]]:
+    """The configs to change: runtime then permanent while firewalld runs, else permanent only."""
+    if state["active"]:
+        return [("runtime", state["runtime"], ("firewall-cmd",)),
+                ("permanent", state["permanent"], ("firewall-cmd", "--permanent"))]
+    # Stopped or not installed yet: only the permanent config can change.
+    return [("permanent", state["permanent"], ("firewall-offline-cmd",))]
+
+
+def _check_list(name: str, values: object, problem_of: Callable[[str], str | None]) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise OperationTypeError(f"{name} must be a list, not {values!r}")
+    for value in values:
+        problem = problem_of(value)
+        if problem:
+            raise OperationValueError(f"invalid {name[:-1]} {value!r}: {problem}")
+    return list(dict.fromkeys(values))
+
+
+def _zone_state(zone: str | None) -> tuple[FirewalldZoneDict, str]:
+    state = host.get_fact(FirewalldZone, zone=zone)
+    return state, zone or state["zone"] or "public"
 
 
 @operation()
-def ports(ports: list[str], zone: str | None = None, prune: bool = False):
+def zone(zone: str):
+    """
+    Create a firewalld zone (permanent), then reload firewalld so it exists at runtime too.
+
+    + zone: the zone to create; nothing is done when it exists
+
+    The reload happens only when the zone is created (or was created but never loaded): it makes
+    the runtime config equal to the permanent one, which this package's operations keep equal.
+
+    **Example:**
+
+    .. code:: python
+
+        firewalld.zone(name="Create the cluster zone", zone="kubeprep")
+    """
+    state, zone_name = _zone_state(zone)
+    loaded = state["runtime"] is not None or not state["active"]
+    if state["permanent"] is not None and loaded:
+        host.noop(f"firewalld zone {zone_name} exists")
+        return
+    if state["permanent"] is None:
+        tool = ("firewall-cmd", "--permanent") if state["active"] else ("firewall-offline-cmd",)
+        yield StringCommand(*tool, _option("new-zone", zone_name))
+    if state["active"]:
+        yield "firewall-cmd --reload"
+
+
+def _service_plan(wanted: list[str], state: FirewalldZoneDict) -> list[str]:
+    """The role services on the host that open only listed ports, each adding a listed port."""
+    chosen: list[str] = []
+    opened: list[str] = []
+    for service in ROLE_SERVICES:
+        ports = state["service_ports"].get(service)
+        if not ports or not all(covered(port, wanted) for port in ports):
+            continue
+        if all(covered(port, opened) for port in ports):
+            continue
+        chosen.append(service)
+        opened.extend(ports)
+    return chosen
+
+
+def _service_ports(services: list[str], state: FirewalldZoneDict) -> list[str]:
+    return [port for service in services for port in state["service_ports"].get(service, [])]
+
+
+@operation()
+def ports(
+    ports: list[str],
+    zone: str | None = None,
+    prune: bool = False,
+    close: list[str] | None = None,
+    services: bool = False,
+):
     """
     Open ports in a firewalld zone, runtime and permanent, so they work now and after a reboot.
 
     + ports: ports such as ``22/tcp`` or ``30000-32767/tcp``; opened in this order
     + zone: the zone to change; the default zone when omitted
     + prune: also close the zone's ports that no listed port covers
+    + close: ports to close in this zone where they are listed as such (e.g. ports moved to
+      another zone), with the role services that open any of them
+    + services: open ports through the role service definitions on the host
+      (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
 
     While firewalld runs, the runtime config is changed before the permanent one, so the ports are
     open at once and no reload is needed. While it is stopped, only the permanent config is
     changed (``firewall-offline-cmd``), so the ports are already open when it starts: listing the
-    SSH port here before starting firewalld keeps the session alive.
+    SSH port here before starting firewalld keeps the session alive. Ports a service in the zone
+    already opens count as open.
 
     **Example:**
 
@@ -42,40 +130,120 @@ def ports(ports: list[str], zone: str | None = None, prune: bool = False):
             ports=["22/tcp", "6443/tcp", "2379-2380/tcp"],
         )
     """
-    if isinstance(ports, str) or not isinstance(ports, list | tuple):
-        raise OperationTypeError(f"ports must be a list of ports, not {ports!r}")
-    for port in ports:
-        problem = port_error(port)
-        if problem:
-            raise OperationValueError(f"invalid port {port!r}: {problem}")
+    wanted = _check_list("ports", ports, port_error)
+    closing = _check_list("close", close or [], port_error)
+    state, zone_name = _zone_state(zone)
+    role_services = _service_plan(wanted, state) if services else []
 
-    state = host.get_fact(FirewalldZone, zone=zone)
-    zone_name = zone or state["zone"] or "public"
-    wanted = list(dict.fromkeys(ports))
+    plans = []
+    for _, config, tool in _targets(state):
+        config = config or {}
+        current_services = config.get("services", [])
+        current_ports = config.get("ports", [])
+        closed_ports = [port for port in current_ports if port in closing]
+        stale_services = [
+            service for service in current_services if service in ROLE_SERVICES
+            and any(covered(port, closing) for port in state["service_ports"].get(service, []))
+        ]
+        new_services = [service for service in role_services if service not in current_services]
+        open_now = [
+            port for port in current_ports if port not in closed_ports
+        ] + _service_ports(
+            [service for service in current_services if service not in stale_services], state,
+        ) + _service_ports(new_services, state)
+        missing = [port for port in wanted if not covered(port, open_now)]
+        surplus = [port for port in current_ports if not covered(port, wanted)] if prune else []
+        removed = list(dict.fromkeys(closed_ports + surplus))
+        # firewall-cmd takes one kind of option per call: services and ports go separately.
+        plans.append((tool, (
+            [_option("add-service", service) for service in new_services],
+            [_option("add-port", port) for port in missing],
+            [_option("remove-service", service) for service in stale_services],
+            [_option("remove-port", port) for port in removed],
+        )))
 
-    if state["active"]:
-        targets = [("runtime", state["runtime"], ("firewall-cmd",)),
-                   ("permanent", state["permanent"], ("firewall-cmd", "--permanent"))]
-    else:
-        # Stopped or not installed yet: only the permanent config can change.
-        targets = [("permanent", state["permanent"], ("firewall-offline-cmd",))]
-
-    changed = False
-    for _, config, (tool, *extra) in targets:
-        current = (config or {}).get("ports", [])
-        missing = [port for port in wanted if not covered(port, current)]
-        if missing:
-            changed = True
-            yield _firewall_cmd(tool, zone_name, "add", missing, *extra)
-    if prune:
-        for _, config, (tool, *extra) in targets:
-            surplus = [
-                port for port in (config or {}).get("ports", []) if not covered(port, wanted)
-            ]
-            if surplus:
-                changed = True
-                yield _firewall_cmd(tool, zone_name, "remove", surplus, *extra)
-
-    if not changed:
-        configs = " and ".join(name for name, _, _ in targets)
+    # Every addition before any removal: nothing that stays listed is ever closed in between.
+    commands = [
+        _firewall_cmd(tool, zone_name, *options)
+        for step in range(4) for tool, steps in plans if (options := steps[step])
+    ]
+    yield from commands
+    if not commands:
+        configs = " and ".join(name for name, _, _ in _targets(state))
         host.noop(f"firewalld zone {zone_name} has {' '.join(wanted)} open ({configs})")
+
+
+def _sync_values(
+    option: str, wanted: list[str], zone: str | None, prune: bool, what: str,
+) -> Iterator[StringCommand]:
+    state, zone_name = _zone_state(zone)
+    targets = _targets(state)
+    # One kind of option per firewall-cmd call; every addition before any removal.
+    commands = [
+        _firewall_cmd(tool, zone_name, *(_option(f"add-{option}", value) for value in missing))
+        for _, config, tool in targets
+        if (missing := [value for value in wanted if value not in (config or {}).get(what, [])])
+    ]
+    if prune:
+        commands += [
+            _firewall_cmd(tool, zone_name, *(_option(f"remove-{option}", v) for v in surplus))
+            for _, config, tool in targets
+            if (surplus := [v for v in (config or {}).get(what, []) if v not in wanted])
+        ]
+    yield from commands
+    if not commands:
+        configs = " and ".join(name for name, _, _ in targets)
+        shown = " ".join(wanted) or "none"
+        host.noop(f"firewalld zone {zone_name} {what}: {shown} ({configs})")
+
+
+@operation()
+def sources(sources: list[str], zone: str | None = None, prune: bool = False):
+    """
+    Bind source addresses or networks to a firewalld zone, runtime and permanent.
+
+    + sources: IPv4/IPv6 addresses or CIDR networks, such as ``192.168.77.11`` or ``10.244.0.0/16``
+    + zone: the zone to change; the default zone when omitted
+    + prune: also unbind the zone's sources that are not listed (for a zone this deploy owns)
+
+    Traffic from a source is handled by the zone it is bound to, not by the interface's zone, so
+    give that zone its ports before binding sources to it.
+
+    **Example:**
+
+    .. code:: python
+
+        firewalld.sources(
+            name="Cluster nodes use the cluster zone",
+            sources=["192.168.77.11", "192.168.77.21"],
+            zone="kubeprep",
+            prune=True,
+        )
+    """
+    wanted = _check_list("sources", sources, source_error)
+    yield from _sync_values("source", wanted, zone, prune, "sources")
+
+
+@operation()
+def protocols(protocols: list[str], zone: str | None = None):
+    """
+    Accept IP protocols (``icmp``, or a number such as ``4`` for IP-in-IP) in a firewalld zone.
+
+    + protocols: protocol names from ``/etc/protocols`` or numbers 0-255
+    + zone: the zone to change; the default zone when omitted
+
+    **Example:**
+
+    .. code:: python
+
+        firewalld.protocols(name="Accept IP-in-IP", protocols=["4"], zone="kubeprep")
+    """
+
+    def protocol_error(value: object) -> str | None:
+        if isinstance(value, str) and (value.isdigit() and int(value) <= 255 or
+                                       value.isalnum() and not value.isdigit()):
+            return None
+        return "expected a protocol name such as 'icmp' or a number 0-255"
+
+    wanted = _check_list("protocols", protocols, protocol_error)
+    yield from _sync_values("protocol", wanted, zone, False, "protocols")

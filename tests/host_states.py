@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from datetime import datetime
+from pathlib import Path
+
+from taskrun import ByArguments
 
 ROCKY_8 = {
     "name": "Rocky Linux",
@@ -101,10 +105,42 @@ def public_xml(ports: list[str]) -> str:
     return "\n".join(lines[:-1] + port_lines + lines[-1:])
 
 
-def firewalld_output(active: bool, permanent: str, runtime: str = "") -> dict:
+def cluster_zone_xml(ports: list[str], sources: list[str]) -> str:
+    """A zone made with ``--new-zone``, then given ports and sources (firewalld's own layout)."""
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<zone>"]
+    lines += [f'  <port port="{port.split("/")[0]}" protocol="{port.split("/")[1]}"/>'
+              for port in ports]
+    lines += [f'  <source address="{source}"/>' for source in sources]
+    return "\n".join([*lines, "  <forward/>", "</zone>"])
+
+
+def firewalld_output(active: bool, permanent: str, runtime: str = "", zone: str = "public") -> dict:
     head = "active=active\nenabled=enabled" if active else "active=inactive\nenabled=disabled"
-    text = f"{head}\nzone=public\n--- permanent\n{permanent}\n--- runtime"
+    text = f"{head}\nzone={zone}\n--- permanent\n{permanent}\n--- runtime"
     return {"output": f"{text}\n{runtime}" if active else text}
+
+
+def rhel_zones(public: list[str], cluster: list[str], sources: list[str]) -> ByArguments:
+    """Rocky 8's zones after a run (firewalld 0.9: no Kubernetes service definitions)."""
+    cluster_list_all = list_all(" ".join(cluster)).replace("public (active)", "kubeprep (active)")
+    cluster_list_all = cluster_list_all.replace("interfaces: enp0s3", "interfaces:").replace(
+        "sources:", f"sources: {' '.join(sources)}").replace(
+        "services: cockpit dhcpv6-client ssh", "services:")
+    return ByArguments({
+        "zone=None": firewalld_output(True, public_xml(public), list_all(" ".join(public))),
+        "zone=kubeprep": firewalld_output(
+            True, cluster_zone_xml(cluster, sources), cluster_list_all, zone="kubeprep",
+        ),
+    })
+
+
+def debian_zones(role: str) -> ByArguments:
+    """Debian 12's zones after a run, read on the lab's cp1 or w1 (firewalld 1.3)."""
+    node = "control_plane" if role == "control_plane" else "worker"
+    return ByArguments({
+        "zone=None": fact_case_output(f"firewalld.FirewalldZone/debian12_{node}_public_zone_split"),
+        "zone=kubeprep": fact_case_output(f"firewalld.FirewalldZone/debian12_{node}_cluster_zone"),
+    })
 
 
 def _printed(text: str) -> str:
@@ -166,8 +202,23 @@ ROCKY_9 = {
 }
 
 
-CP_PORTS = ["22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"]
-WORKER_PORTS = ["22/tcp", "10250/tcp", "30000-32767/tcp"]
+# What kubeprep opens, by role: (public zone, cluster zone).
+ROLE_PORTS = {
+    "control_plane": (
+        ["22/tcp", "6443/tcp"],
+        ["22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"],
+    ),
+    "workers": (["22/tcp", "30000-32767/tcp"], ["22/tcp", "30000-32767/tcp", "10250/tcp"]),
+}
+LAB_SOURCES = ["192.168.77.11", "192.168.77.21", "192.168.77.22"]
+# Read on the lab's w1 (facts.network.DefaultRouteAddress).
+DEBIAN_ROUTE = "1.1.1.1 via 192.168.77.1 dev eth1 src 192.168.77.21 uid 0 \\    cache "
+FACT_CASES = Path(__file__).parent / "fact_cases"
+
+
+def fact_case_output(name: str) -> dict:
+    """The raw output of a fact case read on a lab VM, e.g. ``firewalld.FirewalldZone/x``."""
+    return {"output": "\n".join(json.loads((FACT_CASES / f"{name}.json").read_text())["output"])}
 SYSCTL_FILE = (
     "net.bridge.bridge-nf-call-iptables = 1\n"
     "net.bridge.bridge-nf-call-ip6tables = 1\n"
@@ -210,6 +261,7 @@ def fresh(family: str) -> dict:
         "files.File": None,
         "firewalld.FirewalldZone": {"output": ""},
         "sshd.SshdPorts": {"output": "22"},
+        "network.DefaultRouteAddress": {"output": DEBIAN_ROUTE},
         "systemd.SystemdStatus": {},
         "systemd.SystemdEnabled": {},
         # swap
@@ -228,9 +280,10 @@ def fresh(family: str) -> dict:
     }
 
 
-def converged(family: str, ports: list[str]) -> dict:
-    """The same host after a kubeprep run."""
+def converged(family: str, role: str = "control_plane") -> dict:
+    """The same host after a kubeprep run, as a node of the lab's three."""
     rhel = family == "rhel"
+    public, cluster = ROLE_PORTS[role]
     facts = copy.deepcopy(fresh(family))
     module = {"size": 1, "instances": 1, "state": "Live"}
     facts.update({
@@ -243,8 +296,8 @@ def converged(family: str, ports: list[str]) -> dict:
             "mode": 644, "user": "root", "group": "root", "size": 20, "mtime": datetime.now(),
         },
         "files.Sha1File": hashlib.sha1(b"overlay\nbr_netfilter\n").hexdigest(),
-        "firewalld.FirewalldZone": firewalld_output(
-            True, public_xml(ports), list_all(" ".join(ports)),
+        "firewalld.FirewalldZone": (
+            rhel_zones(public, cluster, LAB_SOURCES) if rhel else debian_zones(role)
         ),
         "systemd.SystemdStatus": {"firewalld.service": True},
         "systemd.SystemdEnabled": {"firewalld.service": True},

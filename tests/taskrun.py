@@ -38,6 +38,10 @@ def group_data(group: str) -> dict[str, Any]:
     return data
 
 
+class ByArguments(dict):
+    """A fact's values by its arguments, written ``"zone=public"`` (sorted, comma-separated)."""
+
+
 def fact_key(fact_cls: type) -> str:
     return f"{fact_cls.__module__.rsplit('.', 1)[-1]}.{fact_cls.__name__}"
 
@@ -61,20 +65,43 @@ class Run:
         return {name: commands for name, commands in self.ops if commands}
 
 
+# The lab's nodes: the host under test takes its role's address, the other two are its peers.
+LAB_ADDRESSES = {"control_plane": "192.168.77.11", "workers": "192.168.77.21"}
+LAB_PEERS = {
+    "control_plane": {"w1": ("workers", "192.168.77.21"), "w2": ("workers", "192.168.77.22")},
+    "workers": {"cp1": ("control_plane", "192.168.77.11"), "w2": ("workers", "192.168.77.22")},
+}
+
+
 def run_deploy(
     deploy_file: str,
     facts: dict[str, Any],
     group: str = "control_plane",
     data: dict[str, Any] | None = None,
     groups: list[str] | None = None,
+    peers: dict[str, tuple[str, str | None]] | None = None,
 ) -> Run:
     """Prepare ``deploy_file`` for one host named ``node`` and generate every operation's commands.
 
+    ``node`` has its role's lab address as ``cluster_address`` unless ``data`` says otherwise;
+    ``peers`` (name -> (group, cluster_address); the lab's other two nodes by default) are in
+    the inventory but not connected, as with ``--limit``.
     Missing facts fail the test with the fact's name, so a case file lists every fact a task reads.
     """
-    host_data = {**group_data(group), **(data or {})}
+    host_data = {
+        **group_data(group), "cluster_address": LAB_ADDRESSES.get(group), **(data or {}),
+    }
+    if host_data["cluster_address"] is None:
+        del host_data["cluster_address"]
+    peers = LAB_PEERS.get(group, {}) if peers is None else peers
+    members: dict[str, list] = {name: [["node"], host_data] for name in (groups or [group])}
+    for name, (peer_group, address) in peers.items():
+        peer_data = {**group_data(peer_group), "cluster_address": address}
+        if address is None:
+            del peer_data["cluster_address"]
+        members.setdefault(peer_group, [[], group_data(peer_group)])[0].append((name, peer_data))
     inventory = Inventory(
-        (["node"], {}), **{name: (["node"], host_data) for name in (groups or [group])},
+        (["node", *peers], {}), **{name: tuple(member) for name, member in members.items()},
     )
     state = State(inventory, Config())
     state.cwd = str(ROOT)  # local.include resolves task files from here, as the CLI does
@@ -89,6 +116,11 @@ def run_deploy(
         if key not in facts:
             raise AssertionError(f"case has no fact {key} (args {args} {kwargs})")
         value = facts[key]
+        if isinstance(value, ByArguments):
+            arguments = ",".join(f"{name}={value}" for name, value in sorted(kwargs.items()))
+            if arguments not in value:
+                raise AssertionError(f"case has no fact {key} for {arguments}")
+            value = value[arguments]
         if isinstance(value, dict) and set(value) == {"output"}:
             return fact_cls().process(value["output"].split("\n"))
         return value

@@ -70,12 +70,50 @@ def test_control_plane_defaults_are_valid():
 def test_worker_defaults_are_valid():
     settings = settings_from_data("w1.lab", ["workers"], group_data("workers"))
     assert settings.role == "workers"
-    assert settings.open_ports == ["22/tcp", "10250/tcp", "30000-32767/tcp"]
+    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp"]
+    assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
+
+
+def test_internal_ports_are_public_only_with_the_write_up_switch():
+    split = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
+    assert split.public_ports == ["22/tcp", "6443/tcp"]
+    open_to_all = settings_from_data(HOST, ["control_plane"], with_(firewall_cluster_only=False))
+    assert open_to_all.public_ports == open_to_all.open_ports == split.open_ports
+
+
+@pytest.mark.parametrize(("cni", "ports", "protocols"), [
+    ("none", [], []),
+    ("flannel", ["8472/udp"], []),
+    ("calico", ["179/tcp", "4789/udp", "5473/tcp"], ["4"]),
+    ("cilium", ["8472/udp", "4240/tcp", "4244/tcp"], ["icmp"]),
+])
+def test_cni_presets_add_node_ports_protocols_and_trusted_networks(cni, ports, protocols):
+    settings = settings_from_data("w1.lab", ["workers"], {**group_data("workers"), "cni": cni})
+    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp", *ports]
+    assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
+    assert list(settings.cni_protocols) == protocols
+    assert settings.trusted_sources == ([] if cni == "none" else ["10.244.0.0/16", "10.96.0.0/12"])
+
+
+@pytest.mark.parametrize(("changes", "key", "fix"), [
+    ({"cni": "weave"}, "cni = 'weave'", "use one of none, flannel, calico, cilium"),
+    ({"cni_pod_cidr": "10.244.0.1/16"}, "cni_pod_cidr = '10.244.0.1/16'", "'10.244.0.0/16'"),
+    ({"cni_service_cidr": "10.96.0.1"}, "cni_service_cidr = '10.96.0.1'", "'10.244.0.0/16'"),
+    ({"firewall_cluster_zone": "public"}, "firewall_cluster_zone = 'public'", "'kubeprep'"),
+    ({"firewall_cluster_zone": "trusted"}, "firewall_cluster_zone = 'trusted'", "'kubeprep'"),
+    ({"firewall_cluster_ports": ["10250"]}, "firewall_cluster_ports = '10250'", "'6443/tcp'"),
+    ({"cluster_address": "node-1"}, "cluster_address = 'node-1'", "'192.168.77.11'"),
+    ({"cluster_address": "10.0.0.0/24"}, "cluster_address = '10.0.0.0/24'", "'192.168.77.11'"),
+])
+def test_cluster_firewall_data_is_refused_with_the_key_and_the_fix(changes, key, fix):
+    message = refused(with_(**changes))
+    assert message.startswith(f"{HOST}: {key}: ")
+    assert fix in message
 
 
 def test_ssh_port_listed_again_is_opened_once_and_first():
     settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=["6443/tcp", "22/tcp"]))
-    assert settings.open_ports == ["22/tcp", "6443/tcp"]
+    assert settings.public_ports == ["22/tcp", "6443/tcp"]
 
 
 def test_settings_are_immutable():

@@ -6,19 +6,19 @@ import copy
 
 import pytest
 from host_states import (
-    CP_PORTS,
     FEDORA_ZRAM_CONF,
     NO_SWAPS_61,
     ROCKY_9,
-    WORKER_PORTS,
+    ROLE_PORTS,
     converged,
     firewalld_output,
     fresh,
+    list_all,
     public_xml,
     show,
     swap_output,
 )
-from taskrun import run_deploy
+from taskrun import ByArguments, run_deploy
 
 FAMILIES = ["rhel", "debian"]
 SWAP_OFF_OPS = [
@@ -39,15 +39,15 @@ TASKS = ["account", "firewall", "swap", "kernel", "selinux"]
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("task", TASKS)
 def test_converged_host_gets_no_command(task, family):
-    run = run_deploy(f"tasks/{task}.py", converged(family, CP_PORTS))
+    run = run_deploy(f"tasks/{task}.py", converged(family))
     assert run.ops, "the task added no operation"
     assert run.changes == {}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_deploy_on_converged_worker_changes_nothing(family):
-    run = run_deploy("deploy.py", converged(family, WORKER_PORTS), group="workers")
-    assert len(run.ops) == 12
+    run = run_deploy("deploy.py", converged(family, "workers"), group="workers")
+    assert len(run.ops) == 15
     assert run.changes == {}
 
 
@@ -59,13 +59,21 @@ def test_each_operation_reads_each_fact_once(family):
         assert not twice, f"{name} reads {twice}"
 
 
+FIREWALL_OPS = [
+    "Install firewalld",
+    "Create the cluster zone",
+    "Open every node port to the cluster zone",
+    "Cluster nodes are the cluster zone's sources",
+    "Open the SSH port and the role's public ports",
+    "firewalld running and enabled",
+]
+
+
 def test_fresh_rocky_control_plane_in_order():
     run = run_deploy("deploy.py", fresh("rhel"))
     assert [name for name, _ in run.ops] == [
         "Admin user kubeadmin",
-        "Install firewalld",
-        "Open the SSH port and the role's ports",
-        "firewalld running and enabled",
+        *FIREWALL_OPS,
         *SWAP_OFF_OPS,
         "Load overlay, br_netfilter at boot",
         "Load overlay, br_netfilter now",
@@ -73,11 +81,20 @@ def test_fresh_rocky_control_plane_in_order():
         "SELinux permissive",
     ]
     assert run.commands("Install firewalld") == ["dnf install -y firewalld"]
-    # firewalld is not running yet: the ports, SSH first, go to the permanent config only.
-    assert run.commands("Open the SSH port and the role's ports") == [
-        "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=6443/tcp "
+    # firewalld is not running yet: everything goes to the permanent config, SSH first, and the
+    # cluster zone gets its ports before its sources.
+    assert run.commands("Create the cluster zone") == ["firewall-offline-cmd --new-zone=kubeprep"]
+    assert run.commands("Open every node port to the cluster zone") == [
+        "firewall-offline-cmd --zone=kubeprep --add-port=22/tcp --add-port=6443/tcp "
         "--add-port=2379-2380/tcp --add-port=10250/tcp --add-port=10257/tcp "
         "--add-port=10259/tcp",
+    ]
+    assert run.commands("Cluster nodes are the cluster zone's sources") == [
+        "firewall-offline-cmd --zone=kubeprep --add-source=192.168.77.11 "
+        "--add-source=192.168.77.21 --add-source=192.168.77.22",
+    ]
+    assert run.commands("Open the SSH port and the role's public ports") == [
+        "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=6443/tcp",
     ]
     assert run.commands("firewalld running and enabled") == [
         "systemctl start firewalld.service",
@@ -107,9 +124,12 @@ def test_fresh_debian_worker():
     install = run.commands("Install firewalld")
     assert install[0] == "apt-get update"
     assert install[-1].endswith(" install firewalld")
-    assert run.commands("Open the SSH port and the role's ports") == [
-        "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=10250/tcp "
-        "--add-port=30000-32767/tcp",
+    assert run.commands("Open every node port to the cluster zone") == [
+        "firewall-offline-cmd --zone=kubeprep --add-port=22/tcp --add-port=30000-32767/tcp "
+        "--add-port=10250/tcp",
+    ]
+    assert run.commands("Open the SSH port and the role's public ports") == [
+        "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=30000-32767/tcp",
     ]
     assert "-e '9s/^/\\#kubeprep\\# /' /etc/fstab" in run.commands("Swap off, now and at boot")[1]
     assert run.commands("SELinux permissive") == []  # Debian without SELinux: a no-op
@@ -117,36 +137,148 @@ def test_fresh_debian_worker():
 
 def test_running_firewalld_gets_runtime_before_permanent():
     """Half-converged: firewalld runs with only SSH open; ports go live first, then persist."""
-    facts = converged("rhel", CP_PORTS)
-    facts["firewalld.FirewalldZone"] = firewalld_output(True, public_xml(["22/tcp"]), "  ports: 22/tcp")
+    facts = converged("rhel")
+    facts["firewalld.FirewalldZone"]["zone=None"] = firewalld_output(
+        True, public_xml(["22/tcp"]), "  ports: 22/tcp",
+    )
     run = run_deploy("tasks/firewall.py", facts)
-    added = "--add-port=6443/tcp --add-port=2379-2380/tcp --add-port=10250/tcp " \
-        "--add-port=10257/tcp --add-port=10259/tcp"
     assert run.changes == {
-        "Open the SSH port and the role's ports": [
-            f"firewall-cmd --zone=public {added}",
-            f"firewall-cmd --permanent --zone=public {added}",
+        "Open the SSH port and the role's public ports": [
+            "firewall-cmd --zone=public --add-port=6443/tcp",
+            "firewall-cmd --permanent --zone=public --add-port=6443/tcp",
+        ],
+    }
+
+
+def write_up_host(family: str = "rhel") -> dict:
+    """A control plane set up the write-up's way: every port open to all in public."""
+    every_port = ROLE_PORTS["control_plane"][1]
+    facts = converged(family)
+    facts["firewalld.FirewalldZone"] = ByArguments({
+        "zone=None": firewalld_output(True, public_xml(every_port), list_all(" ".join(every_port))),
+        # The zone does not exist: no file, and neither busctl nor firewall-cmd answers for it.
+        "zone=kubeprep": firewalld_output(True, "", "", zone="kubeprep"),
+    })
+    return facts
+
+
+def test_write_up_ports_move_to_the_cluster_zone_before_they_close_to_all():
+    run = run_deploy("tasks/firewall.py", write_up_host())
+    assert [name for name, commands in run.ops if commands] == FIREWALL_OPS[1:5]
+    # firewalld runs: the new zone needs a reload to exist at runtime; then its ports, then its
+    # sources, and only then do the nodes-only ports close in public.
+    assert run.commands("Create the cluster zone") == [
+        "firewall-cmd --permanent --new-zone=kubeprep", "firewall-cmd --reload",
+    ]
+    nodes_only = ("--remove-port=2379-2380/tcp --remove-port=10250/tcp "
+                  "--remove-port=10257/tcp --remove-port=10259/tcp")
+    assert run.commands("Open the SSH port and the role's public ports") == [
+        f"firewall-cmd --zone=public {nodes_only}",
+        f"firewall-cmd --permanent --zone=public {nodes_only}",
+    ]
+
+
+def test_write_up_switch_keeps_every_port_public_and_no_cluster_zone():
+    run = run_deploy("tasks/firewall.py", write_up_host(), data={"firewall_cluster_only": False})
+    assert [name for name, _ in run.ops] == [FIREWALL_OPS[0], *FIREWALL_OPS[4:]]
+    assert run.changes == {}
+
+
+def test_node_added_and_node_removed_update_the_sources():
+    """cp1 has w1 and w2 as sources; the inventory now lists w1 and w3 (w2 was replaced)."""
+    run = run_deploy(
+        "tasks/firewall.py", converged("rhel"),
+        peers={"w1": ("workers", "192.168.77.21"), "w3": ("workers", "192.168.77.23")},
+    )
+    assert run.changes == {
+        "Cluster nodes are the cluster zone's sources": [
+            "firewall-cmd --zone=kubeprep --add-source=192.168.77.23",
+            "firewall-cmd --permanent --zone=kubeprep --add-source=192.168.77.23",
+            "firewall-cmd --zone=kubeprep --remove-source=192.168.77.22",
+            "firewall-cmd --permanent --zone=kubeprep --remove-source=192.168.77.22",
+        ],
+    }
+
+
+def test_cluster_address_comes_from_the_default_route_without_data():
+    """A lone worker without cluster_address: its default route's source (w1's, read on the lab)
+    is the only node address, so the other two sources go."""
+    run = run_deploy("tasks/firewall.py", converged("rhel", "workers"), group="workers",
+                     data={"cluster_address": None}, peers={})
+    removed = "--remove-source=192.168.77.11 --remove-source=192.168.77.22"
+    assert run.changes == {
+        "Cluster nodes are the cluster zone's sources": [
+            f"firewall-cmd --zone=kubeprep {removed}",
+            f"firewall-cmd --permanent --zone=kubeprep {removed}",
+        ],
+    }
+
+
+def test_peer_without_cluster_address_that_is_not_connected_fails_the_host_first():
+    run = run_deploy("tasks/firewall.py", fresh("rhel"), peers={"w9": ("workers", None)})
+    assert run.failed and run.ops == []
+    assert "w9: cluster_address is not set" in run.errors[0]
+    assert "Fix: set cluster_address for w9 in the inventory" in run.errors[0]
+
+
+@pytest.mark.parametrize(("cni", "ports", "protocol"), [
+    ("flannel", "--add-port=8472/udp", None),
+    ("calico", "--add-port=179/tcp --add-port=4789/udp --add-port=5473/tcp", "4"),
+    ("cilium", "--add-port=8472/udp --add-port=4240/tcp --add-port=4244/tcp", "icmp"),
+])
+def test_cni_preset_opens_its_ports_to_the_nodes_and_trusts_pods_and_services(
+    cni, ports, protocol,
+):
+    facts = converged("rhel", "workers")
+    trusted = '<?xml version="1.0" encoding="utf-8"?>\n<zone target="ACCEPT">\n</zone>'
+    facts["firewalld.FirewalldZone"]["zone=trusted"] = firewalld_output(
+        True, trusted, list_all("").replace("public (active)", "trusted"), zone="trusted",
+    )
+    run = run_deploy("tasks/firewall.py", facts, group="workers", data={"cni": cni})
+    changes = run.changes
+    assert changes.pop("Open every node port to the cluster zone") == [
+        f"firewall-cmd --zone=kubeprep {ports}",
+        f"firewall-cmd --permanent --zone=kubeprep {ports}",
+    ]
+    if protocol:
+        assert changes.pop("Accept the CNI's protocols") == [
+            f"firewall-cmd --zone=kubeprep --add-protocol={protocol}",
+            f"firewall-cmd --permanent --zone=kubeprep --add-protocol={protocol}",
+        ]
+    trust = "--add-source=10.244.0.0/16 --add-source=10.96.0.0/12"
+    assert changes == {
+        "Trust the pod and service networks": [
+            f"firewall-cmd --zone=trusted {trust}",
+            f"firewall-cmd --permanent --zone=trusted {trust}",
         ],
     }
 
 
 def test_stopped_firewalld_without_ssh_is_opened_before_start():
     """The lockout case: firewalld stopped, SSH missing from its permanent config."""
-    facts = converged("rhel", WORKER_PORTS)
-    facts["firewalld.FirewalldZone"] = firewalld_output(False, public_xml(["10250/tcp"]))
+    facts = converged("rhel", "workers")
+    facts["firewalld.FirewalldZone"]["zone=None"] = firewalld_output(
+        False, public_xml(["10250/tcp"]),
+    )
+    facts["firewalld.FirewalldZone"]["zone=kubeprep"]["output"] = facts[
+        "firewalld.FirewalldZone"]["zone=kubeprep"]["output"].replace(
+        "active=active\nenabled=enabled", "active=inactive\nenabled=disabled")
     facts["systemd.SystemdStatus"] = {"firewalld.service": False}
     run = run_deploy("tasks/firewall.py", facts, group="workers")
     names = [name for name, _ in run.ops]
-    open_op = "Open the SSH port and the role's ports"
+    open_op = "Open the SSH port and the role's public ports"
     assert names.index(open_op) < names.index("firewalld running and enabled")
     assert run.changes == {
-        open_op: ["firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=30000-32767/tcp"],
+        open_op: [
+            "firewall-offline-cmd --zone=public --add-port=22/tcp --add-port=30000-32767/tcp",
+            "firewall-offline-cmd --zone=public --remove-port=10250/tcp",
+        ],
         "firewalld running and enabled": ["systemctl start firewalld.service"],
     }
 
 
 def test_half_converged_kernel_only_applies():
-    facts = converged("debian", CP_PORTS)
+    facts = converged("debian")
     facts["sysctl.SysctlFile"]["output"] = facts["sysctl.SysctlFile"]["output"].replace(
         "--- live\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n",
         "--- live\n",
@@ -158,7 +290,7 @@ def test_half_converged_kernel_only_applies():
 
 
 def test_builtin_module_is_not_loaded_every_run():
-    facts = converged("rhel", CP_PORTS)
+    facts = converged("rhel")
     facts["kernel.BuiltinKernelModules"] = {"output": "overlay"}
     del facts["server.KernelModules"]["overlay"]
     run = run_deploy("tasks/kernel.py", facts)
@@ -225,7 +357,7 @@ HAND_WRITTEN = show(
 
 def rocky9_zram_host() -> dict:
     """Rocky 9 with zram-generator's default config: /dev/zram0 on, no swap in the fstab."""
-    facts = converged("rhel", CP_PORTS)
+    facts = converged("rhel")
     facts["server.LinuxDistribution"] = ROCKY_9
     facts["swap.SwapState"] = swap_output(
         NO_SWAPS_61 + "\n/dev/zram0                              partition\t1873916\t\t0\t\t100",
@@ -273,7 +405,7 @@ def test_rocky9_zram_host_converged():
 
 
 def test_debian_hand_written_swap_unit():
-    facts = converged("debian", CP_PORTS)
+    facts = converged("debian")
     facts["swap.SwapState"] = swap_output(
         NO_SWAPS_61 + "\n/swapfile2                              file\t\t524284\t\t0\t\t-2",
         "/dev/vda\t/\text4\terrors=remount-ro\t0\t1\n", swap_target="masked", units=HAND_WRITTEN,

@@ -20,10 +20,18 @@ pytestmark = pytest.mark.lab
 PASSWORD_HASH = (
     "$6$kubeprepLab0$V96wC4ATBtpdJ1cBAbLVzMjfyyL62mYb2IQTdavx39A.wD/D46YZoOyfBuh9pTfEUOOuYQJHfsFck0Q7XSzYU/"
 )
-ROLE_PORTS = {
-    "cp1": {"22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"},
-    "w1": {"22/tcp", "10250/tcp", "30000-32767/tcp"},
-    "w2": {"22/tcp", "10250/tcp", "30000-32767/tcp"},
+# The public zone: open to every source.
+PUBLIC_PORTS = {
+    "cp1": {"22/tcp", "6443/tcp"},
+    "w1": {"22/tcp", "30000-32767/tcp"},
+    "w2": {"22/tcp", "30000-32767/tcp"},
+}
+# The cluster zone, for the nodes only: firewalld's own definitions where one opens only listed
+# ports (kube-control-plane-secure has no 10250, so that stays a port), the rest as ports.
+CLUSTER_ZONE = {
+    "cp1": ({"kube-control-plane-secure"}, {"22/tcp", "10250/tcp"}),
+    "w1": ({"kube-worker"}, {"22/tcp"}),
+    "w2": ({"kube-worker"}, {"22/tcp"}),
 }
 SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
            "net.ipv4.ip_forward")
@@ -157,12 +165,25 @@ def test_account(lab, first_run):
     assert login.stdout.strip() == "kubeadmin", login.stderr
 
 
-def test_firewall_ports_runtime_and_permanent(lab, first_run):
-    for node, ports in ROLE_PORTS.items():
+def check_zones(lab, node: str, configs=("", "--permanent ")) -> None:
+    """The public zone has the role's public ports, the cluster zone the rest, the nodes as
+    sources; in the runtime and the permanent config."""
+    services, ports = CLUSTER_ZONE[node]
+    for config in configs:
+        assert set(sh(lab, node, f"firewall-cmd {config}--zone=public --list-ports").split()) == \
+            PUBLIC_PORTS[node], (node, config)
+        cluster = f"firewall-cmd {config}--zone=kubeprep"
+        assert set(sh(lab, node, f"{cluster} --list-services").split()) == services, node
+        assert set(sh(lab, node, f"{cluster} --list-ports").split()) == ports, (node, config)
+        assert set(sh(lab, node, f"{cluster} --list-sources").split()) == \
+            set(lab.cluster_address.values()), (node, config)
+
+
+def test_firewall_zones_runtime_and_permanent(lab, first_run):
+    for node in lab.nodes:
         assert sh(lab, node, "systemctl is-active firewalld").strip() == "active"
         assert sh(lab, node, "systemctl is-enabled firewalld").strip() == "enabled"
-        assert set(sh(lab, node, "firewall-cmd --list-ports").split()) == ports
-        assert set(sh(lab, node, "firewall-cmd --permanent --list-ports").split()) == ports
+        check_zones(lab, node)
 
 
 LISTEN = (
@@ -178,6 +199,53 @@ def test_listed_port_reachable_from_a_worker_and_unlisted_port_not(lab, first_ru
     for port, expected in ((6443, "open"), (7777, "closed")):
         sh(lab, "cp1", LISTEN.format(port=port))
         assert sh(lab, "w1", CONNECT.format(address=cp1, port=port)).strip() == expected, port
+
+
+# Connect from an address, print open, refused (no listener: the firewall let it through) or
+# filtered (rejected by the firewall, or no answer).
+PROBE = """
+import socket, sys
+sock = socket.socket()
+sock.settimeout(6)
+if len(sys.argv) > 3:
+    sock.bind((sys.argv[3], 0))
+try:
+    sock.connect((sys.argv[1], int(sys.argv[2])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except OSError:
+    print("filtered")
+"""
+MANY_LISTENERS = """nohup timeout 90 python3 -c '
+import socket, sys, time
+listeners = []
+for port in sys.argv[1:]:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("", int(port)))
+    listener.listen(16)
+    listeners.append(listener)
+time.sleep(90)
+' {ports} >/dev/null 2>&1 & sleep 2"""
+OUTSIDER = "192.168.77.250"  # the lab namespace's own address: on the lab network, not a node
+
+
+def test_nodes_only_ports_answer_nodes_and_not_other_sources(lab, first_run):
+    """Listeners on every port, so "open" proves the firewall lets the source through."""
+    targets = {"cp1": (6443, 2379, 2380, 10250, 10257, 10259), "w1": (10250, 30080)}
+    public = {6443, 30080}
+    for node, ports in targets.items():
+        sh(lab, node, MANY_LISTENERS.format(ports=" ".join(map(str, ports))))
+    for node, ports in targets.items():
+        address = lab.cluster_address[node]
+        peer = "w2" if node == "cp1" else "cp1"
+        for port in ports:
+            outside = lab.netns_exec("python3", "-c", PROBE, address, str(port), OUTSIDER)
+            assert outside.stdout.strip() == ("open" if port in public else "filtered"), \
+                (node, port, outside.stdout, outside.stderr)
+            inside = lab.run(peer, f"python3 -c '{PROBE}' {address} {port}", check=True)
+            assert inside.stdout.strip() == "open", (peer, node, port, inside.stdout)
 
 
 def test_swap_off_and_fstab_only_swap_lines_commented(lab, before, first_run):
@@ -260,9 +328,9 @@ def test_everything_persists_across_a_reboot(lab, first_run):
     started = time.monotonic()
     lab.reboot()
     print(f"reboot of 3 VMs: {time.monotonic() - started:.0f} s")
-    for node, ports in ROLE_PORTS.items():
+    for node in lab.nodes:
         assert sh(lab, node, "swapon --show --noheadings").strip() == "", node
         check_kernel(lab, node)
-        assert set(sh(lab, node, "firewall-cmd --list-ports").split()) == ports
+        check_zones(lab, node, configs=("",))
     assert sh(lab, "cp1", "getenforce").strip() == "Permissive"
     assert changes_by_host(deploy(lab)) == {}
