@@ -113,13 +113,15 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         if not output:
             return fact
         fact["installed"] = True
-        sections: dict[str, list[str]] = {"head": [], "permanent": [], "runtime": [], "dbus": []}
-        services: dict[str, list[str]] = {}
+        sections: dict[str, list[str]] = {
+            "head": [], "permanent": [], "runtime": [], "dbus": [], "services": [],
+        }
         current = sections["head"]
         for line in output:
             match = _SECTION.match(line)
             if match and match["service"]:
-                current = services[match["service"]] = []
+                current = sections["services"]
+                current.append(line)
             elif match:
                 current = sections[match.group(1)]
             else:
@@ -135,9 +137,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             fact["runtime"] = parse_zone_settings(" ".join(sections["dbus"]))
         elif fact["active"] and any(line.strip() for line in sections["runtime"]):
             fact["runtime"] = parse_list_all(sections["runtime"])
-        fact["service_ports"] = resolve_services(
-            {name: parse_service_xml("\n".join(lines)) for name, lines in services.items()},
-        )
+        fact["service_ports"] = parse_service_definitions(sections["services"])
         return fact
 
 
@@ -191,6 +191,21 @@ def parse_service_xml(text: str) -> tuple[list[str], list[str]] | None:
     ports = [f"{element.get('port')}/{element.get('protocol')}" for element in root.iter("port")]
     includes = [element.get("service", "") for element in root.iter("include")]
     return ports, includes
+
+
+def parse_service_definitions(lines: list[str]) -> dict[str, list[str]]:
+    """What ``SERVICE_DEFINITIONS`` prints, as each service's ports with its includes resolved."""
+    files: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in lines:
+        match = _SECTION.match(line)
+        if match and match["service"]:
+            current = files[match["service"]] = []
+        else:
+            current.append(line)
+    return resolve_services(
+        {name: parse_service_xml("\n".join(text)) for name, text in files.items()},
+    )
 
 
 def resolve_services(

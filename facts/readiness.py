@@ -8,7 +8,13 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts.firewalld import ZoneConfigDict, parse_list_all, parse_zone_xml
+from facts.firewalld import (
+    SERVICE_DEFINITIONS,
+    ZoneConfigDict,
+    parse_list_all,
+    parse_service_definitions,
+    parse_zone_xml,
+)
 from facts.sysctl import parse_sysctl_lines
 
 _SECTION = re.compile(r"^--- kubeprep:([a-z_]+)$")
@@ -40,6 +46,10 @@ class FirewallDict(TypedDict):
     zone: str | None
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
+    cluster_zone: str | None
+    cluster_runtime: ZoneConfigDict | None
+    cluster_permanent: ZoneConfigDict | None
+    service_ports: dict[str, list[str]]
 
 
 class NodeReadinessDict(TypedDict):
@@ -69,18 +79,35 @@ def _section(name: str) -> str:
     return f"echo '--- kubeprep:{name}';"
 
 
+def _read_zone(variable: str, prefix: str) -> list[str]:
+    """The zone named by the shell variable ``variable``: its file, then its runtime config while
+    firewalld runs; both print nothing for a zone that does not exist."""
+    return [
+        _section(f"{prefix}_permanent"),
+        f'cat "/etc/firewalld/zones/${variable}.xml" 2>/dev/null'
+        f' || cat "/usr/lib/firewalld/zones/${variable}.xml" 2>/dev/null;',
+        _section(f"{prefix}_runtime"),
+        'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ];',
+        f'then firewall-cmd --zone="${variable}" --list-all 2>/dev/null; fi;',
+    ]
+
+
 class NodeReadiness(FactBase[NodeReadinessDict]):
     """
     Returns, in one round trip and without changing anything, what kubeadm and the kubelet need
     from a node: swap, sysctls (live and persisted), kernel modules (loaded, built in, loadable,
-    persisted), SELinux, firewalld (runtime and permanent), CPUs, memory, hostname, product_uuid,
-    MAC addresses, cgroup version, kernel, binaries, listening TCP ports and the python to run
-    a probe listener with.
+    persisted), SELinux, firewalld (one or two zones, runtime and permanent, and the ports of the
+    Kubernetes service definitions), CPUs, memory, hostname, product_uuid, MAC addresses, cgroup
+    version, kernel, binaries, listening TCP ports and the python to run a probe listener with.
+
+    A zone's runtime config is ``None`` while firewalld is stopped; both configs are ``None`` for
+    a zone that does not exist.
 
     + modules: kernel modules to look up
     + sysctls: sysctl keys to read
     + binaries: commands to look up on ``PATH``
     + zone: the firewalld zone; the default zone when omitted
+    + cluster_zone: a second zone to read (the nodes-only zone); none when omitted
 
     .. code:: python
 
@@ -95,7 +122,10 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             },
             "selinux": {"current": "enforcing", "config": "enforcing"},
             "firewalld": {"installed": True, "active": True, "zone": "public",
-                          "runtime": {"ports": ["22/tcp"], ...}, "permanent": {...}},
+                          "runtime": {"ports": ["22/tcp"], ...}, "permanent": {...},
+                          "cluster_zone": "kubeprep", "cluster_runtime": {...},
+                          "cluster_permanent": {...},
+                          "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]}},
             "cpus": 2,
             "memory_mb": 1774,
             "hostname": "localhost.localdomain",
@@ -125,6 +155,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "firewalld": {
                 "installed": False, "active": False, "zone": None,
                 "runtime": None, "permanent": None,
+                "cluster_zone": None, "cluster_runtime": None, "cluster_permanent": None,
+                "service_ports": {},
             },
             "cpus": None,
             "memory_mb": None,
@@ -147,12 +179,17 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         sysctls: list[str],
         binaries: list[str],
         zone: str | None = None,
+        cluster_zone: str | None = None,
     ) -> StringCommand:
         pick_zone = (
             StringCommand("zone=", QuoteString(zone), _separator="")
             if zone
             else "zone=$(sed -n 's/^DefaultZone=//p' /etc/firewalld/firewalld.conf 2>/dev/null)"
         )
+        cluster = [
+            StringCommand("cluster_zone=", QuoteString(cluster_zone), _separator=""),
+            '; echo "cluster_zone=$cluster_zone";',
+        ] if cluster_zone else []
         conf = " ".join(f"{root}/{{kind}}.d/*.conf" for root in _CONF_DIRS)
         return StringCommand(
             _section("os"),
@@ -175,13 +212,10 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "if command -v firewall-cmd >/dev/null 2>&1; then",
             _section("firewalld"),
             'echo "active=$(systemctl is-active firewalld 2>/dev/null)";',
-            pick_zone, '; zone="${zone:-public}"; echo "zone=$zone";',
-            _section("firewall_permanent"),
-            'cat "/etc/firewalld/zones/$zone.xml" 2>/dev/null'
-            ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
-            _section("firewall_runtime"),
-            'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ];',
-            'then firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi;',
+            pick_zone, '; zone="${zone:-public}"; echo "zone=$zone";', *cluster,
+            *_read_zone("zone", "firewall"),
+            *(_read_zone("cluster_zone", "cluster") if cluster_zone else []),
+            _section("firewall_services"), f"{SERVICE_DEFINITIONS}; fi;",
             _section("cpus"), "nproc 2>/dev/null;",
             _section("memory"), "grep '^MemTotal:' /proc/meminfo;",
             _section("hostname"), "uname -n;",
@@ -253,14 +287,18 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             firewall["installed"] = True
             firewall["active"] = head.get("active") == "active"
             firewall["zone"] = head.get("zone") or None
-            permanent = "\n".join(sections.get("firewall_permanent", [])).strip()
-            if permanent:
-                try:
-                    firewall["permanent"] = parse_zone_xml(permanent)
-                except Exception:  # a broken zone file: reported as unreadable
-                    firewall["permanent"] = None
-            if firewall["active"] and sections.get("firewall_runtime"):
-                firewall["runtime"] = parse_list_all(sections["firewall_runtime"])
+            firewall["permanent"] = _zone_file(sections.get("firewall_permanent", []))
+            firewall["runtime"] = _list_all(
+                firewall["active"], sections.get("firewall_runtime", []),
+            )
+            firewall["cluster_zone"] = head.get("cluster_zone") or None
+            firewall["cluster_permanent"] = _zone_file(sections.get("cluster_permanent", []))
+            firewall["cluster_runtime"] = _list_all(
+                firewall["active"], sections.get("cluster_runtime", []),
+            )
+            firewall["service_ports"] = parse_service_definitions(
+                sections.get("firewall_services", []),
+            )
         cpus = first("cpus")
         fact["cpus"] = int(cpus) if cpus and cpus.isdigit() else None
         memory = first("memory")
@@ -296,6 +334,25 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         fact["default_address"] = match.group(1) if match else None
         fact["python"] = first("python")
         return fact
+
+
+def _zone_file(lines: list[str]) -> ZoneConfigDict | None:
+    """A zone file's config; None without a file, or for a broken one (reported as unreadable)."""
+    text = "\n".join(lines).strip()
+    if not text:
+        return None
+    try:
+        return parse_zone_xml(text)
+    except Exception:  # a broken zone file
+        return None
+
+
+def _list_all(active: bool, lines: list[str]) -> ZoneConfigDict | None:
+    """``firewall-cmd --list-all``; None while firewalld is stopped or for a zone it does not have
+    (firewall-cmd then prints nothing on stdout)."""
+    if not active or not any(line.strip() for line in lines):
+        return None
+    return parse_list_all(lines)
 
 
 def _effective_lines(lines: list[str]) -> list[tuple[str, str]]:

@@ -76,7 +76,11 @@ class NodeSpec:
         ("net.bridge.bridge-nf-call-ip6tables", "1"),
         ("net.ipv4.ip_forward", "1"),
     )
-    open_ports: tuple[str, ...] = ()
+    open_ports: tuple[str, ...] = ()  # the public zone's (firewall_zone, else the default zone)
+    cluster_zone: str | None = None  # the nodes-only zone; None: every port is public
+    cluster_ports: tuple[str, ...] = ()  # the cluster zone's
+    cluster_sources: tuple[str, ...] | None = ()  # every node's address; None: not known
+    protocols: tuple[str, ...] = ()  # the CNI's: in the cluster zone, else in the public zone
     kubernetes_version: str = "1.35"
     address: str | None = None  # cluster_address from host data
 
@@ -296,7 +300,82 @@ def _missing(ports: Iterable[str], opened: Iterable[str]) -> list[str]:
     return [port for port in ports if not covered(port, opened)]
 
 
+@dataclass(frozen=True)
+class _Zone:
+    """A zone as tasks/firewall.py leaves it, and what the node read of it."""
+
+    name: str
+    ports: tuple[str, ...]
+    sources: tuple[str, ...] | None  # None: not checked
+    protocols: tuple[str, ...]
+    configs: Mapping[str, Mapping[str, Any] | None]  # runtime, permanent
+
+    def summary(self) -> str:
+        text = f"zone {self.name}: {' '.join(self.ports)} open"
+        if self.sources is not None:
+            text += f" to {len(self.sources)} nodes"
+        if self.protocols:
+            text += f", protocols {' '.join(self.protocols)} accepted"
+        return text
+
+
+def _zones(spec: NodeSpec, firewall: Mapping[str, Any]) -> list[_Zone]:
+    """The public zone, then the cluster zone when the data has one."""
+    cluster = spec.cluster_zone
+    public = _Zone(
+        firewall.get("zone") or "public", spec.open_ports, None,
+        () if cluster else spec.protocols,
+        {"runtime": firewall.get("runtime"), "permanent": firewall.get("permanent")},
+    )
+    if not cluster:
+        return [public]
+    return [public, _Zone(
+        cluster, spec.cluster_ports, spec.cluster_sources, spec.protocols,
+        {"runtime": firewall.get("cluster_runtime"),
+         "permanent": firewall.get("cluster_permanent")},
+    )]
+
+
+def _zone_problems(
+    zone: _Zone, service_ports: Mapping[str, list[str]],
+) -> tuple[list[str], list[str]]:
+    """(what the zone lacks, the sources it has beyond the nodes), per config."""
+    if all(config is None for config in zone.configs.values()):
+        return [f"zone {zone.name} does not exist"], []
+    lacks, extra = [], []
+    for name, config in zone.configs.items():
+        where = f"({name}, zone {zone.name})"
+        if config is None:
+            lacks.append(f"{name} config of zone {zone.name} missing or unreadable")
+            continue
+        opened = [*config["ports"], *(
+            port for service in config["services"] for port in service_ports.get(service, [])
+        )]
+        for problem, missing in (
+            ("not open", _missing(zone.ports, opened)),
+            ("missing sources", [s for s in zone.sources or () if s not in config["sources"]]),
+            ("protocols not accepted",
+             [p for p in zone.protocols if p not in config["protocols"]]),
+        ):
+            if missing:
+                lacks.append(f"{problem} {where}: {' '.join(missing)}")
+        if zone.sources is not None:
+            others = [s for s in config["sources"] if s not in zone.sources]
+            if others:
+                extra.append(f"extra sources {where}: {' '.join(others)}")
+    return lacks, extra
+
+
 def check_firewall(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """firewalld running, and its zones as tasks/firewall.py leaves them, runtime and permanent.
+
+    The public zone (firewall_zone, else the default zone) has ``spec.open_ports``. With a
+    cluster zone, that zone exists and has ``spec.cluster_ports``, every node's address as a
+    source (unless the addresses are not known) and the CNI's protocols; without one, the
+    public zone has the protocols. A port counts as open when a port, a range or a service of
+    the zone opens it. A source of the cluster zone that is not a node is a warning: kubeadm
+    does not mind, but it reaches the nodes-only ports (tasks/firewall.py removes it).
+    """
     firewall = facts.get("firewalld") or {}
     fix = "pyinfra inventory.py tasks/firewall.py"
     if not firewall.get("installed"):
@@ -305,20 +384,22 @@ def check_firewall(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     if not firewall.get("active"):
         return [Result("firewall", WARNING,
                        "firewalld is not running: the role's ports are not managed here", fix)]
-    zone = firewall.get("zone") or "public"
-    problems = []
-    runtime, permanent = firewall.get("runtime"), firewall.get("permanent")
-    for name, config in (("runtime", runtime), ("permanent", permanent)):
-        if config is None:
-            problems.append(f"{name} config of zone {zone} unreadable")
-            continue
-        missing = _missing(spec.open_ports, config.get("ports") or [])
-        if missing:
-            problems.append(f"not open ({name}, zone {zone}): {' '.join(missing)}")
-    if not problems:
-        return [Result("firewall", OK,
-                       f"firewalld active, zone {zone}: {' '.join(spec.open_ports)} open")]
-    return [Result("firewall", ERROR, "; ".join(problems), fix)]
+    zones = _zones(spec, firewall)
+    lacks, extra = [], []
+    for zone in zones:
+        zone_lacks, zone_extra = _zone_problems(zone, firewall.get("service_ports") or {})
+        lacks += zone_lacks
+        extra += zone_extra
+    results = []
+    if lacks:
+        results.append(Result("firewall", ERROR, "; ".join(lacks), fix))
+    if extra:
+        results.append(Result(
+            "firewall", WARNING, "; ".join(extra) + " (not nodes: they reach the nodes-only ports)",
+            f"{fix} (keeps the cluster zone's sources to the inventory's nodes)",
+        ))
+    return results or [Result("firewall", OK, "firewalld active, " + "; ".join(
+        zone.summary() for zone in zones))]
 
 
 def check_resources(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:

@@ -47,8 +47,9 @@ from kubeprep.checks import (
     required_paths,
     stop_command,
 )
+from kubeprep.prepare import cluster_addresses
 from kubeprep.report import render_json, render_text
-from kubeprep.settings import ROLES, DataError, settings_from_data
+from kubeprep.settings import ROLES, DataError, Settings, settings_from_data
 
 JSON_ENV = "KUBEPREP_CHECK_JSON"  # a path for the JSON report, or "-" for stdout
 BASE_SYSCTLS = (
@@ -97,6 +98,7 @@ def gather() -> None:
         )
         return
     fleet.kubernetes_version = version
+    cluster_zone = settings.firewall_cluster_zone if settings.firewall_cluster_only else None
     spec = NodeSpec(
         name=host.name,
         role=settings.role,
@@ -104,7 +106,11 @@ def gather() -> None:
         selinux_mode=settings.selinux_mode,
         kernel_modules=settings.kernel_modules,
         kernel_sysctls=settings.kernel_sysctls,
-        open_ports=tuple(settings.open_ports),
+        open_ports=tuple(settings.public_ports),
+        cluster_zone=cluster_zone,
+        cluster_ports=tuple(settings.open_ports) if cluster_zone else (),
+        cluster_sources=_cluster_sources(settings),
+        protocols=settings.cni_protocols,
         kubernetes_version=version,
         address=address,
     )
@@ -112,9 +118,18 @@ def gather() -> None:
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
     facts = host.get_fact(
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
-        zone=settings.firewall_zone,
+        zone=settings.firewall_zone, cluster_zone=cluster_zone,
     )
     fleet.nodes[host.name] = Node(spec, facts)
+
+
+def _cluster_sources(settings: Settings) -> tuple[str, ...] | None:
+    """The sources the cluster zone must have: every node's address; None when one is not known
+    (tasks/firewall.py refuses such a host, and the check skips the sources)."""
+    if not settings.firewall_cluster_only:
+        return ()
+    addresses = cluster_addresses()
+    return None if isinstance(addresses, DataError) else tuple(addresses)
 
 
 def finish(state: State, host: Host) -> bool:

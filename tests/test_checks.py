@@ -4,7 +4,11 @@ the report (table and JSON) and check.py itself on a fake fleet.
 Node output is what ``facts.readiness.NodeReadiness`` prints, run through its own ``process()``.
 Rocky 8: ``firewall-cmd --list-all`` is the seed's (shared/seed), ``/proc/swaps`` the 4.18 format
 of tests/host_states.py, ``stat -fc %T /sys/fs/cgroup`` prints ``tmpfs`` (cgroup v1). Debian 12:
-the lab's formats (``cgroup2fs``, 6.1 kernel, /proc/swaps of 6.1).
+the lab's formats (``cgroup2fs``, 6.1 kernel, /proc/swaps of 6.1). A converged node has the split
+zones tasks/firewall.py leaves: on Debian 12 the zone files, runtime configs and service
+definitions read on the lab's cp1 and w1 (tests/fact_cases/firewalld.FirewalldZone), the runtime
+config printed as firewalld 1.3's ``firewall-cmd --list-all``; on Rocky 8 (firewalld 0.9, no
+Kubernetes service definitions) plain ports, as tests/host_states.py has them.
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ from host_states import (
     NO_SWAPS_61,
     NO_SWAPS_418,
     ROCKY_PROC_SWAPS,
+    cluster_zone_xml,
+    debian_zones,
     list_all,
     public_xml,
+    rhel_zones,
 )
 
+from facts.firewalld import FirewalldZone
 from facts.readiness import NodeReadiness
 from kubeprep import checks, report
 from kubeprep.checks import (
@@ -46,8 +54,12 @@ from kubeprep.checks import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Settings.open_ports (the cluster zone's) and Settings.public_ports, per role.
 CP_PORTS = ("22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp")
-WORKER_PORTS = ("22/tcp", "10250/tcp", "30000-32767/tcp")
+WORKER_PORTS = ("22/tcp", "30000-32767/tcp", "10250/tcp")
+CP_PUBLIC = ("22/tcp", "6443/tcp")
+WORKER_PUBLIC = ("22/tcp", "30000-32767/tcp")
+LAB_SOURCES = ("192.168.77.11", "192.168.77.21", "192.168.77.22")  # the lab's cluster addresses
 SYSCTL_FILE = [
     "/etc/sysctl.d/k8s.conf:net.bridge.bridge-nf-call-iptables = 1",
     "/etc/sysctl.d/k8s.conf:net.bridge.bridge-nf-call-ip6tables = 1",
@@ -70,10 +82,62 @@ DEBIAN_BINARIES = {
 }
 
 
+def list_all_13(zone: str, config: dict, forward: bool = False) -> list[str]:
+    """``firewall-cmd --zone=ZONE --list-all`` as firewalld 1.3 prints ``config``."""
+    active = " (active)" if config["sources"] else ""  # the lab binds no interface to a zone
+    return [
+        f"{zone}{active}", "  target: default", "  icmp-block-inversion: no", "  interfaces: ",
+        f"  sources: {' '.join(config['sources'])}",
+        f"  services: {' '.join(sorted(config['services']))}",
+        f"  ports: {' '.join(config['ports'])}",
+        f"  protocols: {' '.join(sorted(config['protocols']))}",
+        f"  forward: {'yes' if forward else 'no'}", "  masquerade: no", "  forward-ports: ",
+        "  source-ports: ", "  icmp-blocks: ", "  rich rules: ",
+    ]
+
+
+def zone_sections(output: str) -> tuple[list[str], list[str], list[str]]:
+    """A ``FirewalldZone`` output as the NodeReadiness sections of that zone: its file, its
+    ``firewall-cmd --list-all`` and the service definitions."""
+    lines = output.split("\n")
+    runtime_at = lines.index("--- runtime")
+    services_at = next(
+        (i for i, line in enumerate(lines) if line.startswith("--- service ")), runtime_at,
+    )
+    permanent = lines[lines.index("--- permanent") + 1:services_at]
+    runtime = lines[runtime_at + 1:]
+    if runtime[:1] == ["--- dbus"]:  # read over D-Bus on the lab
+        fact = FirewalldZone().process(lines)
+        runtime = list_all_13(fact["zone"], fact["runtime"], '"forward" b true' in runtime[1])
+    return permanent, runtime, lines[services_at:runtime_at]
+
+
+def firewall_sections(family: str, converged: bool, role: str) -> dict[str, list[str]]:
+    """NodeReadiness's firewalld sections: a fresh node has the SSH port open in its public zone
+    (Rocky 8) or no firewalld (Debian 12); a converged node has the split zones."""
+    if converged:
+        zones = debian_zones(role) if family != "rhel" else rhel_zones(
+            list(CP_PUBLIC if role == "control_plane" else WORKER_PUBLIC),
+            list(CP_PORTS if role == "control_plane" else WORKER_PORTS), list(LAB_SOURCES),
+        )
+        public = zone_sections(zones["zone=None"]["output"])
+        cluster = zone_sections(zones["zone=kubeprep"]["output"])
+    elif family == "rhel":
+        public = (public_xml(["22/tcp"]).split("\n"), list_all("22/tcp").split("\n"), [])
+        cluster = ([], [], [])
+    else:
+        return {}
+    return {
+        "firewalld": ["active=active", "zone=public", "cluster_zone=kubeprep"],
+        "firewall_permanent": public[0], "firewall_runtime": public[1],
+        "cluster_permanent": cluster[0], "cluster_runtime": cluster[1],
+        "firewall_services": public[2],
+    }
+
+
 def node_output(family: str, converged: bool, role: str = "control_plane", **over) -> str:
     """What NodeReadiness prints on a fresh or converged Rocky 8 / Debian 12 node."""
     rhel = family == "rhel"
-    ports = CP_PORTS if role == "control_plane" else WORKER_PORTS
     s = {
         "os": ["rocky", "8.10", "rhel centos fedora"] if rhel else ["debian", "12", ""],
         "swaps": (NO_SWAPS_418 if rhel else NO_SWAPS_61) if converged
@@ -91,9 +155,7 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
         "selinux": (["Permissive"] if converged else ["Enforcing"]) if rhel else [],
         "selinux_config": (["SELINUX=permissive"] if converged else ["SELINUX=enforcing"])
         if rhel else [],
-        "firewalld": ["active=active", "zone=public"],
-        "firewall_permanent": public_xml(list(ports) if converged else ["22/tcp"]).split("\n"),
-        "firewall_runtime": list_all(" ".join(ports) if converged else "22/tcp").split("\n"),
+        **firewall_sections(family, converged, role),
         "cpus": ["2"],
         "memory": ["MemTotal:        1816828 kB"] if rhel else ["MemTotal:        2014288 kB"],
         "hostname": ["cp1" if role == "control_plane" else "w1"],
@@ -111,9 +173,6 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
         "route": ["1.1.1.1 via 10.0.2.2 dev enp0s3 src 10.0.2.15 uid 0 \\    cache "],
         "python": ["/usr/libexec/platform-python" if rhel else "/usr/bin/python3"],
     }
-    if not rhel and not converged:  # Debian fresh: no firewalld at all
-        for key in ("firewalld", "firewall_permanent", "firewall_runtime"):
-            del s[key]
     s.update(over)
     lines = []
     for name, value in s.items():
@@ -126,10 +185,18 @@ def facts_of(family: str, converged: bool, role: str = "control_plane", **over) 
     return NodeReadiness().process(node_output(family, converged, role, **over).split("\n"))
 
 
-def spec(role: str = "control_plane", **over) -> NodeSpec:
-    ports = CP_PORTS if role == "control_plane" else WORKER_PORTS
-    return NodeSpec(name="cp1" if role == "control_plane" else "w1", role=role,
-                    open_ports=ports, **over)
+def spec(role: str = "control_plane", name: str = "", **over) -> NodeSpec:
+    """The default data's spec (split zones, no CNI) of a lab node."""
+    control_plane = role == "control_plane"
+    return NodeSpec(name=name or ("cp1" if control_plane else "w1"), role=role, **{
+        "open_ports": CP_PUBLIC if control_plane else WORKER_PUBLIC, "cluster_zone": "kubeprep",
+        "cluster_ports": CP_PORTS if control_plane else WORKER_PORTS,
+        "cluster_sources": LAB_SOURCES, **over,
+    })
+
+
+WRITE_UP = {"open_ports": CP_PORTS, "cluster_zone": None, "cluster_ports": (),
+            "cluster_sources": ()}  # firewall_cluster_only = False: every port public
 
 
 def levels(results) -> dict[str, str]:
@@ -267,17 +334,71 @@ def test_selinux_against_data(current, config, wanted, level):
     assert found["selinux"] == level
 
 
+def cluster_runtime(services: list[str], ports: list[str], sources=LAB_SOURCES,
+                    protocols=()) -> list[str]:
+    return list_all_13("kubeprep", {"ports": ports, "services": services,
+                                    "sources": list(sources), "protocols": list(protocols)})
+
+
+def lab_cluster_zone_file(role: str = "control_plane") -> list[str]:
+    return zone_sections(debian_zones(role)["zone=kubeprep"]["output"])[0]
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_firewall_port_missing_at_runtime_only(family):
-    runtime = list_all("22/tcp 2379-2380/tcp 10250/tcp 10257/tcp 10259/tcp").split("\n")
+@pytest.mark.parametrize("role", ["control_plane", "workers"])
+def test_converged_split_zones_pass(family, role):
+    facts = facts_of(family, True, role)
+    (result,) = checks.check_firewall(spec(role), facts)
+    public, every = (CP_PUBLIC, CP_PORTS) if role == "control_plane" else (WORKER_PUBLIC,
+                                                                            WORKER_PORTS)
+    assert (result.level, result.detail) == (
+        OK, f"firewalld active, zone public: {' '.join(public)} open; "
+        f"zone kubeprep: {' '.join(every)} open to 3 nodes",
+    )
+
+
+@pytest.mark.parametrize(("role", "services", "ports"), [
+    ("control_plane", ["kube-control-plane-secure"], ["22/tcp", "10250/tcp"]),
+    ("workers", ["kube-worker"], ["22/tcp"]),
+])
+def test_ports_of_the_zone_services_count_as_open(role, services, ports):
+    """The lab's cluster zones: most ports are opened by firewalld's Kubernetes services."""
+    firewall = facts_of("debian", True, role)["firewalld"]
+    for config in ("cluster_runtime", "cluster_permanent"):
+        assert (firewall[config]["services"], firewall[config]["ports"]) == (services, ports)
+    assert firewall["service_ports"]["kube-worker"] == ["10250/tcp", "30000-32767/tcp"]
+    (result,) = checks.check_firewall(spec(role), {"firewalld": {**firewall, "service_ports": {}}})
+    assert result.level == ERROR  # without the definitions, the same zone lacks those ports
+
+
+def test_port_missing_from_the_cluster_zone_at_runtime_only():
+    runtime = cluster_runtime(["kube-control-plane-secure"], ["22/tcp"])
+    (result,) = checks.check_firewall(spec(), facts_of("debian", True, cluster_runtime=runtime))
+    assert (result.level, result.detail, result.fix) == (
+        ERROR, "not open (runtime, zone kubeprep): 10250/tcp",
+        "pyinfra inventory.py tasks/firewall.py",
+    )
+
+
+def test_service_removed_from_the_cluster_zone_at_runtime():
+    """firewall-cmd --zone=kubeprep --remove-service=kube-worker on a lab worker."""
+    facts = facts_of("debian", True, "workers", cluster_runtime=cluster_runtime([], ["22/tcp"]))
+    (result,) = checks.check_firewall(spec("workers"), facts)
+    assert result.detail == "not open (runtime, zone kubeprep): 30000-32767/tcp 10250/tcp"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_public_port_missing_at_runtime_only(family):
+    runtime = list_all("22/tcp").split("\n")
     (result,) = checks.check_firewall(spec(), facts_of(family, True, firewall_runtime=runtime))
     assert result.level == ERROR and result.detail == "not open (runtime, zone public): 6443/tcp"
 
 
-def test_firewall_port_missing_from_permanent_only():
-    permanent = public_xml(["22/tcp", "6443/tcp", "10250/tcp"]).split("\n")
-    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, firewall_permanent=permanent))
-    assert result.detail == "not open (permanent, zone public): 2379-2380/tcp 10257/tcp 10259/tcp"
+def test_cluster_port_missing_from_permanent_only():
+    permanent = cluster_zone_xml(["22/tcp", "6443/tcp", "10250/tcp"], list(LAB_SOURCES))
+    (result,) = checks.check_firewall(spec(), facts_of(
+        "rhel", True, cluster_permanent=permanent.split("\n")))
+    assert result.detail == "not open (permanent, zone kubeprep): 2379-2380/tcp 10257/tcp 10259/tcp"
 
 
 def test_firewall_port_inside_an_open_range_counts():
@@ -286,6 +407,112 @@ def test_firewall_port_inside_an_open_range_counts():
     (result,) = checks.check_firewall(spec(), facts_of(
         "rhel", True, firewall_runtime=runtime, firewall_permanent=permanent))
     assert result.level == OK
+
+
+def test_missing_source():
+    permanent = [line for line in lab_cluster_zone_file() if "192.168.77.22" not in line]
+    (result,) = checks.check_firewall(spec(), facts_of("debian", True,
+                                                       cluster_permanent=permanent))
+    assert (result.level, result.detail) == (
+        ERROR, "missing sources (permanent, zone kubeprep): 192.168.77.22")
+
+
+def test_sources_are_not_checked_when_a_node_address_is_unknown():
+    permanent = [line for line in lab_cluster_zone_file() if "192.168.77.22" not in line]
+    (result,) = checks.check_firewall(spec(cluster_sources=None), facts_of(
+        "debian", True, cluster_permanent=permanent))
+    assert result.level == OK and "nodes" not in result.detail
+
+
+def test_extra_source_is_a_warning():
+    runtime = cluster_runtime(["kube-worker"], ["22/tcp"], sources=(*LAB_SOURCES, "10.0.2.99"))
+    results = checks.check_firewall(spec("workers"), facts_of("debian", True, "workers",
+                                                              cluster_runtime=runtime))
+    assert [(r.level, r.detail) for r in results] == [(
+        WARNING, "extra sources (runtime, zone kubeprep): 10.0.2.99 "
+        "(not nodes: they reach the nodes-only ports)",
+    )]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_missing_cluster_zone(family):
+    facts = facts_of(family, True, cluster_permanent=[], cluster_runtime=[])
+    assert facts["firewalld"]["cluster_zone"] == "kubeprep"
+    (result,) = checks.check_firewall(spec(), facts)
+    assert (result.level, result.detail) == (ERROR, "zone kubeprep does not exist")
+
+
+def test_fresh_node_lacks_public_ports_and_the_cluster_zone():
+    (result,) = checks.check_firewall(spec(), facts_of("rhel", False))
+    assert result.detail == (
+        "not open (runtime, zone public): 6443/tcp; not open (permanent, zone public): 6443/tcp; "
+        "zone kubeprep does not exist"
+    )
+
+
+def test_cluster_zone_created_but_not_loaded():
+    """Made with --permanent --new-zone and no reload: firewalld does not have it yet."""
+    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, cluster_runtime=[]))
+    assert result.detail == "runtime config of zone kubeprep missing or unreadable"
+
+
+def write_up_public(family: str) -> dict[str, list[str]]:
+    """The public zone with every port (firewall_cluster_only = False). On Debian 12, as
+    operations.firewalld.ports with services=True leaves it: kube-control-plane-secure, then the
+    ports it does not open."""
+    if family == "rhel":
+        return {"firewall_permanent": public_xml(list(CP_PORTS)).split("\n"),
+                "firewall_runtime": list_all(" ".join(CP_PORTS)).split("\n")}
+    lab_file = zone_sections(debian_zones("control_plane")["zone=None"]["output"])[0]
+    ports = ["22/tcp", "10250/tcp"]
+    body = [line for line in lab_file if "<port " not in line and "<forward/>" not in line]
+    return {
+        "firewall_permanent": body[:-1] + [
+            '  <service name="kube-control-plane-secure"/>',
+            *(f'  <port port="{port.split("/")[0]}" protocol="tcp"/>' for port in ports),
+            "  <forward/>", body[-1],
+        ],
+        "firewall_runtime": list_all_13("public", {
+            "ports": ports, "services": ["ssh", "dhcpv6-client", "kube-control-plane-secure"],
+            "sources": [], "protocols": [],
+        }, forward=True),
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_write_up_mode_wants_every_port_in_the_public_zone(family):
+    over = {**write_up_public(family), "firewalld": ["active=active", "zone=public"],
+            "cluster_permanent": [], "cluster_runtime": []}  # not asked for: no cluster zone
+    facts = facts_of(family, True, **over)
+    assert facts["firewalld"]["cluster_zone"] is None
+    (result,) = checks.check_firewall(spec(**WRITE_UP), facts)
+    assert (result.level, result.detail) == (
+        OK, f"firewalld active, zone public: {' '.join(CP_PORTS)} open")
+    # a node converged with split zones is not what the write-up wants
+    (result,) = checks.check_firewall(spec(**WRITE_UP), facts_of(family, True))
+    missing = "2379-2380/tcp 10250/tcp 10257/tcp 10259/tcp"
+    assert result.detail == (f"not open (runtime, zone public): {missing}; "
+                             f"not open (permanent, zone public): {missing}")
+
+
+def test_cni_protocols_are_wanted_in_the_cluster_zone():
+    calico = spec(protocols=("4",))
+    (result,) = checks.check_firewall(calico, facts_of("rhel", True))
+    assert result.detail == ("protocols not accepted (runtime, zone kubeprep): 4; "
+                             "protocols not accepted (permanent, zone kubeprep): 4")
+    permanent = cluster_zone_xml(list(CP_PORTS), list(LAB_SOURCES)).replace(
+        "  <forward/>", '  <protocol value="4"/>\n  <forward/>')
+    runtime = cluster_runtime([], list(CP_PORTS), protocols=["4"])
+    (result,) = checks.check_firewall(calico, facts_of(
+        "rhel", True, cluster_permanent=permanent.split("\n"), cluster_runtime=runtime))
+    assert result.level == OK and result.detail.endswith("open to 3 nodes, protocols 4 accepted")
+
+
+def test_cni_protocols_are_wanted_in_the_public_zone_in_write_up_mode():
+    cilium = spec(protocols=("icmp",), **WRITE_UP)
+    (result,) = checks.check_firewall(cilium, facts_of("rhel", True, **write_up_public("rhel")))
+    assert result.detail == ("protocols not accepted (runtime, zone public): icmp; "
+                             "protocols not accepted (permanent, zone public): icmp")
 
 
 def test_firewalld_installed_but_stopped():
@@ -350,12 +577,10 @@ def test_ports_in_use(role, port_hex, level):
 def fleet(*extra: tuple[str, str, dict]) -> list[Node]:
     nodes = [
         Node(spec("control_plane", address="192.168.77.11"), facts_of("debian", True)),
-        Node(NodeSpec("w1", "workers", open_ports=WORKER_PORTS, address="192.168.77.21"),
-             facts_of("debian", True, "workers")),
+        Node(spec("workers", address="192.168.77.21"), facts_of("debian", True, "workers")),
     ]
     for name, role, over in extra:
-        nodes.append(Node(NodeSpec(name, role, open_ports=WORKER_PORTS, address=None),
-                          facts_of("debian", True, role, **over)))
+        nodes.append(Node(spec(role, name, address=None), facts_of("debian", True, role, **over)))
     return nodes
 
 
@@ -522,13 +747,25 @@ def test_node_not_read_shows_its_problem_only():
 # ------------------------------------------------------------------------------ check.py
 
 
+class FakeData(dict):
+    """A host's data: ``dict()`` (fleet.gather) and ``get()`` (prepare.cluster_addresses)."""
+
+    def dict(self) -> dict:
+        return dict(self)
+
+
 class FakeHost:
-    """What fleet.finish and fleet.reachability use of a pyinfra Host."""
+    """What fleet.gather, fleet.finish and fleet.reachability use of a pyinfra Host."""
 
     def __init__(self, name: str, groups: list[str], data: dict, output: str):
-        self.name, self.groups, self.data_dict, self.output = name, groups, data, output
+        self.name, self.groups, self.data, self.output = name, groups, FakeData(data), output
         self.commands: list[str] = []
         self.logged: list[str] = []
+        self.fact_arguments: dict = {}
+
+    def get_fact(self, fact_cls, **arguments):
+        self.fact_arguments = arguments
+        return fact_cls().process(self.output.split("\n"))
 
     def log_styled(self, message, **_):
         self.logged.append(message)
@@ -593,16 +830,17 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
     with patch.object(fleet_module, "_run", fake_run), \
             patch.object(fleet_module.ctx_state, "get", lambda: state):
         for current in hosts.values():
-            current.data = type("D", (), {"dict": lambda self, d=current.data_dict: d})()
-            current.get_fact = lambda cls, current=current, **kw: cls().process(
-                current.output.split("\n"))
             with patch.object(fleet_module, "host", current):
                 fleet_module.gather()
         verdicts = {name: fleet_module.finish(state, h) for name, h in hosts.items()}
 
     assert verdicts == {"cp1": True, "w1": True, "w2": False}
-    assert hosts["w2"].logged == ["kubeprep: not ready, 2 errors: firewall, reach"] or \
-        hosts["w2"].logged == ["kubeprep: not ready, 1 errors: reach"]
+    assert hosts["w2"].logged == ["kubeprep: not ready, 1 errors: reach"]
+    assert {name: (h.fact_arguments["zone"], h.fact_arguments["cluster_zone"])
+            for name, h in hosts.items()} == dict.fromkeys(hosts, (None, "kubeprep"))
+    w2 = next(node for node in fleet_module._fleet(state).report.nodes if node.name == "w2")
+    assert (w2.spec.open_ports, w2.spec.cluster_ports, w2.spec.cluster_sources) == (
+        WORKER_PUBLIC, WORKER_PORTS, LAB_SOURCES)
     # listeners: cp1 6443, w1 and w2 10250; each stopped again
     assert [c.split()[0] for c in hosts["cp1"].commands if not c.startswith("for")] == [
         "timeout", "kill"]

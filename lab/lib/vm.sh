@@ -42,10 +42,12 @@ vm_prepare_disks() {
     fi
 }
 
-vm_start() {
+vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a power-on does
     local img=$1 append disks=() extra_ip
     node_load "$2"
-    vm_prepare_disks "$img"
+    if [ "${3:-}" != keep ] || [ ! -f "$STATE_DIR/$N_NAME.qcow2" ]; then
+        vm_prepare_disks "$img"
+    fi
     extra_ip=${N_IP##*.}
     append="root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=5 quiet"
     append+=" lab.hostname=$N_NAME lab.ip=$N_IP/24 lab.gw=$LAB_GW"
@@ -118,6 +120,32 @@ cmd_down() {
         rm -f "$STATE_DIR/$n.pid"
     done
     net_down
+}
+
+# Pull the plug: SIGKILL, no shutdown, whatever was not on disk is lost.
+cmd_poweroff() {
+    local n pid
+    for n in "$@"; do
+        node_load "$n"
+        pid=$(vm_pid "$n") || die "$n is not running"
+        kill -9 "$pid"
+        while [ -d "/proc/$pid" ]; do sleep 0.1; done
+        rm -f "$STATE_DIR/$n.pid"
+        log "$n powered off (pid $pid killed)"
+    done
+}
+
+# Power on with the disks as they were left (up would give fresh ones).
+cmd_poweron() {
+    local n t0 img
+    img=$(cat "$STATE_DIR/image")
+    t0=$(now)
+    for n in "$@"; do
+        vm_pid "$n" >/dev/null && die "$n is already running"
+        vm_start "$img" "$n" keep
+    done
+    wait_ssh "${KUBEPREP_LAB_BOOT_TIMEOUT:-420}" "$@"
+    log "poweron: $* answer SSH after $(since "$t0") s"
 }
 
 # up gives every VM it starts a fresh overlay, so reset = down + up.

@@ -35,6 +35,22 @@ CLUSTER_ADDRESS = {"cp1": "192.168.77.11", "w1": "192.168.77.21", "w2": "192.168
 NETNS = "kubeprep-lab"  # `ip netns exec kubeprep-lab CMD` runs from 192.168.77.250
 
 
+# The lab tests share one lab and run in this order: checks of pristine VMs first, the tests that
+# cut power last.
+FILE_ORDER = (
+    "test_check_fresh.py", "test_lab_smoke.py", "test_node_prep.py", "test_readiness.py",
+    "test_swap_kinds.py", "test_faults.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.path.name
+        return FILE_ORDER.index(name) if name in FILE_ORDER else -1
+
+    items.sort(key=rank)  # stable: the order inside a file is kept, other tests first
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "lab: end-to-end test on the qemu VM lab (slow; root, qemu; see lab/README.md)"

@@ -56,12 +56,17 @@ def test_duplicate_hostname_is_flagged_on_both_nodes(lab, tmp_path, monkeypatch)
 
 
 def test_port_closed_by_hand_is_filtered_on_exactly_that_path(lab, tmp_path, monkeypatch):
-    lab.run("w2", "firewall-cmd --remove-port=10250/tcp", check=True)  # runtime only
+    # w2 opens 10250 to the nodes through kube-worker (10250 + NodePorts) in its cluster zone:
+    # swap that for the NodePorts alone, at runtime only.
+    cluster = "firewall-cmd --zone=kubeprep"
+    lab.run("w2", f"{cluster} --add-port=30000-32767/tcp && {cluster} --remove-service=kube-worker",
+            check=True)
     try:
         result, data = run_check(lab, tmp_path, monkeypatch)
         remaining = leftovers(lab)
     finally:
-        lab.run("w2", "firewall-cmd --add-port=10250/tcp", check=True)
+        lab.run("w2", f"{cluster} --add-service=kube-worker && "
+                      f"{cluster} --remove-port=30000-32767/tcp", check=True)
     print(result.stdout)
     assert result.rc != 0
     expected = dict.fromkeys(ALL_PATHS, "open")
@@ -69,7 +74,8 @@ def test_port_closed_by_hand_is_filtered_on_exactly_that_path(lab, tmp_path, mon
     assert paths(data) == expected
     found = statuses(data)
     assert found["w2"]["reach"] == "error" and found["w1"]["reach"] == "ok"
-    assert found["w2"]["firewall"] == "error"  # 10250/tcp missing from the runtime config
+    assert found["w2"]["firewall"] == "error"
+    assert "not open (runtime, zone kubeprep): 10250/tcp" in result.stdout
     assert "cp1 -> w2:10250" in result.stdout and "filtered" in result.stdout
     assert remaining == {}
-    assert "10250/tcp" in lab.run("w2", "firewall-cmd --list-ports", check=True).stdout.split()
+    assert lab.run("w2", f"{cluster} --list-services", check=True).stdout.split() == ["kube-worker"]
