@@ -1,4 +1,5 @@
-"""What the readiness check's lab tests share: run it, snapshot the nodes, find leftovers."""
+"""What the lab tests share: run the readiness check, snapshot the nodes, find leftovers, probe
+ports from a node or from an address that is not one."""
 
 from __future__ import annotations
 
@@ -48,3 +49,33 @@ def run_check(lab, tmp_path, monkeypatch, *args: str):
 def statuses(data: dict) -> dict[str, dict[str, str | None]]:
     """Node -> check -> level."""
     return {name: node["status"] for name, node in data["nodes"].items()}
+
+
+# Connect from an address, print open, refused (no listener: the firewall let it through) or
+# filtered (rejected by the firewall, or no answer).
+PROBE = """
+import socket, sys
+sock = socket.socket()
+sock.settimeout(6)
+if len(sys.argv) > 3:
+    sock.bind((sys.argv[3], 0))
+try:
+    sock.connect((sys.argv[1], int(sys.argv[2])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except OSError:
+    print("filtered")
+"""
+MANY_LISTENERS = """nohup timeout 90 python3 -c '
+import socket, sys, time
+listeners = []
+for port in sys.argv[1:]:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("", int(port)))
+    listener.listen(16)
+    listeners.append(listener)
+time.sleep(90)
+' {ports} >/dev/null 2>&1 & sleep 2"""
+OUTSIDER = "192.168.77.250"  # the lab namespace's own address: on the lab network, not a node

@@ -71,6 +71,8 @@ def test_unreachable_node_is_reported_and_the_others_converge(lab, converged):
     finally:
         lab.lab("poweron", "w2", timeout=900)
     output = result.stdout + result.stderr
+    print("FAULT w2 powered off during a deploy of all:", *(
+        line.strip() for line in output.splitlines() if "[w2]" in line), f"rc={result.rc}")
     assert result.rc != 0, output[-3000:]
     assert "[w2]" in output and "Could not connect" in output, output[-3000:]
     assert sh(lab, "w1", "sysctl -n net.ipv4.ip_forward").strip() == "1"
@@ -111,11 +113,18 @@ def test_power_cut_mid_deploy_is_converged_by_the_next_run(lab, converged, opera
     assert "w2" in output
     lab.lab("poweron", "w2", timeout=900)
     fstab = sh(lab, "w2", "cat /etc/fstab")
+    zones = sh(lab, "w2", "firewall-cmd --get-zones").split()
+    swaps = sh(lab, "w2", "swapon --show=NAME --noheadings").split()
+    last = [line.strip() for line in output.splitlines() if "Starting operation" in line][-1]
+    print(f"FAULT power cut {delay} s into {operation!r}; last started: {last}; after power-on: "
+          f"fstab {'as installed' if fstab == converged else 'swap lines commented'}, "
+          f"zone kubeprep {'present' if 'kubeprep' in zones else 'absent'}, swap {swaps or 'off'}")
     # Nothing lost: fstab is the original or the original with swap commented; the backup holds.
     assert sh(lab, "w2", "cat /etc/fstab.kubeprep.bak") == converged
     assert fstab == converged or fstab.replace("#kubeprep# ", "") == converged
     rc, results = deploy(lab, "--limit", "w2")
     assert rc == 0, results
+    print(f"FAULT next run changed: {sorted(changed(results).get('w2', []))}")
     check_converged(lab, "w2", converged)
     rc, results = deploy(lab, "--limit", "w2")
     assert rc == 0 and changed(results) == {}

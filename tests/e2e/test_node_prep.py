@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from checkrun import MANY_LISTENERS, OUTSIDER, PROBE
 
 pytestmark = pytest.mark.lab
 
@@ -201,34 +202,6 @@ def test_listed_port_reachable_from_a_worker_and_unlisted_port_not(lab, first_ru
         assert sh(lab, "w1", CONNECT.format(address=cp1, port=port)).strip() == expected, port
 
 
-# Connect from an address, print open, refused (no listener: the firewall let it through) or
-# filtered (rejected by the firewall, or no answer).
-PROBE = """
-import socket, sys
-sock = socket.socket()
-sock.settimeout(6)
-if len(sys.argv) > 3:
-    sock.bind((sys.argv[3], 0))
-try:
-    sock.connect((sys.argv[1], int(sys.argv[2])))
-    print("open")
-except ConnectionRefusedError:
-    print("refused")
-except OSError:
-    print("filtered")
-"""
-MANY_LISTENERS = """nohup timeout 90 python3 -c '
-import socket, sys, time
-listeners = []
-for port in sys.argv[1:]:
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("", int(port)))
-    listener.listen(16)
-    listeners.append(listener)
-time.sleep(90)
-' {ports} >/dev/null 2>&1 & sleep 2"""
-OUTSIDER = "192.168.77.250"  # the lab namespace's own address: on the lab network, not a node
 
 
 def test_nodes_only_ports_answer_nodes_and_not_other_sources(lab, first_run):
