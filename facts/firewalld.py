@@ -22,10 +22,12 @@ KUBERNETES_SERVICE_FILES = (
     "/usr/lib/firewalld/services/kube*.xml /usr/lib/firewalld/services/etcd-*.xml"
     " /etc/firewalld/services/kube*.xml /etc/firewalld/services/etcd-*.xml"
 )
-# Lists the definitions, /etc after /usr/lib so that an edited copy wins.
+# Lists the definitions, /etc after /usr/lib so that an edited copy wins; one process, not one
+# per file (each costs ~0.1 s on a small VM).
 SERVICE_DEFINITIONS = (
-    f"for file in {KUBERNETES_SERVICE_FILES}; do [ -f \"$file\" ] || continue;"
-    ' name=${file##*/}; echo "--- service ${name%.xml}"; cat "$file"; done'
+    "awk 'FNR == 1 { name = FILENAME; sub(/.*\\//, \"\", name); sub(/\\.xml$/, \"\", name);"
+    " print \"--- service \" name } { print }'"
+    f" {KUBERNETES_SERVICE_FILES} 2>/dev/null"
 )
 
 
@@ -94,7 +96,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         )
         return StringCommand(
             "command -v firewall-cmd >/dev/null 2>&1 || exit 0;",
-            'echo "active=$(systemctl is-active firewalld 2>/dev/null)";',
+            'active=$(systemctl is-active firewalld 2>/dev/null); echo "active=$active";',
             'echo "enabled=$(systemctl is-enabled firewalld 2>/dev/null)";',
             pick_zone,
             '; zone="${zone:-public}"; echo "zone=$zone"; echo "--- permanent";',
@@ -102,7 +104,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
             f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
-            'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then',
+            'if [ "$active" = active ]; then',
             f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "--- dbus"; echo "$reply";',
             'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi; true',
         )
