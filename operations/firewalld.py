@@ -145,12 +145,15 @@ def ports(
             service for service in current_services if service in ROLE_SERVICES
             and any(covered(port, closing) for port in state["service_ports"].get(service, []))
         ]
-        new_services = [service for service in role_services if service not in current_services]
-        open_now = [
-            port for port in current_ports if port not in closed_ports
-        ] + _service_ports(
+        kept_open = [port for port in current_ports if port not in closed_ports] + _service_ports(
             [service for service in current_services if service not in stale_services], state,
-        ) + _service_ports(new_services, state)
+        )
+        # A service only for ports not open yet: a zone that has them as ports stays as it is.
+        new_services = [
+            service for service in role_services if service not in current_services
+            and not all(covered(port, kept_open) for port in _service_ports([service], state))
+        ]
+        open_now = kept_open + _service_ports(new_services, state)
         missing = [port for port in wanted if not covered(port, open_now)]
         surplus = [port for port in current_ports if not covered(port, wanted)] if prune else []
         removed = list(dict.fromkeys(closed_ports + surplus))
