@@ -9,7 +9,7 @@ of the cluster's ports (see README, "Readiness check").
 
 from pyinfra.operations import python
 
-from kubeprep.fleet import finish, gather
+from fleet.readiness import finish, gather
 
 gather()
 python.call(name="Readiness check (kubeadm, kubelet)", function=finish)

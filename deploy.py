@@ -6,7 +6,7 @@
 
 from pyinfra import local
 
-from kubeprep.prepare import checked_host
+from fleet.hosts import checked_host
 
 # Data and platform are checked for every host before any task adds an operation.
 if checked_host():

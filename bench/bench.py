@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYINFRA = [str(ROOT / ".venv/bin/pyinfra"), "inventory.py"]
+PYINFRA = [str(ROOT / ".venv/bin/pyinfra"), "lab/inventory.py"]
 LIMITS = {1: ["--limit", "cp1"], 3: []}
 COMMAND_LINE = re.compile(r"Running command on (\S+):")
 

@@ -3,7 +3,7 @@
 Pure Python, no pyinfra: ``facts`` is what ``facts.readiness.NodeReadiness`` returns. Each check
 gives one or more ``Result`` (check = the table column, level ok|warning|error, detail, fix), with
 the level kubeadm or the kubelet gives the same problem. Reachability probes are built and read
-here too; running them is kubeprep.fleet's job.
+here too; running them is fleet.readiness's job.
 """
 
 from __future__ import annotations

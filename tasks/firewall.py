@@ -5,7 +5,7 @@ from pyinfra import host
 from pyinfra.operations import apt, dnf, systemd
 
 from facts.sshd import SshdPorts
-from kubeprep.prepare import checked_host, cluster_addresses, refuse
+from fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.settings import DataError, ssh_lockout_error
 from operations import firewalld
 

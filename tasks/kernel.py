@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.operations import files, server
 
 from facts.kernel import BuiltinKernelModules
-from kubeprep.prepare import checked_host
+from fleet.hosts import checked_host
 from operations import sysctl
 
 checked = checked_host()

@@ -1,6 +1,6 @@
 """selinux: the mode from data (permissive by default) now and in /etc/selinux/config."""
 
-from kubeprep.prepare import checked_host
+from fleet.hosts import checked_host
 from operations import selinux
 
 checked = checked_host()

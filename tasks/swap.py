@@ -1,7 +1,7 @@
 """swap: off now and after a reboot (zram-generator, hand-written .swap units, swap.target, fstab),
 or, with ``swap = "keep"``, all of that undone where kubeprep did it."""
 
-from kubeprep.prepare import checked_host
+from fleet.hosts import checked_host
 from operations import swap
 
 checked = checked_host()

@@ -129,7 +129,7 @@ def run_deploy(
     with (
         patch.object(Host, "get_fact", fake_get_fact),
         patch("pyinfra.is_cli", True),
-        patch("kubeprep.prepare.logger.error", lambda message: errors.append(message)),
+        patch("fleet.hosts.logger.error", lambda message: errors.append(message)),
         ctx_state.use(state),
     ):
         try:

@@ -748,14 +748,14 @@ def test_node_not_read_shows_its_problem_only():
 
 
 class FakeData(dict):
-    """A host's data: ``dict()`` (fleet.gather) and ``get()`` (prepare.cluster_addresses)."""
+    """A host's data: ``dict()`` (fleet.readiness.gather) and ``get()`` (fleet.hosts.cluster_addresses)."""
 
     def dict(self) -> dict:
         return dict(self)
 
 
 class FakeHost:
-    """What fleet.gather, fleet.finish and fleet.reachability use of a pyinfra Host."""
+    """What gather, finish and reachability (fleet.readiness) use of a pyinfra Host."""
 
     def __init__(self, name: str, groups: list[str], data: dict, output: str):
         self.name, self.groups, self.data, self.output = name, groups, FakeData(data), output
@@ -782,7 +782,7 @@ def _group_data(group: str) -> dict:
 def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
     """check.py's two halves: gather() per host, then finish() once for the fleet, with the
     listener/probe commands answered as a real fleet would (w2's 10250 rejected)."""
-    from kubeprep import fleet as fleet_module
+    from fleet import readiness as fleet_module
 
     hosts = {
         "cp1": FakeHost("cp1", ["control_plane"], {**_group_data("control_plane"),

@@ -51,10 +51,24 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: the order inside a file is kept, other tests first
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "lab: end-to-end test on the qemu VM lab (slow; root, qemu; see lab/README.md)"
-    )
+_SECONDS_PER_FILE: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add every phase's time (setup, call, teardown) to its file's total."""
+    name = report.nodeid.split("::")[0]
+    if name.startswith("tests/e2e/"):
+        _SECONDS_PER_FILE[name] = _SECONDS_PER_FILE.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Time per lab test file; the first one also carries the lab's boot (the session fixture)."""
+    if not _SECONDS_PER_FILE:
+        return
+    terminalreporter.section("lab time per test file")
+    for name, seconds in _SECONDS_PER_FILE.items():
+        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
+    terminalreporter.write_line(f"{sum(_SECONDS_PER_FILE.values()):8.1f} s  in all")
 
 
 class CmdResult(NamedTuple):

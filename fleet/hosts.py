@@ -1,4 +1,4 @@
-"""Check the current host once per run: its data, its role and its platform."""
+"""Per host, once per run: its data, its role and its platform checked; every node's address."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from weakref import WeakKeyDictionary
 from pyinfra import host, logger, state
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
-from pyinfra.context import ctx_state
+from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.server import LinuxDistribution
 
 from facts.network import DefaultRouteAddress
@@ -34,7 +34,7 @@ def checked_host() -> tuple[Settings, Platform] | None:
     A problem is logged with the host, the key, the value and the fix, and the host is failed
     before any operation is added for it, so nothing on it changes; other hosts go on.
     """
-    current = host._get_module()  # the Host object behind pyinfra's context proxy
+    current = ctx_host.get()  # the Host object behind pyinfra's context proxy
     if current not in _checked:
         _checked[current] = _check(current)
     return _checked[current]
@@ -56,7 +56,7 @@ def _check(current: Host) -> tuple[Settings, Platform] | None:
 def refuse(error: DataError) -> None:
     """Log ``error`` for the current host and fail it, so none of its operations run."""
     logger.error(f"{host.print_prefix}kubeprep: {error}")
-    state.fail_hosts({host._get_module()})
+    state.fail_hosts({ctx_host.get()})
 
 
 def cluster_addresses() -> list[str] | DataError:

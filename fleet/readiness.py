@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import traceback
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
@@ -27,6 +26,7 @@ from pyinfra.api.host import Host
 from pyinfra.context import ctx_state
 
 from facts.readiness import NodeReadiness
+from fleet.hosts import cluster_addresses
 from kubeprep.checks import (
     BINARIES,
     CONNECT_SECONDS,
@@ -47,7 +47,6 @@ from kubeprep.checks import (
     required_paths,
     stop_command,
 )
-from kubeprep.prepare import cluster_addresses
 from kubeprep.report import render_json, render_text
 from kubeprep.settings import ROLES, DataError, Settings, settings_from_data
 
@@ -249,11 +248,10 @@ def reachability(state: State, nodes: dict[str, Node], paths: list[Path]) -> lis
 
 
 def _output(report: Report) -> None:
-    """The table on stdout, or on stderr when stdout carries JSON (pyinfra's --json, or
-    KUBEPREP_CHECK_JSON=-); the JSON report where KUBEPREP_CHECK_JSON says."""
+    """The table on stdout, or on stderr when stdout carries the JSON report
+    (KUBEPREP_CHECK_JSON=-); the JSON report where KUBEPREP_CHECK_JSON says."""
     destination = os.environ.get(JSON_ENV, "")
-    json_on_stdout = destination == "-" or "--json" in sys.argv
-    click.echo(render_text(report), err=json_on_stdout, nl=False)
+    click.echo(render_text(report), err=destination == "-", nl=False)
     if destination:
         text = json.dumps(render_json(report), indent=2) + "\n"
         if destination == "-":
