@@ -44,12 +44,13 @@ class BuiltinKernelModules(FactBase[list[str]]):
 
 
 def module_states_command(modules: list[str]) -> StringCommand:
-    """Print ``loaded NAME``, ``builtin NAME`` and ``available NAME`` for each module that is."""
+    """Print ``loaded NAME``, ``builtin NAME`` and ``available NAME`` for each module that is;
+    ends with ``;``."""
     return StringCommand(
         "for m in", *(QuoteString(module) for module in modules), "; do",
         'grep -q "^$m " /proc/modules 2>/dev/null && echo "loaded $m";',
         IS_BUILTIN, '&& echo "builtin $m";',
-        'modinfo -F filename "$m" >/dev/null 2>&1 && echo "available $m"; done',
+        'modinfo -F filename "$m" >/dev/null 2>&1 && echo "available $m"; done;',
     )
 
 
