@@ -9,7 +9,8 @@ from typing_extensions import TypedDict, override
 
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(r"^--- (permanent|runtime|dbus|service (?P<service>[A-Za-z0-9_.-]+))$")
+_SECTION = re.compile(r"^--- (permanent|runtime|service (?P<service>[A-Za-z0-9_.-]+))$")
+_DBUS_MARK = "--- dbus"  # the runtime config that follows is a D-Bus reply
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
@@ -45,7 +46,28 @@ class FirewalldZoneDict(TypedDict):
     zone: str | None
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
+    permanent_problem: str | None  # why the zone file could not be read
     service_ports: dict[str, list[str]]
+
+
+def choose_zone(zone: str | None) -> StringCommand:
+    """Set ``$zone`` to ``zone``, else to the default zone of ``firewalld.conf`` (``public`` when
+    it names none), and print ``zone=NAME``."""
+    pick = (
+        StringCommand("zone=", QuoteString(zone), _separator="")
+        if zone
+        else "zone=$(sed -n 's/^DefaultZone=//p' /etc/firewalld/firewalld.conf 2>/dev/null)"
+    )
+    return StringCommand(pick, '; zone="${zone:-public}"; echo "zone=$zone";')
+
+
+def zone_file_command(variable: str) -> str:
+    """Print the file of the zone named by the shell variable ``variable`` (/etc before
+    /usr/lib); nothing for a zone without a file. Read with parse_zone_file()."""
+    return (
+        f'cat "/etc/firewalld/zones/${variable}.xml" 2>/dev/null'
+        f' || cat "/usr/lib/firewalld/zones/${variable}.xml" 2>/dev/null;'
+    )
 
 
 class FirewalldZone(FactBase[FirewalldZoneDict]):
@@ -57,7 +79,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
     The runtime config comes from firewalld over D-Bus (``busctl``, milliseconds; firewalld 0.9+)
     or, where that fails, ``firewall-cmd --list-all`` (seconds: it starts Python); only while
     firewalld runs. The permanent config comes from the zone's XML file; both are ``None`` for a
-    zone that does not exist.
+    zone that does not exist. A zone file that is not valid XML reads as no permanent config,
+    with ``permanent_problem`` saying why.
 
     + zone: the zone to read; the default zone from ``firewalld.conf`` when omitted
 
@@ -70,6 +93,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "zone": "public",
             "runtime": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
+            "permanent_problem": None,
             "service_ports": {"kubelet": ["10250/tcp"], "kube-worker": ["10250/tcp", ...]},
         }
     """
@@ -84,28 +108,22 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "zone": None,
             "runtime": None,
             "permanent": None,
+            "permanent_problem": None,
             "service_ports": {},
         }
 
     @override
     def command(self, zone: str | None = None) -> StringCommand:
-        pick_zone = (
-            StringCommand("zone=", QuoteString(zone), _separator="")
-            if zone
-            else "zone=$(sed -n 's/^DefaultZone=//p' /etc/firewalld/firewalld.conf 2>/dev/null)"
-        )
         return StringCommand(
             "command -v firewall-cmd >/dev/null 2>&1 || exit 0;",
             'active=$(systemctl is-active firewalld 2>/dev/null); echo "active=$active";',
             'echo "enabled=$(systemctl is-enabled firewalld 2>/dev/null)";',
-            pick_zone,
-            '; zone="${zone:-public}"; echo "zone=$zone"; echo "--- permanent";',
-            'cat "/etc/firewalld/zones/$zone.xml" 2>/dev/null'
-            ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
+            choose_zone(zone), 'echo "--- permanent";',
+            zone_file_command("zone"),
             f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
             'if [ "$active" = active ]; then',
-            f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "--- dbus"; echo "$reply";',
+            f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "{_DBUS_MARK}"; echo "$reply";',
             'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi; true',
         )
 
@@ -116,7 +134,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             return fact
         fact["installed"] = True
         sections: dict[str, list[str]] = {
-            "head": [], "permanent": [], "runtime": [], "dbus": [], "services": [],
+            "head": [], "permanent": [], "runtime": [], "services": [],
         }
         current = sections["head"]
         for line in output:
@@ -129,18 +147,44 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             else:
                 current.append(line)
 
-        head = dict(line.split("=", 1) for line in sections["head"] if "=" in line)
+        head = parse_settings_lines(sections["head"])
         fact["active"] = head.get("active") == "active"
         fact["enabled"] = head.get("enabled") == "enabled"
         fact["zone"] = head.get("zone") or None
-        if any(line.strip() for line in sections["permanent"]):
-            fact["permanent"] = parse_zone_xml("\n".join(sections["permanent"]))
-        if fact["active"] and sections["dbus"]:
-            fact["runtime"] = parse_zone_settings(" ".join(sections["dbus"]))
-        elif fact["active"] and any(line.strip() for line in sections["runtime"]):
-            fact["runtime"] = parse_list_all(sections["runtime"])
+        fact["permanent"], fact["permanent_problem"] = parse_zone_file(sections["permanent"])
+        fact["runtime"] = parse_runtime(fact["active"], sections["runtime"])
         fact["service_ports"] = parse_service_definitions(sections["services"])
         return fact
+
+
+def parse_settings_lines(lines: list[str]) -> dict[str, str]:
+    """``name=value`` lines (``active=active``, ``zone=public``) as a dict."""
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def parse_zone_file(lines: list[str]) -> tuple[ZoneConfigDict | None, str | None]:
+    """What ``zone_file_command`` prints, as (config, problem): (None, None) without a file,
+    (None, why) for a file that is not valid XML. Never raises: a broken file is reported."""
+    text = "\n".join(lines).strip()
+    if not text:
+        return None, None
+    try:
+        return parse_zone_xml(text), None
+    except ElementTree.ParseError as error:
+        return None, f"the zone file is not valid XML ({error})"
+
+
+def parse_runtime(active: bool, lines: list[str]) -> ZoneConfigDict | None:
+    """A zone's runtime config: firewalld's D-Bus reply after a ``--- dbus`` line, else
+    ``firewall-cmd --list-all``. None while firewalld is stopped or for a zone it does not have
+    (both then print nothing)."""
+    if not active:
+        return None
+    if lines[:1] == [_DBUS_MARK] and any(line.strip() for line in lines[1:]):
+        return parse_zone_settings(" ".join(lines[1:]))
+    if not any(line.strip() for line in lines):
+        return None
+    return parse_list_all(lines)
 
 
 def _empty_zone() -> ZoneConfigDict:

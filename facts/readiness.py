@@ -11,27 +11,23 @@ from typing_extensions import TypedDict, override
 from facts.firewalld import (
     SERVICE_DEFINITIONS,
     ZoneConfigDict,
-    parse_list_all,
+    choose_zone,
+    parse_runtime,
     parse_service_definitions,
-    parse_zone_xml,
+    parse_settings_lines,
+    parse_zone_file,
+    zone_file_command,
 )
+from facts.kernel import ModuleStateDict, module_states_command, parse_module_states
+from facts.network import DEFAULT_ROUTE, parse_default_route_address
+from facts.selinux import GETENFORCE, SELINUX_CONFIG, SelinuxModeDict, parse_selinux_mode
+from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 
 _SECTION = re.compile(r"^--- kubeprep:([a-z_]+)$")
 # Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
 _CONF_DIRS = ("/etc", "/run", "/usr/lib")
 _SETTING_LINE = "'^[[:space:]]*[^#;[:space:]]'"  # not blank, not a comment
-
-
-class SwapDict(TypedDict):
-    name: str
-    type: str
-
-
-class ModuleDict(TypedDict):
-    loaded: bool
-    builtin: bool
-    available: bool
 
 
 class InterfaceDict(TypedDict):
@@ -46,20 +42,22 @@ class FirewallDict(TypedDict):
     zone: str | None
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
+    permanent_problem: str | None  # why the zone file could not be read
     cluster_zone: str | None
     cluster_runtime: ZoneConfigDict | None
     cluster_permanent: ZoneConfigDict | None
+    cluster_permanent_problem: str | None
     service_ports: dict[str, list[str]]
 
 
 class NodeReadinessDict(TypedDict):
     os: dict[str, str]
-    swaps: list[SwapDict]
+    swaps: list[ActiveSwapDict]
     sysctls: dict[str, str]
-    modules: dict[str, ModuleDict]
+    modules: dict[str, ModuleStateDict]
     modules_persisted: dict[str, str]
     sysctls_persisted: dict[str, dict[str, str]]
-    selinux: dict[str, str | None]
+    selinux: SelinuxModeDict
     firewalld: FirewallDict
     cpus: int | None
     memory_mb: int | None
@@ -84,8 +82,7 @@ def _read_zone(variable: str, prefix: str) -> list[str]:
     firewalld runs; both print nothing for a zone that does not exist."""
     return [
         _section(f"{prefix}_permanent"),
-        f'cat "/etc/firewalld/zones/${variable}.xml" 2>/dev/null'
-        f' || cat "/usr/lib/firewalld/zones/${variable}.xml" 2>/dev/null;',
+        zone_file_command(variable),
         _section(f"{prefix}_runtime"),
         'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ];',
         f'then firewall-cmd --zone="${variable}" --list-all 2>/dev/null; fi;',
@@ -100,8 +97,13 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     Kubernetes service definitions), CPUs, memory, hostname, product_uuid, MAC addresses, cgroup
     version, kernel, binaries, listening TCP ports and the python to run a probe listener with.
 
+    Each concern's part of the command and its parser are that concern's own (``facts.swap``,
+    ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
+    ``facts.sysctl``), so this fact reads them as the per-concern facts do.
+
     A zone's runtime config is ``None`` while firewalld is stopped; both configs are ``None`` for
-    a zone that does not exist.
+    a zone that does not exist; a zone file that is not valid XML reads as no permanent config,
+    with the reason in ``permanent_problem`` (``cluster_permanent_problem``).
 
     + modules: kernel modules to look up
     + sysctls: sysctl keys to read
@@ -123,8 +125,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "selinux": {"current": "enforcing", "config": "enforcing"},
             "firewalld": {"installed": True, "active": True, "zone": "public",
                           "runtime": {"ports": ["22/tcp"], ...}, "permanent": {...},
+                          "permanent_problem": None,
                           "cluster_zone": "kubeprep", "cluster_runtime": {...},
-                          "cluster_permanent": {...},
+                          "cluster_permanent": {...}, "cluster_permanent_problem": None,
                           "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]}},
             "cpus": 2,
             "memory_mb": 1774,
@@ -154,8 +157,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "selinux": {"current": None, "config": None},
             "firewalld": {
                 "installed": False, "active": False, "zone": None,
-                "runtime": None, "permanent": None,
+                "runtime": None, "permanent": None, "permanent_problem": None,
                 "cluster_zone": None, "cluster_runtime": None, "cluster_permanent": None,
+                "cluster_permanent_problem": None,
                 "service_ports": {},
             },
             "cpus": None,
@@ -181,11 +185,6 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         zone: str | None = None,
         cluster_zone: str | None = None,
     ) -> StringCommand:
-        pick_zone = (
-            StringCommand("zone=", QuoteString(zone), _separator="")
-            if zone
-            else "zone=$(sed -n 's/^DefaultZone=//p' /etc/firewalld/firewalld.conf 2>/dev/null)"
-        )
         cluster = [
             StringCommand("cluster_zone=", QuoteString(cluster_zone), _separator=""),
             '; echo "cluster_zone=$cluster_zone";',
@@ -194,25 +193,19 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         return StringCommand(
             _section("os"),
             '( . /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_ID"; echo "$ID_LIKE" );',
-            _section("swaps"), "cat /proc/swaps 2>/dev/null;",
+            _section("swaps"), f"{ACTIVE_SWAPS};",
             _section("sysctls"), "sysctl", *(QuoteString(key) for key in sysctls), "2>/dev/null;",
-            _section("modules"), "for m in", *(QuoteString(module) for module in modules), "; do",
-            'grep -q "^$m " /proc/modules 2>/dev/null && echo "loaded $m";',
-            'grep -qE "/${m}\\.ko(\\.[a-z]+)?$" "/lib/modules/$(uname -r)/modules.builtin"',
-            '2>/dev/null && echo "builtin $m";',
-            'modinfo -F filename "$m" >/dev/null 2>&1 && echo "available $m"; done;',
+            _section("modules"), module_states_command(modules),
             _section("modules_files"),
             f"grep -sHE {_SETTING_LINE} {conf.format(kind='modules-load')};",
             _section("sysctl_files"),
             f"grep -sHE {_SETTING_LINE} {conf.format(kind='sysctl')} /etc/sysctl.conf;",
-            _section("selinux"),
-            "! command -v getenforce >/dev/null 2>&1 || getenforce;",
-            _section("selinux_config"),
-            "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null;",
+            _section("selinux"), f"{GETENFORCE};",
+            _section("selinux_config"), f"{SELINUX_CONFIG};",
             "if command -v firewall-cmd >/dev/null 2>&1; then",
             _section("firewalld"),
             'echo "active=$(systemctl is-active firewalld 2>/dev/null)";',
-            pick_zone, '; zone="${zone:-public}"; echo "zone=$zone";', *cluster,
+            choose_zone(zone), *cluster,
             *_read_zone("zone", "firewall"),
             *(_read_zone("cluster_zone", "cluster") if cluster_zone else []),
             _section("firewall_services"), f"{SERVICE_DEFINITIONS}; fi;",
@@ -231,7 +224,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             'echo "$b $(command -v "$b")"; done;',
             _section("listening"),
             "awk '$4 == \"0A\" {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null;",
-            _section("route"), "ip -4 -o route get 1.1.1.1 2>/dev/null;",
+            _section("route"), f"{DEFAULT_ROUTE};",
             _section("python"),
             "for p in python3 /usr/libexec/platform-python; do command -v $p && break; done;",
             "exit 0",
@@ -256,20 +249,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
 
         os_lines = [line.strip() for line in sections.get("os", [])] + ["", "", ""]
         fact["os"] = {"id": os_lines[0], "version": os_lines[1], "like": os_lines[2]}
-        for line in sections.get("swaps", [])[1:]:  # the first line of /proc/swaps is a header
-            fields = line.split()
-            if len(fields) >= 2:
-                fact["swaps"].append({"name": fields[0], "type": fields[1]})
+        fact["swaps"] = parse_active_swaps(sections.get("swaps", []))
         fact["sysctls"] = parse_sysctl_lines(sections.get("sysctls", []))
-        for line in sections.get("modules", []):
-            state, _, name = line.strip().partition(" ")
-            if name and state in ("loaded", "builtin", "available"):
-                module = fact["modules"].setdefault(
-                    name, {"loaded": False, "builtin": False, "available": False},
-                )
-                module[state] = True  # type: ignore[literal-required]
-        for module in fact["modules"].values():
-            module["available"] = module["available"] or module["loaded"] or module["builtin"]
+        fact["modules"] = parse_module_states(sections.get("modules", []))
         for path, text in _effective_lines(sections.get("modules_files", [])):
             name = text.split("#")[0].strip()
             if name:
@@ -277,23 +259,26 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         for path, text in _effective_lines(sections.get("sysctl_files", [])):
             for key, value in parse_sysctl_lines([text]).items():
                 fact["sysctls_persisted"][key] = {"value": value, "file": path}
-        current_mode = first("selinux")
-        fact["selinux"]["current"] = current_mode.lower() if current_mode else None
-        for line in sections.get("selinux_config", []):
-            fact["selinux"]["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
+        fact["selinux"] = parse_selinux_mode(
+            sections.get("selinux", []), sections.get("selinux_config", []),
+        )
         if "firewalld" in sections:
-            head = dict(line.split("=", 1) for line in sections["firewalld"] if "=" in line)
+            head = parse_settings_lines(sections["firewalld"])
             firewall = fact["firewalld"]
             firewall["installed"] = True
             firewall["active"] = head.get("active") == "active"
             firewall["zone"] = head.get("zone") or None
-            firewall["permanent"] = _zone_file(sections.get("firewall_permanent", []))
-            firewall["runtime"] = _list_all(
+            firewall["permanent"], firewall["permanent_problem"] = parse_zone_file(
+                sections.get("firewall_permanent", []),
+            )
+            firewall["runtime"] = parse_runtime(
                 firewall["active"], sections.get("firewall_runtime", []),
             )
             firewall["cluster_zone"] = head.get("cluster_zone") or None
-            firewall["cluster_permanent"] = _zone_file(sections.get("cluster_permanent", []))
-            firewall["cluster_runtime"] = _list_all(
+            firewall["cluster_permanent"], firewall["cluster_permanent_problem"] = (
+                parse_zone_file(sections.get("cluster_permanent", []))
+            )
+            firewall["cluster_runtime"] = parse_runtime(
                 firewall["active"], sections.get("cluster_runtime", []),
             )
             firewall["service_ports"] = parse_service_definitions(
@@ -329,30 +314,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             except ValueError:
                 continue
         fact["listening"] = sorted(ports)
-        route = first("route") or ""
-        match = re.search(r"\bsrc (\d+\.\d+\.\d+\.\d+)", route)
-        fact["default_address"] = match.group(1) if match else None
+        fact["default_address"] = parse_default_route_address(sections.get("route", []))
         fact["python"] = first("python")
         return fact
-
-
-def _zone_file(lines: list[str]) -> ZoneConfigDict | None:
-    """A zone file's config; None without a file, or for a broken one (reported as unreadable)."""
-    text = "\n".join(lines).strip()
-    if not text:
-        return None
-    try:
-        return parse_zone_xml(text)
-    except Exception:  # a broken zone file
-        return None
-
-
-def _list_all(active: bool, lines: list[str]) -> ZoneConfigDict | None:
-    """``firewall-cmd --list-all``; None while firewalld is stopped or for a zone it does not have
-    (firewall-cmd then prints nothing on stdout)."""
-    if not active or not any(line.strip() for line in lines):
-        return None
-    return parse_list_all(lines)
 
 
 def _effective_lines(lines: list[str]) -> list[tuple[str, str]]:

@@ -5,6 +5,11 @@ from typing_extensions import TypedDict, override
 
 _CONFIG_MARK = "--- config"
 
+# The mode now: getenforce's one line, nothing without SELinux tools.
+GETENFORCE = "! command -v getenforce >/dev/null 2>&1 || getenforce"
+# The mode at boot: the SELINUX= line of the config, nothing without the file.
+SELINUX_CONFIG = "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null"
+
 
 class SelinuxModeDict(TypedDict):
     current: str | None
@@ -31,19 +36,18 @@ class SelinuxMode(FactBase[SelinuxModeDict]):
 
     @override
     def command(self) -> str:
-        return (
-            "! command -v getenforce >/dev/null 2>&1 || getenforce; "
-            f"echo '{_CONFIG_MARK}'; "
-            "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null || true"
-        )
+        return f"{GETENFORCE}; echo '{_CONFIG_MARK}'; {SELINUX_CONFIG} || true"
 
     @override
     def process(self, output) -> SelinuxModeDict:
-        fact = self.default()
         split = output.index(_CONFIG_MARK) if _CONFIG_MARK in output else len(output)
-        current = [line.strip() for line in output[:split] if line.strip()]
-        if current:
-            fact["current"] = current[-1].lower()
-        for line in output[split + 1 :]:
-            fact["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
-        return fact
+        return parse_selinux_mode(output[:split], output[split + 1 :])
+
+
+def parse_selinux_mode(getenforce: list[str], config: list[str]) -> SelinuxModeDict:
+    """What ``GETENFORCE`` and ``SELINUX_CONFIG`` print, as the mode now and at boot."""
+    current = [line.strip() for line in getenforce if line.strip()]
+    mode: SelinuxModeDict = {"current": current[-1].lower() if current else None, "config": None}
+    for line in config:  # the last SELINUX= line wins, as for the kernel
+        mode["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
+    return mode

@@ -18,6 +18,8 @@ ZRAM_DROP_INS = "zram-generator.conf.d"
 
 # Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
 _LINE = "|"
+# The active swap areas; read with parse_active_swaps().
+ACTIVE_SWAPS = "cat /proc/swaps"
 
 
 class ActiveSwapDict(TypedDict):
@@ -88,7 +90,7 @@ class SwapState(FactBase[SwapStateDict]):
         )
         # The newline printed after a file makes a missing final newline visible.
         return StringCommand(
-            "cat /proc/swaps;",
+            f"{ACTIVE_SWAPS};",
             "echo '--- fstab'; if [ -f", QuoteString(fstab), "]; then",
             f"sed 's/^/{_LINE}/'", QuoteString(fstab), "; echo; fi;",
             "echo '--- swap.target'; systemctl is-enabled swap.target 2>/dev/null;",
@@ -123,10 +125,7 @@ class SwapState(FactBase[SwapStateDict]):
 
         for name, lines in sections:
             if name == "":
-                for line in lines[1:]:  # the first line of /proc/swaps is its header
-                    fields = line.split()
-                    if len(fields) >= 2:
-                        fact["active"].append({"name": fields[0], "type": fields[1]})
+                fact["active"] = parse_active_swaps(lines)
             elif name == "fstab":
                 fact["fstab"] = _file_text(lines)
             elif name == "swap.target":
@@ -140,6 +139,16 @@ class SwapState(FactBase[SwapStateDict]):
             elif name.startswith("zram "):
                 fact["zram"][name[5:]] = _file_text(lines) or ""
         return fact
+
+
+def parse_active_swaps(lines: list[str]) -> list[ActiveSwapDict]:
+    """``/proc/swaps``: each active swap area's name and type; its first line is a header."""
+    swaps: list[ActiveSwapDict] = []
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) >= 2:
+            swaps.append({"name": fields[0], "type": fields[1]})
+    return swaps
 
 
 def _file_text(lines: list[str]) -> str | None:

@@ -27,9 +27,8 @@ from pyinfra.context import ctx_state
 
 from facts.readiness import NodeReadiness
 from fleet.hosts import cluster_addresses
-from kubeprep.checks import (
-    BINARIES,
-    CONNECT_SECONDS,
+from kubeprep.checks.fleet import evaluate, required_paths
+from kubeprep.checks.model import (
     ERROR,
     Node,
     NodeSpec,
@@ -37,14 +36,16 @@ from kubeprep.checks import (
     PathResult,
     Report,
     Result,
+    parse_version,
+)
+from kubeprep.checks.node import BINARIES
+from kubeprep.checks.probes import (
+    CONNECT_SECONDS,
     classify_probe,
-    evaluate,
     listener_command,
     parse_listener,
     parse_probes,
-    parse_version,
     probe_command,
-    required_paths,
     stop_command,
 )
 from kubeprep.report import render_json, render_text
@@ -92,26 +93,24 @@ def gather() -> None:
             )
     except DataError as error:
         fleet.nodes[host.name] = Node(
-            NodeSpec(host.name, role, address=address), None,
-            Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"),
+            host.name, role, None, None,
+            Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"), address,
         )
         return
     fleet.kubernetes_version = version
     cluster_zone = settings.firewall_cluster_zone if settings.firewall_cluster_only else None
     spec = NodeSpec(
-        name=host.name,
         role=settings.role,
         swap=settings.swap,
         selinux_mode=settings.selinux_mode,
         kernel_modules=settings.kernel_modules,
         kernel_sysctls=settings.kernel_sysctls,
-        open_ports=tuple(settings.public_ports),
+        public_ports=tuple(settings.public_ports),
         cluster_zone=cluster_zone,
         cluster_ports=tuple(settings.open_ports) if cluster_zone else (),
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
         kubernetes_version=version,
-        address=address,
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
@@ -119,7 +118,7 @@ def gather() -> None:
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
     )
-    fleet.nodes[host.name] = Node(spec, facts)
+    fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
 
 
 def _cluster_sources(settings: Settings) -> tuple[str, ...] | None:
@@ -169,7 +168,7 @@ def _check_fleet(state: State, fleet: Fleet) -> Report:
         if node is None:  # never prepared: the SSH connection failed
             role = next((g for g in inventory_host.groups if g in ROLES), "?")
             node = Node(
-                NodeSpec(inventory_host.name, role), None,
+                inventory_host.name, role, None, None,
                 Result("ssh", ERROR, "could not connect, nothing was checked",
                        "check the inventory's ssh_* data and that the host is up"),
             )

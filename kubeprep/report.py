@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeprep.checks import COLUMNS, ERROR, OK, WARNING, Report, worst
+from kubeprep.checks.model import COLUMNS, ERROR, OK, WARNING, Report, worst
 
 SYMBOLS = {OK: "✓", WARNING: "!", ERROR: "✗"}
 NOT_CHECKED = "·"
@@ -42,7 +42,7 @@ def render_text(report: Report) -> str:
         marks = " ".join(
             (SYMBOLS.get(row[column], NOT_CHECKED)).center(len(column)) for column in COLUMNS
         )
-        role = ROLE_LABELS.get(node.spec.role, node.spec.role)
+        role = ROLE_LABELS.get(node.role, node.role)
         lines.append(f"{node.name:<{name_width}}  {role:<{role_width}}  {marks}".rstrip())
     lines.append(f"{SYMBOLS[OK]} ok  {SYMBOLS[WARNING]} warning  {SYMBOLS[ERROR]} error  "
                  f"{NOT_CHECKED} not checked")
@@ -81,7 +81,7 @@ def render_json(report: Report) -> dict[str, Any]:
         "warnings": counts[WARNING],
         "nodes": {
             node.name: {
-                "role": node.spec.role,
+                "role": node.role,
                 "address": node.address,
                 "status": {column: level or None for column, level in table[node.name].items()},
                 "checks": [

@@ -13,8 +13,10 @@ Kubernetes service definitions) plain ports, as tests/host_states.py has them.
 
 from __future__ import annotations
 
+import ast
 import json
 import runpy
+from dataclasses import MISSING, fields
 from pathlib import Path
 from unittest.mock import patch
 
@@ -33,24 +35,29 @@ from host_states import (
 
 from facts.firewalld import FirewalldZone
 from facts.readiness import NodeReadiness
-from kubeprep import checks, report
-from kubeprep.checks import (
+from kubeprep import report
+from kubeprep.checks import fleet as fleet_checks
+from kubeprep.checks import model, probes
+from kubeprep.checks import node as node_checks
+from kubeprep.checks.firewall import check_firewall
+from kubeprep.checks.fleet import evaluate, required_paths
+from kubeprep.checks.model import (
     ERROR,
     OK,
     WARNING,
     Node,
     NodeSpec,
     PathResult,
+)
+from kubeprep.checks.model import (
+    Path as NetPath,
+)
+from kubeprep.checks.probes import (
     classify_probe,
-    evaluate,
     listener_command,
     parse_listener,
     parse_probes,
     probe_command,
-    required_paths,
-)
-from kubeprep.checks import (
-    Path as NetPath,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,17 +192,26 @@ def facts_of(family: str, converged: bool, role: str = "control_plane", **over) 
     return NodeReadiness().process(node_output(family, converged, role, **over).split("\n"))
 
 
-def spec(role: str = "control_plane", name: str = "", **over) -> NodeSpec:
-    """The default data's spec (split zones, no CNI) of a lab node."""
+def spec(role: str = "control_plane", **over) -> NodeSpec:
+    """The spec of a lab node with group_data's defaults (split zones, no CNI)."""
     control_plane = role == "control_plane"
-    return NodeSpec(name=name or ("cp1" if control_plane else "w1"), role=role, **{
-        "open_ports": CP_PUBLIC if control_plane else WORKER_PUBLIC, "cluster_zone": "kubeprep",
+    return NodeSpec(role=role, **{
+        "swap": "off", "selinux_mode": "permissive",
+        "kernel_modules": ("overlay", "br_netfilter"),
+        "kernel_sysctls": (("net.bridge.bridge-nf-call-iptables", "1"),
+                           ("net.bridge.bridge-nf-call-ip6tables", "1"),
+                           ("net.ipv4.ip_forward", "1")),
+        "public_ports": CP_PUBLIC if control_plane else WORKER_PUBLIC, "cluster_zone": "kubeprep",
         "cluster_ports": CP_PORTS if control_plane else WORKER_PORTS,
-        "cluster_sources": LAB_SOURCES, **over,
+        "cluster_sources": LAB_SOURCES, "protocols": (), "kubernetes_version": "1.35", **over,
     })
 
 
-WRITE_UP = {"open_ports": CP_PORTS, "cluster_zone": None, "cluster_ports": (),
+def lab_node(name: str, role: str, facts: dict | None, address: str | None = None) -> Node:
+    return Node(name, role, spec(role), facts, cluster_address=address)
+
+
+WRITE_UP = {"public_ports": CP_PORTS, "cluster_zone": None, "cluster_ports": (),
             "cluster_sources": ()}  # firewall_cluster_only = False: every port public
 
 
@@ -203,14 +219,14 @@ def levels(results) -> dict[str, str]:
     found: dict[str, list[str]] = {}
     for result in results:
         found.setdefault(result.check, []).append(result.level)
-    return {check: checks.worst(values) for check, values in found.items()}
+    return {check: model.worst(values) for check, values in found.items()}
 
 
 def run_checks(family, converged, role="control_plane", spec_over=None, **over) -> dict:
     node_spec = spec(role, **(spec_over or {}))
     facts = facts_of(family, converged, role, **over)
     results = []
-    for check in checks.NODE_CHECKS:
+    for check in node_checks.NODE_CHECKS:
         results.extend(check(node_spec, facts))
     return levels(results)
 
@@ -260,7 +276,7 @@ def test_cgroup_v1_and_kernel_4_18_by_kubernetes_version(version, cgroup, kernel
 
 
 def test_cgroup_fix_is_the_kernel_argument():
-    (result,) = checks.check_cgroup(spec(), facts_of("rhel", True))
+    (result,) = node_checks.check_cgroup(spec(), facts_of("rhel", True))
     assert "systemd.unified_cgroup_hierarchy=1" in result.fix and "grubby" in result.fix
 
 
@@ -274,7 +290,7 @@ def test_swap_kept_by_data(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_swap_detail_names_the_device(family):
-    (result,) = checks.check_swap(spec(), facts_of(family, False))
+    (result,) = node_checks.check_swap(spec(), facts_of(family, False))
     assert ("/dev/dm-1 (partition)" if family == "rhel" else "/swapfile (file)") in result.detail
     assert "tasks/swap.py" in result.fix
 
@@ -284,20 +300,20 @@ def test_live_but_not_persisted(family):
     found = run_checks(family, True, modules_files=[],
                        sysctl_files=["/etc/sysctl.d/k8s.conf:net.ipv4.ip_forward = 0"])
     assert (found["forward"], found["bridge"], found["persist"]) == (OK, OK, ERROR)
-    (result,) = checks.check_persist(spec(), facts_of(family, True, modules_files=[]))
+    (result,) = node_checks.check_persist(spec(), facts_of(family, True, modules_files=[]))
     assert "overlay, br_netfilter" in result.detail
 
 
 def test_persisted_value_overridden_by_a_later_file():
     files = [*SYSCTL_FILE, "/etc/sysctl.d/zz-local.conf:net.ipv4.ip_forward = 0"]  # after k8s.conf
-    (result,) = checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
+    (result,) = node_checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
     assert result.level == ERROR and "net.ipv4.ip_forward = 0 in /etc/sysctl.d/zz-local.conf" \
         in result.detail
 
 
 def test_etc_file_hides_the_vendor_file_of_the_same_name():
     files = ["/usr/lib/sysctl.d/k8s.conf:net.ipv4.ip_forward = 0", *SYSCTL_FILE]
-    (result,) = checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
+    (result,) = node_checks.check_persist(spec(), facts_of("debian", True, sysctl_files=files))
     assert result.level == OK
 
 
@@ -348,7 +364,7 @@ def lab_cluster_zone_file(role: str = "control_plane") -> list[str]:
 @pytest.mark.parametrize("role", ["control_plane", "workers"])
 def test_converged_split_zones_pass(family, role):
     facts = facts_of(family, True, role)
-    (result,) = checks.check_firewall(spec(role), facts)
+    (result,) = check_firewall(spec(role), facts)
     public, every = (CP_PUBLIC, CP_PORTS) if role == "control_plane" else (WORKER_PUBLIC,
                                                                             WORKER_PORTS)
     assert (result.level, result.detail) == (
@@ -367,13 +383,13 @@ def test_ports_of_the_zone_services_count_as_open(role, services, ports):
     for config in ("cluster_runtime", "cluster_permanent"):
         assert (firewall[config]["services"], firewall[config]["ports"]) == (services, ports)
     assert firewall["service_ports"]["kube-worker"] == ["10250/tcp", "30000-32767/tcp"]
-    (result,) = checks.check_firewall(spec(role), {"firewalld": {**firewall, "service_ports": {}}})
+    (result,) = check_firewall(spec(role), {"firewalld": {**firewall, "service_ports": {}}})
     assert result.level == ERROR  # without the definitions, the same zone lacks those ports
 
 
 def test_port_missing_from_the_cluster_zone_at_runtime_only():
     runtime = cluster_runtime(["kube-control-plane-secure"], ["22/tcp"])
-    (result,) = checks.check_firewall(spec(), facts_of("debian", True, cluster_runtime=runtime))
+    (result,) = check_firewall(spec(), facts_of("debian", True, cluster_runtime=runtime))
     assert (result.level, result.detail, result.fix) == (
         ERROR, "not open (runtime, zone kubeprep): 10250/tcp",
         "pyinfra inventory.py tasks/firewall.py",
@@ -383,20 +399,20 @@ def test_port_missing_from_the_cluster_zone_at_runtime_only():
 def test_service_removed_from_the_cluster_zone_at_runtime():
     """firewall-cmd --zone=kubeprep --remove-service=kube-worker on a lab worker."""
     facts = facts_of("debian", True, "workers", cluster_runtime=cluster_runtime([], ["22/tcp"]))
-    (result,) = checks.check_firewall(spec("workers"), facts)
+    (result,) = check_firewall(spec("workers"), facts)
     assert result.detail == "not open (runtime, zone kubeprep): 30000-32767/tcp 10250/tcp"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_public_port_missing_at_runtime_only(family):
     runtime = list_all("22/tcp").split("\n")
-    (result,) = checks.check_firewall(spec(), facts_of(family, True, firewall_runtime=runtime))
+    (result,) = check_firewall(spec(), facts_of(family, True, firewall_runtime=runtime))
     assert result.level == ERROR and result.detail == "not open (runtime, zone public): 6443/tcp"
 
 
 def test_cluster_port_missing_from_permanent_only():
     permanent = cluster_zone_xml(["22/tcp", "6443/tcp", "10250/tcp"], list(LAB_SOURCES))
-    (result,) = checks.check_firewall(spec(), facts_of(
+    (result,) = check_firewall(spec(), facts_of(
         "rhel", True, cluster_permanent=permanent.split("\n")))
     assert result.detail == "not open (permanent, zone kubeprep): 2379-2380/tcp 10257/tcp 10259/tcp"
 
@@ -404,14 +420,14 @@ def test_cluster_port_missing_from_permanent_only():
 def test_firewall_port_inside_an_open_range_counts():
     runtime = list_all("22/tcp 1-65535/tcp").split("\n")
     permanent = public_xml(["22/tcp", "1-65535/tcp"]).split("\n")
-    (result,) = checks.check_firewall(spec(), facts_of(
+    (result,) = check_firewall(spec(), facts_of(
         "rhel", True, firewall_runtime=runtime, firewall_permanent=permanent))
     assert result.level == OK
 
 
 def test_missing_source():
     permanent = [line for line in lab_cluster_zone_file() if "192.168.77.22" not in line]
-    (result,) = checks.check_firewall(spec(), facts_of("debian", True,
+    (result,) = check_firewall(spec(), facts_of("debian", True,
                                                        cluster_permanent=permanent))
     assert (result.level, result.detail) == (
         ERROR, "missing sources (permanent, zone kubeprep): 192.168.77.22")
@@ -419,14 +435,14 @@ def test_missing_source():
 
 def test_sources_are_not_checked_when_a_node_address_is_unknown():
     permanent = [line for line in lab_cluster_zone_file() if "192.168.77.22" not in line]
-    (result,) = checks.check_firewall(spec(cluster_sources=None), facts_of(
+    (result,) = check_firewall(spec(cluster_sources=None), facts_of(
         "debian", True, cluster_permanent=permanent))
     assert result.level == OK and "nodes" not in result.detail
 
 
 def test_extra_source_is_a_warning():
     runtime = cluster_runtime(["kube-worker"], ["22/tcp"], sources=(*LAB_SOURCES, "10.0.2.99"))
-    results = checks.check_firewall(spec("workers"), facts_of("debian", True, "workers",
+    results = check_firewall(spec("workers"), facts_of("debian", True, "workers",
                                                               cluster_runtime=runtime))
     assert [(r.level, r.detail) for r in results] == [(
         WARNING, "extra sources (runtime, zone kubeprep): 10.0.2.99 "
@@ -438,12 +454,24 @@ def test_extra_source_is_a_warning():
 def test_missing_cluster_zone(family):
     facts = facts_of(family, True, cluster_permanent=[], cluster_runtime=[])
     assert facts["firewalld"]["cluster_zone"] == "kubeprep"
-    (result,) = checks.check_firewall(spec(), facts)
+    (result,) = check_firewall(spec(), facts)
     assert (result.level, result.detail) == (ERROR, "zone kubeprep does not exist")
 
 
+def test_broken_cluster_zone_file_is_reported_not_raised():
+    """The cluster zone file cut short (an interrupted write): the fact reads it as no permanent
+    config with the parser's reason, and the check names the file to repair."""
+    broken = lab_cluster_zone_file("workers")[:-1]  # without </zone>
+    facts = facts_of("debian", True, "workers", cluster_permanent=broken)
+    results = check_firewall(spec("workers"), facts)
+    assert [(r.level, r.detail) for r in results] == [(
+        ERROR, "zone kubeprep: the zone file is not valid XML (no element found: line 7, column 35)",
+    )]
+    assert results[0].fix.startswith("repair or remove /etc/firewalld/zones/kubeprep.xml")
+
+
 def test_fresh_node_lacks_public_ports_and_the_cluster_zone():
-    (result,) = checks.check_firewall(spec(), facts_of("rhel", False))
+    (result,) = check_firewall(spec(), facts_of("rhel", False))
     assert result.detail == (
         "not open (runtime, zone public): 6443/tcp; not open (permanent, zone public): 6443/tcp; "
         "zone kubeprep does not exist"
@@ -452,7 +480,7 @@ def test_fresh_node_lacks_public_ports_and_the_cluster_zone():
 
 def test_cluster_zone_created_but_not_loaded():
     """Made with --permanent --new-zone and no reload: firewalld does not have it yet."""
-    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, cluster_runtime=[]))
+    (result,) = check_firewall(spec(), facts_of("rhel", True, cluster_runtime=[]))
     assert result.detail == "runtime config of zone kubeprep missing or unreadable"
 
 
@@ -485,11 +513,11 @@ def test_write_up_mode_wants_every_port_in_the_public_zone(family):
             "cluster_permanent": [], "cluster_runtime": []}  # not asked for: no cluster zone
     facts = facts_of(family, True, **over)
     assert facts["firewalld"]["cluster_zone"] is None
-    (result,) = checks.check_firewall(spec(**WRITE_UP), facts)
+    (result,) = check_firewall(spec(**WRITE_UP), facts)
     assert (result.level, result.detail) == (
         OK, f"firewalld active, zone public: {' '.join(CP_PORTS)} open")
     # a node converged with split zones is not what the write-up wants
-    (result,) = checks.check_firewall(spec(**WRITE_UP), facts_of(family, True))
+    (result,) = check_firewall(spec(**WRITE_UP), facts_of(family, True))
     missing = "2379-2380/tcp 10250/tcp 10257/tcp 10259/tcp"
     assert result.detail == (f"not open (runtime, zone public): {missing}; "
                              f"not open (permanent, zone public): {missing}")
@@ -497,26 +525,26 @@ def test_write_up_mode_wants_every_port_in_the_public_zone(family):
 
 def test_cni_protocols_are_wanted_in_the_cluster_zone():
     calico = spec(protocols=("4",))
-    (result,) = checks.check_firewall(calico, facts_of("rhel", True))
+    (result,) = check_firewall(calico, facts_of("rhel", True))
     assert result.detail == ("protocols not accepted (runtime, zone kubeprep): 4; "
                              "protocols not accepted (permanent, zone kubeprep): 4")
     permanent = cluster_zone_xml(list(CP_PORTS), list(LAB_SOURCES)).replace(
         "  <forward/>", '  <protocol value="4"/>\n  <forward/>')
     runtime = cluster_runtime([], list(CP_PORTS), protocols=["4"])
-    (result,) = checks.check_firewall(calico, facts_of(
+    (result,) = check_firewall(calico, facts_of(
         "rhel", True, cluster_permanent=permanent.split("\n"), cluster_runtime=runtime))
     assert result.level == OK and result.detail.endswith("open to 3 nodes, protocols 4 accepted")
 
 
 def test_cni_protocols_are_wanted_in_the_public_zone_in_write_up_mode():
     cilium = spec(protocols=("icmp",), **WRITE_UP)
-    (result,) = checks.check_firewall(cilium, facts_of("rhel", True, **write_up_public("rhel")))
+    (result,) = check_firewall(cilium, facts_of("rhel", True, **write_up_public("rhel")))
     assert result.detail == ("protocols not accepted (runtime, zone public): icmp; "
                              "protocols not accepted (permanent, zone public): icmp")
 
 
 def test_firewalld_installed_but_stopped():
-    (result,) = checks.check_firewall(spec(), facts_of("rhel", True, firewalld=["active=inactive",
+    (result,) = check_firewall(spec(), facts_of("rhel", True, firewalld=["active=inactive",
                                                                                  "zone=public"]))
     assert result.level == WARNING and "not running" in result.detail
 
@@ -548,8 +576,8 @@ def test_hostname(hostname, addresses, level):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_missing_binaries(family):
-    binaries = [f"{name} " for name in checks.BINARIES]
-    results = checks.check_binaries(spec(), facts_of(family, True, binaries=binaries))
+    binaries = [f"{name} " for name in node_checks.BINARIES]
+    results = node_checks.check_binaries(spec(), facts_of(family, True, binaries=binaries))
     assert [r.level for r in results] == [ERROR, WARNING]
     assert results[0].detail == "not on PATH: ip iptables mount nsenter"
     if family == "rhel":
@@ -576,16 +604,16 @@ def test_ports_in_use(role, port_hex, level):
 
 def fleet(*extra: tuple[str, str, dict]) -> list[Node]:
     nodes = [
-        Node(spec("control_plane", address="192.168.77.11"), facts_of("debian", True)),
-        Node(spec("workers", address="192.168.77.21"), facts_of("debian", True, "workers")),
+        lab_node("cp1", "control_plane", facts_of("debian", True), "192.168.77.11"),
+        lab_node("w1", "workers", facts_of("debian", True, "workers"), "192.168.77.21"),
     ]
     for name, role, over in extra:
-        nodes.append(Node(spec(role, name, address=None), facts_of("debian", True, role, **over)))
+        nodes.append(lab_node(name, role, facts_of("debian", True, role, **over)))
     return nodes
 
 
 def test_unique_fleet_passes():
-    results = checks.fleet_checks(fleet(("w2", "workers", {
+    results = fleet_checks.fleet_checks(fleet(("w2", "workers", {
         "hostname": ["w2"], "product_uuid": ["aaaa"], "interfaces": ["eth1 52:54:00:00:00:03 yes"],
     })))
     assert {levels(r)["uuid"] for r in results.values()} == {OK}
@@ -594,7 +622,7 @@ def test_unique_fleet_passes():
 
 def test_cloned_vm_flagged_on_both_nodes():
     """w2 is a clone of w1: same hostname, product_uuid and MAC; both are flagged, cp1 is not."""
-    results = checks.fleet_checks(fleet(("w2", "workers", {})))
+    results = fleet_checks.fleet_checks(fleet(("w2", "workers", {})))
     assert levels(results["cp1"]) == {"uuid": OK, "mac": OK}
     for name, other in (("w1", "w2"), ("w2", "w1")):
         assert levels(results[name]) == {"hostname": ERROR, "uuid": ERROR, "mac": ERROR}
@@ -603,7 +631,7 @@ def test_cloned_vm_flagged_on_both_nodes():
 
 
 def test_hostname_duplicate_ignores_case():
-    results = checks.fleet_checks(fleet(("w2", "workers", {
+    results = fleet_checks.fleet_checks(fleet(("w2", "workers", {
         "hostname": ["W1"], "product_uuid": ["aaaa"], "interfaces": ["eth1 52:54:00:00:00:03 yes"],
     })))
     assert levels(results["w2"])["hostname"] == ERROR
@@ -612,18 +640,17 @@ def test_hostname_duplicate_ignores_case():
 def test_mac_of_virtual_interfaces_is_not_compared():
     over = {"hostname": ["w2"], "product_uuid": ["aaaa"], "interfaces": [
         "eth0 52:54:00:00:00:03 yes", "enp0s3 08:00:27:5e:1a:02 no"]}  # same MAC on a bridge
-    assert levels(checks.fleet_checks(fleet(("w2", "workers", over)))["w2"])["mac"] == OK
+    assert levels(fleet_checks.fleet_checks(fleet(("w2", "workers", over)))["w2"])["mac"] == OK
 
 
 def test_unreadable_product_uuid_is_a_warning():
-    results = checks.fleet_checks(fleet(("w2", "workers", {"product_uuid": []})))
+    results = fleet_checks.fleet_checks(fleet(("w2", "workers", {"product_uuid": []})))
     assert levels(results["w2"])["uuid"] == WARNING
 
 
 def test_required_paths():
     nodes = fleet(("w2", "workers", {"route": []}))  # no address at all: left out
-    nodes.append(Node(NodeSpec("cp2", "control_plane", address="192.168.77.12"),
-                      facts_of("debian", True)))
+    nodes.append(lab_node("cp2", "control_plane", facts_of("debian", True), "192.168.77.12"))
     found = {(p.source, p.target, p.port) for p in required_paths(nodes)}
     assert found == {
         ("w1", "cp1", 6443), ("w1", "cp2", 6443),
@@ -634,7 +661,7 @@ def test_required_paths():
 
 
 def test_address_falls_back_to_the_default_route_source():
-    node = Node(NodeSpec("w9", "workers"), facts_of("debian", True, "workers"))
+    node = lab_node("w9", "workers", facts_of("debian", True, "workers"))
     assert node.address == "10.0.2.15"
 
 
@@ -675,19 +702,17 @@ def test_listener_command_is_bounded_and_writes_nothing():
     assert "for h in 192B 280A;" in command
     assert ">" not in command.replace(">/dev/null", "").replace("2>&1", "")
     assert parse_listener(["pid 4242", "bound 192B", "bound 280A"]) == (4242, {6443, 10250})
-    assert checks.stop_command(4242) == "kill 4242 2>/dev/null; true"
+    assert probes.stop_command(4242) == "kill 4242 2>/dev/null; true"
 
 
 def test_listener_script_runs_on_python_3_6_syntax():
-    import ast
-
-    ast.parse(checks._LISTENER, feature_version=(3, 6))
+    ast.parse(probes._LISTENER, feature_version=(3, 6))
 
 
 # ------------------------------------------------------------------------------ the report
 
 
-def sample_report() -> checks.Report:
+def sample_report() -> model.Report:
     nodes = fleet(("w2", "workers", {}))  # w2 cloned from w1
     nodes[0].facts["swaps"] = [{"name": "/swapfile", "type": "file"}]
     paths = [
@@ -706,7 +731,7 @@ def test_text_report():
     lines = text.split("\n")
     assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
                         "8 errors, 3 warnings")
-    assert lines[2].split() == ["node", "role", *checks.COLUMNS]
+    assert lines[2].split() == ["node", "role", *model.COLUMNS]
     assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 12, "!", "✓", "✓"]
     assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✗",
                                 "✗", "✗", "✓", "✓", "!", "✓", "✗"]
@@ -738,7 +763,7 @@ def test_json_report():
 
 
 def test_node_not_read_shows_its_problem_only():
-    node = Node(NodeSpec("w3", "workers"), None, checks.Result("ssh", ERROR, "could not connect"))
+    node = Node("w3", "workers", None, None, model.Result("ssh", ERROR, "could not connect"))
     built = evaluate([*fleet(), node], [], "1.35")
     assert [r.check for r in built.nodes[2].results] == ["ssh"]
     assert report.render_text(built).split("\n")[5].split() == ["w3", "worker", *["·"] * 16]
@@ -839,7 +864,7 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
     assert {name: (h.fact_arguments["zone"], h.fact_arguments["cluster_zone"])
             for name, h in hosts.items()} == dict.fromkeys(hosts, (None, "kubeprep"))
     w2 = next(node for node in fleet_module._fleet(state).report.nodes if node.name == "w2")
-    assert (w2.spec.open_ports, w2.spec.cluster_ports, w2.spec.cluster_sources) == (
+    assert (w2.spec.public_ports, w2.spec.cluster_ports, w2.spec.cluster_sources) == (
         WORKER_PUBLIC, WORKER_PORTS, LAB_SOURCES)
     # listeners: cp1 6443, w1 and w2 10250; each stopped again
     assert [c.split()[0] for c in hosts["cp1"].commands if not c.startswith("for")] == [
@@ -853,3 +878,19 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
         ("cp1", "w1", 10250, "open"), ("cp1", "w2", 10250, "filtered"),
         ("w1", "cp1", 6443, "open"), ("w2", "cp1", 6443, "open"),
     ]
+
+
+def test_node_spec_has_no_defaults_of_its_own():
+    """Every field comes from the host's Settings (fleet.readiness.gather), never a copy here."""
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(NodeSpec))
+
+
+def test_pure_helpers_import_neither_pyinfra_nor_facts():
+    for module_file in (ROOT / "kubeprep").rglob("*.py"):
+        tree = ast.parse(module_file.read_text())
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names]
+        imported += [node.module or "" for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)]
+        assert not [name for name in imported if name.split(".")[0] in ("pyinfra", "facts",
+                                                                          "fleet")], module_file

@@ -1,0 +1,295 @@
+"""The node checks, one small function each, and their registry ``NODE_CHECKS`` (as kubeadm's
+preflight assembles its checks): a NodeSpec and the node's ``NodeReadiness`` fact in, results
+out, with the level kubeadm or the kubelet gives the same problem. Pure Python, no pyinfra.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kubeprep.checks.firewall import check_firewall
+from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
+
+REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
+OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
+BINARIES = REQUIRED_BINARIES + OPTIONAL_BINARIES
+# The ports kubeadm's preflight requires free (its PortOpenCheck list, whatever the firewall
+# data opens), from cmd/kubeadm/app/preflight/checks.go: init (control plane) checks the API
+# server, scheduler, controller manager, etcd and kubelet ports; join (worker) the kubelet's.
+KUBEADM_PREFLIGHT_PORTS = {
+    "control_plane": (6443, 10259, 10257, 2379, 2380, 10250),
+    "workers": (10250,),
+}
+MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
+# Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
+_DNF_DISTROS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
+# A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+# Packages that provide each binary (RHEL: dnf resolves the path).
+_DEBIAN_PACKAGES = {
+    "ip": "iproute2", "iptables": "iptables", "mount": "mount", "nsenter": "util-linux",
+    "ebtables": "ebtables", "ethtool": "ethtool", "socat": "socat", "tc": "iproute2",
+    "touch": "coreutils", "conntrack": "conntrack",
+}
+_RHEL_PATHS = {
+    "ip": "/usr/sbin/ip", "iptables": "/usr/sbin/iptables", "mount": "/usr/bin/mount",
+    "nsenter": "/usr/bin/nsenter", "ebtables": "/usr/sbin/ebtables",
+    "ethtool": "/usr/sbin/ethtool", "socat": "/usr/bin/socat", "tc": "/usr/sbin/tc",
+    "touch": "/usr/bin/touch", "conntrack": "/usr/sbin/conntrack",
+}
+
+
+
+def package_manager(facts: Mapping[str, Any]) -> str:
+    """``dnf`` or ``apt``: which install command (and boot tooling) a fix should name."""
+    os_release = facts.get("os") or {}
+    like = set(str(os_release.get("like", "")).split())
+    return "dnf" if os_release.get("id") in _DNF_DISTROS or _DNF_DISTROS & like else "apt"
+
+
+def install_fix(facts: Mapping[str, Any], binaries: Iterable[str]) -> str:
+    names = list(binaries)
+    if package_manager(facts) == "dnf":
+        return "dnf install -y " + " ".join(_RHEL_PATHS.get(name, name) for name in names)
+    packages = dict.fromkeys(_DEBIAN_PACKAGES.get(name, name) for name in names)
+    return "apt-get install -y " + " ".join(packages)
+
+
+def check_swap(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    swaps = facts.get("swaps") or []
+    if not swaps:
+        return [Result("swap", OK, "no active swap")]
+    active = ", ".join(f"{swap['name']} ({swap['type']})" for swap in swaps)
+    if spec.swap == "keep":
+        if facts.get("cgroup_fs") != "cgroup2fs":
+            return [Result(
+                "swap", WARNING, f"swap kept (data swap=keep) on cgroup v1: {active}",
+                "NodeSwap (LimitedSwap) needs cgroup v2; boot with "
+                "systemd.unified_cgroup_hierarchy=1, or set swap=off",
+            )]
+        return [Result(
+            "swap", OK,
+            f"swap kept (data swap=keep): {active}; set failSwapOn: false in the kubelet config",
+        )]
+    return [Result(
+        "swap", ERROR, f"swap is on: {active}; the kubelet refuses to start with swap",
+        "pyinfra inventory.py tasks/swap.py (swapoff -a, swap lines in /etc/fstab commented), "
+        "or set swap=keep and configure the kubelet for NodeSwap",
+    )]
+
+
+def check_ip_forward(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    value = (facts.get("sysctls") or {}).get("net.ipv4.ip_forward")
+    if value == "1":
+        return [Result("forward", OK, "net.ipv4.ip_forward = 1")]
+    shown = "unreadable" if value is None else value
+    return [Result(
+        "forward", ERROR, f"net.ipv4.ip_forward = {shown} (kubeadm requires 1)",
+        "pyinfra inventory.py tasks/kernel.py (sets it in /etc/sysctl.d/k8s.conf and applies it)",
+    )]
+
+
+def check_bridge(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """br_netfilter loaded and the bridge sysctls at 1.
+
+    kubeadm stopped checking this in 1.30, but kube-proxy and most network plugins need it:
+    an error when the data asks for these keys (kubeprep's default), a warning otherwise.
+    """
+    keys = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+    wanted = dict(spec.kernel_sysctls)
+    level = ERROR if any(key in wanted for key in keys) else WARNING
+    module = (facts.get("modules") or {}).get("br_netfilter") or {}
+    problems = []
+    if not (module.get("loaded") or module.get("builtin")):
+        problems.append("br_netfilter is not loaded")
+    live = facts.get("sysctls") or {}
+    for key in keys:
+        if live.get(key) != "1":
+            problems.append(f"{key} = {live.get(key, 'absent')}")
+    if not problems:
+        return [Result("bridge", OK, "br_netfilter loaded, bridge-nf-call-iptables/ip6tables = 1")]
+    return [Result(
+        "bridge", level, "; ".join(problems) + " (bridged pod traffic bypasses iptables)",
+        "pyinfra inventory.py tasks/kernel.py (modprobe br_netfilter, then the sysctls)",
+    )]
+
+
+def check_overlay(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    module = (facts.get("modules") or {}).get("overlay") or {}
+    if module.get("loaded") or module.get("builtin"):
+        return [Result("overlay", OK, "overlay " + ("loaded" if module.get("loaded") else
+                                                    "built in"))]
+    if module.get("available"):
+        return [Result("overlay", OK, "overlay loadable (not loaded yet)")]
+    return [Result(
+        "overlay", ERROR,
+        "overlay is neither loaded, built in nor installed (the container runtime's snapshotter)",
+        "install the kernel's modules package (RHEL: kernel-modules; Debian: linux-image) "
+        "and reboot into it",
+    )]
+
+
+def check_persist(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """Modules and sysctls are in the boot-time files, not only live."""
+    persisted_modules = facts.get("modules_persisted") or {}
+    modules = facts.get("modules") or {}
+    missing = [
+        module for module in spec.kernel_modules
+        if module not in persisted_modules and not (modules.get(module) or {}).get("builtin")
+    ]
+    persisted = facts.get("sysctls_persisted") or {}
+    wrong = []
+    for key, value in spec.kernel_sysctls:
+        found = persisted.get(key)
+        if found is None:
+            wrong.append(f"{key} not set")
+        elif found["value"] != str(value):
+            wrong.append(f"{key} = {found['value']} in {found['file']}")
+    if not missing and not wrong:
+        return [Result("persist", OK, "modules in modules-load.d, sysctls in sysctl.d")]
+    parts = []
+    if missing:
+        parts.append(f"not loaded at boot: {', '.join(missing)}")
+    if wrong:
+        parts.append(f"not persisted: {'; '.join(wrong)}")
+    return [Result(
+        "persist", ERROR, "; ".join(parts) + " (lost at the next reboot)",
+        "pyinfra inventory.py tasks/kernel.py (/etc/modules-load.d/k8s.conf, "
+        "/etc/sysctl.d/k8s.conf)",
+    )]
+
+
+def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """The mode now and at boot against the data; SELinux disabled in the kernel counts as
+    permissive (it stays off whatever the config says until the kernel enables it)."""
+    selinux = facts.get("selinux") or {}
+    current, config = selinux.get("current"), selinux.get("config")
+    wanted = spec.selinux_mode
+    fix = "pyinfra inventory.py tasks/selinux.py"
+    if current is None and config is None:
+        return [Result("selinux", OK, "no SELinux on this host")]
+    detail = f"SELinux {current or 'absent'} now, {config or 'unset'} at boot; data says {wanted}"
+    if wanted != "enforcing" and "enforcing" in (current, config):
+        return [Result("selinux", ERROR, detail + " (kubeadm's install guide needs permissive)",
+                       fix)]
+    if (config is not None and config != wanted) or (wanted == "enforcing" and
+                                                      current != "enforcing"):
+        return [Result("selinux", WARNING, detail, fix)]
+    return [Result("selinux", OK, detail)]
+
+
+def check_resources(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    cpus, memory = facts.get("cpus"), facts.get("memory_mb")
+    control_plane = spec.role == "control_plane"
+    results = []
+    if cpus is None or memory is None:
+        results.append(Result("cpu/mem", WARNING, "could not read CPUs or memory"))
+    if control_plane and cpus is not None and cpus < MIN_CPUS:
+        results.append(Result("cpu/mem", ERROR, f"{cpus} CPU (kubeadm init needs {MIN_CPUS})",
+                              "give the VM at least 2 vCPUs"))
+    if memory is not None and memory < MIN_MEMORY_MB:
+        level = ERROR if control_plane else WARNING
+        needs = "kubeadm init needs" if control_plane else "a worker should have"
+        results.append(Result("cpu/mem", level, f"{memory} MB memory ({needs} {MIN_MEMORY_MB})",
+                              "give the machine at least 2 GB of memory"))
+    return results or [Result("cpu/mem", OK, f"{cpus} CPUs, {memory} MB")]
+
+
+def check_hostname(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    name = facts.get("hostname")
+    if not name:
+        return [Result("hostname", ERROR, "could not read the hostname")]
+    node_name = name.lower()
+    fix = "hostnamectl set-hostname NAME (lower-case letters, digits, '-' and '.')"
+    results = []
+    if len(node_name) > 253 or not _DNS_SUBDOMAIN.match(node_name):
+        results.append(Result("hostname", ERROR,
+                              f"{name!r} is not a valid node name (RFC 1123 subdomain)", fix))
+    elif node_name.split(".")[0] == "localhost":
+        results.append(Result("hostname", WARNING,
+                              f"{name!r}: every fresh machine is called that", fix))
+    if not facts.get("hostname_addresses"):
+        results.append(Result(
+            "hostname", WARNING, f"{name!r} does not resolve (kubeadm warns)",
+            f"add '<address> {name}' to /etc/hosts or to DNS",
+        ))
+    return results or [Result("hostname", OK, f"{name} resolves to "
+                              f"{', '.join(facts['hostname_addresses'])}")]
+
+
+def check_cgroup(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    fs_type = facts.get("cgroup_fs")
+    if fs_type == "cgroup2fs":
+        return [Result("cgroup", OK, "cgroup v2")]
+    if fs_type is None:
+        return [Result("cgroup", WARNING, "could not read the cgroup file system type")]
+    version = parse_version(spec.kubernetes_version)
+    fix = (
+        "grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1, then reboot"
+        if package_manager(facts) == "dnf" else
+        "add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, "
+        "update-grub, then reboot"
+    )
+    if version is None or version >= (1, 35):
+        return [Result(
+            "cgroup", ERROR,
+            f"cgroup v1 ({fs_type}): the kubelet {spec.kubernetes_version} refuses to start "
+            "(failCgroupV1 is true from 1.35)", fix,
+        )]
+    return [Result("cgroup", WARNING,
+                   f"cgroup v1 ({fs_type}): in maintenance mode, an error from kubelet 1.35", fix)]
+
+
+def check_kernel(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """kubeadm's SystemVerification list: 4.19+ of 4.x, any 5.x or 6.x (and later).
+
+    Outside the list it is a warning from kubeadm 1.34 (system-validators 1.10.1), an error in
+    1.32 and 1.33, which introduced the 4.19 floor.
+    """
+    release = facts.get("kernel")
+    match = re.match(r"^(\d+)\.(\d+)", release or "")
+    if not match:
+        return [Result("kernel", WARNING, "could not read the kernel release")]
+    major, minor = int(match.group(1)), int(match.group(2))
+    if major >= 5 or (major, minor) >= (4, 19):
+        return [Result("kernel", OK, release)]
+    version = parse_version(spec.kubernetes_version)
+    level = ERROR if version in ((1, 32), (1, 33)) else WARNING
+    return [Result(
+        "kernel", level,
+        f"{release} is outside kubeadm's validated kernels (4.19+, 5.x, 6.x)",
+        "run a newer kernel (EL9: 5.14), or pass --ignore-preflight-errors=SystemVerification",
+    )]
+
+
+def check_binaries(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    found = facts.get("binaries") or {}
+    results = []
+    for names, level in ((REQUIRED_BINARIES, ERROR), (OPTIONAL_BINARIES, WARNING)):
+        missing = [name for name in names if not found.get(name)]
+        if missing:
+            results.append(Result("tools", level, f"not on PATH: {' '.join(missing)}",
+                                  install_fix(facts, missing)))
+    return results or [Result("tools", OK, "all of " + " ".join(BINARIES))]
+
+
+def check_ports(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    ports = KUBEADM_PREFLIGHT_PORTS.get(spec.role, ())
+    busy = [port for port in ports if port in (facts.get("listening") or [])]
+    if busy:
+        return [Result(
+            "ports", ERROR, f"already in use: {' '.join(map(str, busy))} (kubeadm needs them free)",
+            f"find the process with ss -ltnp 'sport = :{busy[0]}' and stop it "
+            "(or kubeadm reset after an earlier attempt)",
+        )]
+    return [Result("ports", OK, f"free: {' '.join(map(str, ports))}")]
+
+
+NODE_CHECKS = (
+    check_swap, check_ip_forward, check_bridge, check_overlay, check_persist, check_selinux,
+    check_firewall, check_resources, check_hostname, check_cgroup, check_kernel, check_binaries,
+    check_ports,
+)
