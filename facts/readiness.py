@@ -20,7 +20,7 @@ from facts.firewalld import (
 )
 from facts.kernel import ModuleStateDict, module_states_command, parse_module_states
 from facts.network import DEFAULT_ROUTE, parse_default_route_address
-from facts.selinux import GETENFORCE, SELINUX_CONFIG, SelinuxModeDict, parse_selinux_mode
+from facts.selinux import SELINUX_COMMAND, SelinuxModeDict, parse_selinux
 from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 
@@ -122,7 +122,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "sysctls_persisted": {
                 "net.ipv4.ip_forward": {"value": "1", "file": "/etc/sysctl.d/k8s.conf"},
             },
-            "selinux": {"current": "enforcing", "config": "enforcing"},
+            "selinux": {"current": "enforcing", "config": "enforcing",
+                        "relabel_pending": False, "boot_args": None},
             "firewalld": {"installed": True, "active": True, "zone": "public",
                           "runtime": {"ports": ["22/tcp"], ...}, "permanent": {...},
                           "permanent_problem": None,
@@ -154,7 +155,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "modules": {},
             "modules_persisted": {},
             "sysctls_persisted": {},
-            "selinux": {"current": None, "config": None},
+            "selinux": {
+                "current": None, "config": None, "relabel_pending": False, "boot_args": None,
+            },
             "firewalld": {
                 "installed": False, "active": False, "zone": None,
                 "runtime": None, "permanent": None, "permanent_problem": None,
@@ -200,8 +203,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             f"grep -sHE {_SETTING_LINE} {conf.format(kind='modules-load')};",
             _section("sysctl_files"),
             f"grep -sHE {_SETTING_LINE} {conf.format(kind='sysctl')} /etc/sysctl.conf;",
-            _section("selinux"), f"{GETENFORCE};",
-            _section("selinux_config"), f"{SELINUX_CONFIG};",
+            _section("selinux"), f"{SELINUX_COMMAND};",
             "if command -v firewall-cmd >/dev/null 2>&1; then",
             _section("firewalld"),
             'echo "active=$(systemctl is-active firewalld 2>/dev/null)";',
@@ -259,9 +261,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         for path, text in _effective_lines(sections.get("sysctl_files", [])):
             for key, value in parse_sysctl_lines([text]).items():
                 fact["sysctls_persisted"][key] = {"value": value, "file": path}
-        fact["selinux"] = parse_selinux_mode(
-            sections.get("selinux", []), sections.get("selinux_config", []),
-        )
+        fact["selinux"] = parse_selinux(sections.get("selinux", []))
         if "firewalld" in sections:
             head = parse_settings_lines(sections["firewalld"])
             firewall = fact["firewalld"]

@@ -3,51 +3,84 @@ from __future__ import annotations
 from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
-_CONFIG_MARK = "--- config"
+# The marks between the parts of SELINUX_COMMAND's output; before the first: getenforce's.
+_CONFIG = "--- config"
+_RELABEL = "--- relabel"
+_GRUBBY = "--- grubby"
+RELABEL_MARK = "/.autorelabel"
 
-# The mode now: getenforce's one line, nothing without SELinux tools.
-GETENFORCE = "! command -v getenforce >/dev/null 2>&1 || getenforce"
-# The mode at boot: the SELINUX= line of the config, nothing without the file.
-SELINUX_CONFIG = "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null"
+# Reads the mode now and at boot, a relabel pending for the next boot, and the kernel arguments
+# of every boot entry (grubby(8) --info=ALL prints one args="..." line per entry; no grubby part
+# without grubby). Other facts may run it and hand its output to parse_selinux().
+SELINUX_COMMAND = (
+    "! command -v getenforce >/dev/null 2>&1 || getenforce; "
+    f"echo '{_CONFIG}'; "
+    "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null || true; "
+    f"echo '{_RELABEL}'; [ ! -e {RELABEL_MARK} ] || echo {RELABEL_MARK}; "
+    f"if command -v grubby >/dev/null 2>&1; then echo '{_GRUBBY}'; "
+    "grubby --info=ALL 2>/dev/null | grep '^args=' || true; fi"
+)
 
 
 class SelinuxModeDict(TypedDict):
     current: str | None
     config: str | None
+    relabel_pending: bool
+    boot_args: list[str] | None
+
+
+def parse_selinux(output: list[str]) -> SelinuxModeDict:
+    """The lines ``SELINUX_COMMAND`` prints, parsed (see ``SelinuxMode``)."""
+    fact: SelinuxModeDict = {
+        "current": None, "config": None, "relabel_pending": False, "boot_args": None,
+    }
+    parts: dict[str, list[str]] = {"": []}
+    part = ""
+    for line in output:
+        if line in (_CONFIG, _RELABEL, _GRUBBY):
+            part = line
+            parts[part] = []
+        else:
+            parts[part].append(line)
+    current = [line.strip() for line in parts[""] if line.strip()]
+    if current:
+        fact["current"] = current[-1].lower()
+    for line in parts.get(_CONFIG, []):
+        fact["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
+    fact["relabel_pending"] = RELABEL_MARK in (line.strip() for line in parts.get(_RELABEL, []))
+    if _GRUBBY in parts:
+        fact["boot_args"] = [
+            line.split("=", 1)[1].strip().strip('"') for line in parts[_GRUBBY] if "=" in line
+        ]
+    return fact
 
 
 class SelinuxMode(FactBase[SelinuxModeDict]):
     """
     Returns the SELinux mode now (``getenforce``) and at boot (``SELINUX=`` in
-    ``/etc/selinux/config``), lower-cased; ``None`` where the tool or the file is absent.
+    ``/etc/selinux/config``), lower-cased, ``None`` where the tool or the file is absent; whether
+    ``/.autorelabel`` waits for the next boot; and the kernel arguments of each boot entry
+    (``grubby --info=ALL``; ``None`` without grubby).
 
     .. code:: python
 
         {
-            "current": "enforcing",
-            "config": "enforcing",
+            "current": "disabled",
+            "config": "permissive",
+            "relabel_pending": True,
+            "boot_args": ["ro crashkernel=auto resume=/dev/mapper/rl-swap rhgb quiet"],
         }
     """
 
     @override
     @staticmethod
     def default() -> SelinuxModeDict:
-        return {"current": None, "config": None}
+        return {"current": None, "config": None, "relabel_pending": False, "boot_args": None}
 
     @override
     def command(self) -> str:
-        return f"{GETENFORCE}; echo '{_CONFIG_MARK}'; {SELINUX_CONFIG} || true"
+        return SELINUX_COMMAND
 
     @override
     def process(self, output) -> SelinuxModeDict:
-        split = output.index(_CONFIG_MARK) if _CONFIG_MARK in output else len(output)
-        return parse_selinux_mode(output[:split], output[split + 1 :])
-
-
-def parse_selinux_mode(getenforce: list[str], config: list[str]) -> SelinuxModeDict:
-    """What ``GETENFORCE`` and ``SELINUX_CONFIG`` print, as the mode now and at boot."""
-    current = [line.strip() for line in getenforce if line.strip()]
-    mode: SelinuxModeDict = {"current": current[-1].lower() if current else None, "config": None}
-    for line in config:  # the last SELINUX= line wins, as for the kernel
-        mode["config"] = line.split("=", 1)[1].strip().strip("\"'").lower() or None
-    return mode
+        return parse_selinux(output)

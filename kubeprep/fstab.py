@@ -1,5 +1,5 @@
-"""The fstab edits behind `swap.off` and `swap.on`: comment out swap entries and back, touch
-nothing else."""
+"""The fstab lines ``swap.off`` and ``swap.on`` edit: the active swap entries, and the entries
+kubeprep commented out."""
 
 import re
 
@@ -15,26 +15,6 @@ def is_swap_entry(line: str) -> bool:
     return bool(_SWAP_ENTRY.match(line.rstrip("\r")))
 
 
-def comment_swap_entries(text: str) -> str:
-    """Return ``text`` with every active swap entry commented out and every other byte unchanged."""
-    return "\n".join(
-        COMMENT_PREFIX + line if is_swap_entry(line) else line for line in text.split("\n")
-    )
-
-
-def swap_entries(text: str) -> list[str]:
-    """The active swap entries of an fstab, in order."""
-    return [line for line in text.split("\n") if is_swap_entry(line)]
-
-
 def is_kubeprep_comment(line: str) -> bool:
     """True when ``line`` is an entry kubeprep commented out (it starts with the prefix)."""
     return line.startswith(COMMENT_PREFIX)
-
-
-def uncomment_kubeprep_entries(text: str) -> str:
-    """Undo ``comment_swap_entries``: drop the prefix from the lines that start with it, only."""
-    return "\n".join(
-        line[len(COMMENT_PREFIX):] if is_kubeprep_comment(line) else line
-        for line in text.split("\n")
-    )

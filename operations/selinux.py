@@ -4,26 +4,35 @@ Manage the SELinux mode, now and at boot.
 
 from __future__ import annotations
 
-from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra import host, logger
+from pyinfra.api import OperationError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.selinux import SelinuxMode
+from facts.selinux import RELABEL_MARK, SelinuxMode
+from operations.backup import keep_original
 
 MODES = ("enforcing", "permissive", "disabled")
 CONFIG = "/etc/selinux/config"
 
 
 @operation()
-def mode(mode: str = "permissive"):
+def mode(mode: str = "permissive", relabel: bool = True, kernel_arg_disables: bool = False):
     """
     Set the SELinux mode now (``setenforce``) and at boot (``SELINUX=`` in ``/etc/selinux/config``,
-    with a backup of the file next to it).
+    the file as it was before kubeprep first changed it kept in ``config.kubeprep.bak``).
 
     + mode: ``enforcing``, ``permissive`` or ``disabled`` (``disabled`` takes effect at boot;
       until then the host is set permissive)
+    + relabel: when SELinux is disabled in the kernel and ``mode`` brings it back at the next
+      boot, create ``/.autorelabel`` so that boot relabels the file system, and write the config
+      ``permissive`` even if ``enforcing`` is asked: enforcing is set by a run after that boot,
+      never straight onto an unlabelled system (RHEL); ``False`` only edits the config
+    + kernel_arg_disables: ``disabled`` also adds the ``selinux=0`` kernel argument to every boot
+      entry with grubby, as RHEL 9 needs (its config no longer disables SELinux)
 
-    On a host without SELinux (no ``getenforce`` and no config file) nothing is done.
+    A ``selinux=0`` kernel argument is removed when ``mode`` is not ``disabled``. A reboot this
+    needs is logged as a warning. On a host without SELinux (no ``getenforce`` and no config
+    file) nothing is done.
 
     **Example:**
 
@@ -35,27 +44,67 @@ def mode(mode: str = "permissive"):
         )
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise OperationValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
 
     state = host.get_fact(SelinuxMode)
-    if state["current"] is None and state["config"] is None:
+    current, config = state["current"], state["config"]
+    if current is None and config is None:
         host.noop("SELinux is not installed on this host")
         return
 
-    changed = False
+    comes_back = relabel and current == "disabled" and mode != "disabled" and config is not None
+    boot_mode = "permissive" if comes_back and mode == "enforcing" else mode
+    entries = [_disables(args) for args in state["boot_args"] or []]
+    commands: list[StringCommand | str] = []
+
     runtime_mode = "permissive" if mode == "disabled" else mode
-    if state["current"] in ("enforcing", "permissive") and state["current"] != runtime_mode:
-        changed = True
-        yield "setenforce 1" if runtime_mode == "enforcing" else "setenforce 0"
+    if current in ("enforcing", "permissive") and current != runtime_mode:
+        commands.append("setenforce 1" if runtime_mode == "enforcing" else "setenforce 0")
 
-    if state["config"] is not None and state["config"] != mode:
-        changed = True
-        yield StringCommand(
-            "sed", "-i.kubeprep.bak", "-E",
-            QuoteString(f"s/^[[:space:]]*SELINUX=.*/SELINUX={mode}/"), CONFIG,
-        )
+    if config is not None and config != boot_mode:
+        commands.append(StringCommand(
+            keep_original(CONFIG), "&& sed -i -E",
+            QuoteString(f"s/^[[:space:]]*SELINUX=.*/SELINUX={boot_mode}/"), CONFIG,
+        ))
 
-    if not changed:
-        now = "disabled in the kernel" if state["current"] == "disabled" else state["current"]
-        boot = f"{mode} at boot" if state["config"] else f"has no {CONFIG}"
-        host.noop(f"SELinux is {now} now and {boot}")
+    if mode == "disabled" and kernel_arg_disables and not (entries and all(entries)):
+        if state["boot_args"] is None:
+            raise OperationError(
+                "SELinux disabled needs the selinux=0 kernel argument on this release, and "
+                "grubby, which adds it, is not installed. Fix: install grubby, or set "
+                "selinux_mode = 'permissive'.",
+            )
+        commands.append("grubby --update-kernel ALL --args selinux=0")
+    elif mode != "disabled" and any(entries):
+        commands.append("grubby --update-kernel ALL --remove-args selinux")
+
+    if comes_back and not state["relabel_pending"]:
+        commands.append(f"touch {RELABEL_MARK}")
+
+    note = _reboot_note(mode, boot_mode) if comes_back else None
+    if not commands:
+        now = "disabled in the kernel" if current == "disabled" else current
+        boot = f"{boot_mode} at boot" if config else f"has no {CONFIG}"
+        host.noop(f"SELinux is {now} now and {boot}" + (f"; {note}" if note else ""))
+        return
+    if note:
+        logger.warning(f"{host.print_prefix}{note}")
+    elif mode == "disabled" and current != "disabled":
+        logger.warning(f"{host.print_prefix}SELinux is disabled from the next boot: reboot")
+    yield from commands
+
+
+def _disables(args: str) -> bool:
+    """Whether a kernel command line turns SELinux off: its last ``selinux=`` is ``selinux=0``."""
+    values = [arg for arg in args.split() if arg.startswith("selinux=")]
+    return bool(values) and values[-1] == "selinux=0"
+
+
+def _reboot_note(mode: str, boot_mode: str) -> str:
+    note = (
+        f"reboot pending: the next boot relabels the file system ({RELABEL_MARK}) and starts "
+        f"SELinux {boot_mode}"
+    )
+    if boot_mode != mode:
+        note += f"; run again after it to set {mode} (never straight onto an unlabelled system)"
+    return note

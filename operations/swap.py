@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra.api import OperationError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from facts.swap import (
@@ -22,6 +22,7 @@ from facts.swap import (
     SwapStateDict,
 )
 from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
+from operations.backup import keep_original
 
 # Unit directories that survive a reboot; generated units (/run/systemd/generator*) are left to
 # the fstab edit and the zram config, which remove what generates them.
@@ -39,12 +40,14 @@ ZRAM_OVERRIDE = (
 def off(fstab: str = "/etc/fstab"):
     """
     Turn every active swap off (``swapoff -a``) and comment out every swap entry in the fstab,
-    leaving all other lines byte for byte as they were and a backup next to the file.
+    leaving all other lines byte for byte as they were.
 
     + fstab: path of the fstab to edit
 
     The edit only goes ahead if the file still has the checksum it had when it was read, and is
     followed by ``systemctl daemon-reload`` so systemd drops the swap units it generated from it.
+    ``<fstab>.kubeprep.bak`` keeps the file as it was before kubeprep first edited it: a later
+    edit never overwrites it.
 
     **Example:**
 
@@ -63,9 +66,7 @@ def off(fstab: str = "/etc/fstab"):
     swap_lines = [number for number, line in enumerate(text.split("\n"), 1) if is_swap_entry(line)]
     if swap_lines:
         prefix = COMMENT_PREFIX.replace("#", "\\#")
-        yield _checked_sed(
-            text, fstab, "-i.kubeprep.bak", [f"{n}s/^/{prefix}/" for n in swap_lines],
-        )
+        yield _checked_sed(text, fstab, [f"{n}s/^/{prefix}/" for n in swap_lines])
         yield "systemctl daemon-reload"
 
     if not state["active"] and not swap_lines:
@@ -80,8 +81,8 @@ def on(fstab: str = "/etc/fstab"):
     + fstab: path of the fstab to edit
 
     Only lines that start with kubeprep's ``#kubeprep# `` prefix change, and only by losing it;
-    the edit is checksum-guarded like ``swap.off``'s and is followed by ``systemctl
-    daemon-reload`` and ``swapon -a``. A fstab kubeprep never edited is left alone.
+    the edit is checksum-guarded and backed up like ``swap.off``'s and is followed by
+    ``systemctl daemon-reload`` and ``swapon -a``. A fstab kubeprep never edited is left alone.
 
     **Example:**
 
@@ -98,7 +99,7 @@ def on(fstab: str = "/etc/fstab"):
         host.noop(f"{fstab} has no entry commented out by kubeprep")
         return
 
-    yield _checked_sed(text, fstab, "-i", [f"{n}s/^{COMMENT_PREFIX}//" for n in lines])
+    yield _checked_sed(text, fstab, [f"{n}s/^{COMMENT_PREFIX}//" for n in lines])
     yield "systemctl daemon-reload"
     yield "swapon -a"
 
@@ -114,7 +115,8 @@ def units(masked: bool = True):
     Units generated from the fstab or by zram-generator are left to ``swap.off`` and
     ``swap.zram``. ``systemctl mask`` cannot replace a unit file in ``/etc/systemd/system``, so
     such a file is moved to ``<unit>.kubeprep.bak`` first; for a vendor unit,
-    ``<unit>.kubeprep.bak`` is a symlink to its file, recording that kubeprep masked it.
+    ``<unit>.kubeprep.bak`` is a symlink to its file, recording that kubeprep masked it. A backup
+    is never replaced: a unit file back in ``/etc/systemd/system`` next to one is refused.
 
     **Example:**
 
@@ -146,9 +148,10 @@ def zram(disabled: bool = True):
     A file is overridden with one of the same name in ``/etc/systemd`` that holds only a comment
     (zram-generator.conf(5): the first main file found wins, and ``/etc`` drop-ins replace those
     of the same name), as the vendor file of zram-generator-defaults documents; a file already
-    in ``/etc`` is backed up to ``<file>.kubeprep.bak`` first. Active zram swap is turned off with
-    ``swapoff`` before ``systemctl daemon-reload`` drops the generated units. Restoring reloads
-    systemd and starts the zram swap units of the restored config.
+    in ``/etc`` is backed up to ``<file>.kubeprep.bak`` first, unless kubeprep backed it up
+    before: the backup stays the file as it was before kubeprep. Active zram swap is turned off
+    with ``swapoff`` before ``systemctl daemon-reload`` drops the generated units. Restoring
+    reloads systemd and starts the zram swap units of the restored config.
 
     **Example:**
 
@@ -197,31 +200,39 @@ def swap_target(masked: bool = True):
         host.noop(f"swap.target is {current}")
 
 
-def _checked_sed(text: str, path: str, in_place: str, scripts: list[str]) -> StringCommand:
-    """``sed`` with ``scripts`` on ``path``, only if the file is still ``text``."""
+def _checked_sed(text: str, path: str, scripts: list[str]) -> StringCommand:
+    """``sed -i`` with ``scripts`` on ``path``, only if the file is still ``text``; the file as it
+    was before kubeprep's first edit is kept in ``<path>.kubeprep.bak``."""
     checksum = hashlib.sha256(text.encode()).hexdigest()
     return StringCommand(
         "echo", QuoteString(f"{checksum}  {path}"), "| sha256sum --check --status &&",
-        "sed", in_place, *(arg for script in scripts for arg in ("-e", QuoteString(script))),
-        QuoteString(path),
+        keep_original(path), "&& sed -i",
+        *(arg for script in scripts for arg in ("-e", QuoteString(script))), QuoteString(path),
     )
 
 
 def _mask_units(state: SwapStateDict) -> Iterator[StringCommand]:
+    """Commands that mask the units, the backup of a unit kubeprep masked before kept as it is."""
     for unit in state["units"]:
         fragment = unit["fragment"]
         if unit["load"] == "masked" or not fragment.startswith(_PERSISTENT_UNIT_DIRS):
             continue
         name = unit["id"]
-        backup = QuoteString(f"{UNIT_DIR}/{name}{UNIT_BACKUP_SUFFIX}")
+        backup = f"{UNIT_DIR}/{name}{UNIT_BACKUP_SUFFIX}"
+        in_etc = fragment.startswith(f"{UNIT_DIR}/")
+        if in_etc and name in state["unit_backups"]:
+            raise OperationError(
+                f"{fragment} is back since kubeprep masked {name}, and masking it again would "
+                f"move it over {backup}, kubeprep's backup of the unit as it was before. Fix: "
+                f"keep the one you want as {backup}, remove the other, then run again.",
+            )
         if unit["active"] in ("active", "activating"):
             yield StringCommand("systemctl", "stop", QuoteString(name))
-        if fragment.startswith(f"{UNIT_DIR}/"):
-            yield StringCommand("mv", QuoteString(fragment), backup)
-            yield StringCommand("systemctl", "mask", QuoteString(name))
-        else:
-            yield StringCommand("systemctl", "mask", QuoteString(name))
-            yield StringCommand("ln", "-sfn", QuoteString(fragment), backup)
+        if in_etc:
+            yield StringCommand("mv", QuoteString(fragment), QuoteString(backup))
+        yield StringCommand("systemctl", "mask", QuoteString(name))
+        if not in_etc and name not in state["unit_backups"]:
+            yield StringCommand("ln", "-sfn", QuoteString(fragment), QuoteString(backup))
 
 
 def _unmask_units(state: SwapStateDict) -> Iterator[StringCommand | str]:
@@ -292,9 +303,7 @@ def _disable_zram(state: SwapStateDict) -> Iterator[StringCommand | str]:
     for path in overridden:
         target = ZRAM_DIRS[0] + path[path.index("/systemd/") + len("/systemd"):]
         if path == target:
-            yield StringCommand(
-                "cp", "-p", QuoteString(path), QuoteString(f"{path}{UNIT_BACKUP_SUFFIX}"),
-            )
+            yield keep_original(path)
         elif ZRAM_DROP_INS in path:
             yield StringCommand("mkdir", "-p", QuoteString(f"{ZRAM_DIRS[0]}/{ZRAM_DROP_INS}"))
         yield StringCommand(

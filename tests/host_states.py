@@ -214,6 +214,22 @@ LAB_SOURCES = ["192.168.77.11", "192.168.77.21", "192.168.77.22"]
 # Read on the lab's w1 (facts.network.DefaultRouteAddress).
 DEBIAN_ROUTE = "1.1.1.1 via 192.168.77.1 dev eth1 src 192.168.77.21 uid 0 \\    cache "
 FACT_CASES = Path(__file__).parent / "fact_cases"
+# Rocky 8's boot entries (kernel and rescue) as `grubby --info=ALL | grep ^args=` prints them,
+# for anaconda's LVM layout of the write-up's fstab (rl-root, rl-swap).
+ROCKY8_BOOT_ARGS = (
+    'args="ro crashkernel=auto resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rd.lvm.lv=rl/swap '
+    'rhgb quiet"'
+)
+
+
+def selinux_output(getenforce: str, config: str, rhel: bool = True, relabel: bool = False,
+                   boot_args: str = ROCKY8_BOOT_ARGS) -> dict:
+    """The raw output of ``selinux.SelinuxMode``; Debian's hosts have no SELinux and no grubby."""
+    if not rhel:
+        return {"output": "--- config\n--- relabel"}
+    mark = "\n/.autorelabel" if relabel else ""
+    return {"output": f"{getenforce}\n--- config\nSELINUX={config}\n--- relabel{mark}\n"
+                      f"--- grubby\n{boot_args}\n{boot_args}"}
 
 
 def fact_case_output(name: str) -> dict:
@@ -274,9 +290,7 @@ def fresh(family: str) -> dict:
         "server.KernelModules": {},
         "sysctl.SysctlFile": {"output": "\n--- live\nnet.ipv4.ip_forward = 0"},
         # selinux
-        "selinux.SelinuxMode": {
-            "output": "Enforcing\n--- config\nSELINUX=enforcing" if rhel else "--- config",
-        },
+        "selinux.SelinuxMode": selinux_output("Enforcing", "enforcing", rhel),
     }
 
 
@@ -311,8 +325,6 @@ def converged(family: str, role: str = "control_plane") -> dict:
         ),
         "server.KernelModules": {"overlay": module, "br_netfilter": module},
         "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n\n--- live\n{SYSCTL_FILE}"},
-        "selinux.SelinuxMode": {
-            "output": "Permissive\n--- config\nSELINUX=permissive" if rhel else "--- config",
-        },
+        "selinux.SelinuxMode": selinux_output("Permissive", "permissive", rhel),
     })
     return facts

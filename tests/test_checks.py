@@ -181,6 +181,9 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
         "python": ["/usr/libexec/platform-python" if rhel else "/usr/bin/python3"],
     }
     s.update(over)
+    # SELinux is one section, as facts.selinux.SELINUX_COMMAND prints it.
+    s["selinux"] = [*s["selinux"], "--- config", *s.pop("selinux_config"), "--- relabel",
+                    *s.pop("selinux_relabel", [])]
     lines = []
     for name, value in s.items():
         lines.append(f"--- kubeprep:{name}")

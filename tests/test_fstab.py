@@ -1,22 +1,22 @@
-"""Property and example tests for kubeprep.fstab, the edit behind swap.off."""
+"""Property and example tests of the fstab edits of swap.off and swap.on: the commands the
+operations send, built by their own generators from a fake ``swap.SwapState`` fact (as the
+operation cases do) and run with bash, GNU sed and sha256sum on a temporary file."""
 
-import hashlib
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyinfra.context import ctx_host, ctx_state
+from pyinfra_testing.util import FakeState, create_host
 
-from kubeprep.fstab import (
-    COMMENT_PREFIX,
-    comment_swap_entries,
-    is_kubeprep_comment,
-    is_swap_entry,
-    swap_entries,
-    uncomment_kubeprep_entries,
-)
+from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
+from operations import swap
 
 # The Rocky Linux 8 fstab anaconda writes (the seed shows it, swap line commented by hand).
 ROCKY8_FSTAB = (
@@ -112,89 +112,6 @@ def fstabs(draw, with_swap=True):
     return "\n".join(text_lines), labels
 
 
-# ---------------------------------------------------------------------------- properties
-
-@given(fstabs())
-def test_detection_matches_the_generated_entries(case):
-    text, labels = case
-    assert [is_swap_entry(line) for line in text.split("\n")] == labels
-
-
-@given(fstabs())
-def test_other_lines_unchanged_and_swap_lines_commented(case):
-    text, labels = case
-    before, after = text.split("\n"), comment_swap_entries(text).split("\n")
-    assert len(after) == len(before)
-    for old, new, swap in zip(before, after, labels, strict=True):
-        assert new == (COMMENT_PREFIX + old if swap else old)
-
-
-@given(fstabs())
-def test_no_swap_entry_left(case):
-    text, _ = case
-    assert swap_entries(comment_swap_entries(text)) == []
-
-
-@given(fstabs())
-def test_idempotent(case):
-    text, _ = case
-    once = comment_swap_entries(text)
-    assert comment_swap_entries(once) == once
-
-
-@given(fstabs())
-def test_line_count_and_endings_unchanged(case):
-    text, _ = case
-    result = comment_swap_entries(text)
-    assert result.count("\n") == text.count("\n")
-    assert result.count("\r") == text.count("\r")
-    assert result.endswith("\n") == text.endswith("\n")
-
-
-@given(fstabs(with_swap=False))
-def test_text_without_swap_entries_unchanged(case):
-    text, _ = case
-    assert swap_entries(text) == []
-    assert comment_swap_entries(text) == text
-
-
-# An independent reading of fstab(5): fields are separated by blanks (space or tab), a line whose
-# first non-blank character is "#" is a comment, and the third field is the filesystem type.
-def _is_swap_by_fields(line: str) -> bool:
-    fields = [field for field in re.split(r"[ \t]+", line.rstrip("\r")) if field]
-    return len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap"
-
-
-tokens = st.sampled_from(["swap", "none", "/swapfile", "UUID=ab-12", "#", "a#b", "sw", "0",
-                          "ext4", "swapfs", " ", "\t", "  ", "="])
-
-
-@given(st.lists(tokens, max_size=9).map("".join))
-def test_detection_agrees_with_field_splitting(line):
-    assert is_swap_entry(line) == _is_swap_by_fields(line)
-
-
-@pytest.mark.skipif(not (shutil.which("sed") and shutil.which("sha256sum")),
-                    reason="needs GNU sed and sha256sum")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fstabs())
-def test_swap_off_sed_edit_matches_comment_swap_entries(tmp_path, case):
-    """The checksum-guarded sed that swap.off runs writes exactly comment_swap_entries(text)."""
-    text, labels = case
-    fstab = tmp_path / "fstab"
-    fstab.write_bytes(text.encode())
-    numbers = [number for number, swap in enumerate(labels, 1) if swap]
-    prefix = COMMENT_PREFIX.replace("#", "\\#")
-    edits = " ".join(f"-e '{number}s/^/{prefix}/'" for number in numbers)
-    checksum = hashlib.sha256(text.encode()).hexdigest()
-    script = (f"echo '{checksum}  {fstab}' | sha256sum --check --status && "
-              f"sed -i.kubeprep.bak {edits} '{fstab}'")
-    if numbers:
-        subprocess.run(["bash", "-c", script], check=True)
-    assert fstab.read_bytes().decode() == comment_swap_entries(text)
-
-
-# --------------------------------------------------------------------- the inverse: swap.on
 
 # Any text at all, with lines that look like kubeprep's but are not (prefix not at the start).
 free_lines = st.one_of(
@@ -212,85 +129,230 @@ texts_without_kubeprep_lines = st.lists(free_lines, max_size=25).map("\n".join).
     _no_kubeprep_line,
 )
 fstabs_without_kubeprep_lines = fstabs().filter(lambda case: _no_kubeprep_line(case[0]))
+texts_with_kubeprep_lines = st.lists(
+    st.one_of(free_lines, free_lines.map(lambda line: COMMENT_PREFIX + line)), max_size=25,
+).map("\n".join)
 
 
-@given(texts_without_kubeprep_lines)
-def test_uncomment_inverts_comment(text):
-    assert uncomment_kubeprep_entries(comment_swap_entries(text)) == text
+# An independent reading of fstab(5): fields are separated by blanks (space or tab), a line whose
+# first non-blank character is "#" is a comment, and the third field is the filesystem type.
+def _is_swap_by_fields(line: str) -> bool:
+    fields = [field for field in re.split(r"[ \t]+", line.rstrip("\r")) if field]
+    return len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap"
 
 
-@given(texts_without_kubeprep_lines)
-def test_uncomment_leaves_text_without_kubeprep_lines_alone(text):
-    assert uncomment_kubeprep_entries(text) == text
+def _swap_commented(text: str) -> str:
+    """What ``swap.off`` must leave: each swap entry (by fields) behind the prefix, nothing else
+    changed."""
+    return "\n".join(
+        COMMENT_PREFIX + line if _is_swap_by_fields(line) else line for line in text.split("\n")
+    )
 
 
-@given(fstabs_without_kubeprep_lines)
-def test_uncomment_restores_every_swap_entry(case):
+# ------------------------------------------------------------------ the commands really sent
+
+Op = Callable[..., object]
+needs_shell = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("bash", "sed", "sha256sum")),
+    reason="runs the commands with bash, GNU sed and sha256sum",
+)
+
+
+_STATE = FakeState()  # one for all: making one reads every installed package's entry points
+
+
+def _sent(op: Op, text: str, fstab: Path) -> list[str]:
+    """The commands ``op`` sends to a host whose ``fstab`` reads ``text`` and has no active swap:
+    the operation's own generator on a fake ``swap.SwapState`` fact."""
+    fact = {"active": [], "fstab": text, "swap_target": "static", "units": [],
+            "unit_backups": {}, "zram": {}}
+    host = create_host(_STATE, facts={"swap.SwapState": {f"fstab={fstab}": fact}})
+    with ctx_state.use(_STATE), ctx_host.use(host):
+        commands = list(op._inner(fstab=str(fstab)))  # type: ignore[attr-defined]
+    return [command if isinstance(command, str) else command.get_raw_value()
+            for command in commands]
+
+
+def _edit(op: Op, fstab: Path) -> list[str]:
+    """Read ``fstab``, plan ``op`` on it and run the commands that edit it (the checksum-guarded
+    ones); the commands that do not touch the file are returned."""
+    commands = _sent(op, fstab.read_bytes().decode(), fstab)
+    for command in commands:
+        if "sha256sum" in command:
+            subprocess.run(["bash", "-c", command], check=True)
+    return [command for command in commands if "sha256sum" not in command]
+
+
+def _backup(fstab: Path) -> Path:
+    return fstab.with_name(fstab.name + ".kubeprep.bak")
+
+
+def _fstab(directory: str, text: str) -> Path:
+    fstab = Path(directory) / "fstab"
+    fstab.write_bytes(text.encode())
+    return fstab
+
+
+# ---------------------------------------------------------------------------- properties
+
+@given(fstabs())
+def test_detection_matches_the_generated_entries(case):
+    text, labels = case
+    assert [is_swap_entry(line) for line in text.split("\n")] == labels
+    assert [_is_swap_by_fields(line) for line in text.split("\n")] == labels
+
+
+tokens = st.sampled_from(["swap", "none", "/swapfile", "UUID=ab-12", "#", "a#b", "sw", "0",
+                          "ext4", "swapfs", " ", "\t", "  ", "="])
+
+
+@given(st.lists(tokens, max_size=9).map("".join))
+def test_detection_agrees_with_field_splitting(line):
+    assert is_swap_entry(line) == _is_swap_by_fields(line)
+
+
+@needs_shell
+@settings(max_examples=40, deadline=None)
+@given(fstabs())
+def test_off_comments_out_exactly_the_swap_entries_and_keeps_the_original(case):
     text, _ = case
-    assert swap_entries(uncomment_kubeprep_entries(comment_swap_entries(text))) == swap_entries(text)
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        rest = _edit(swap.off, fstab)
+        assert fstab.read_bytes() == _swap_commented(text).encode()
+        if _swap_commented(text) != text:
+            assert rest == ["systemctl daemon-reload"]
+            assert _backup(fstab).read_bytes() == text.encode()
+        else:
+            assert rest == []
+            assert not _backup(fstab).exists()
 
 
-@given(st.lists(st.one_of(free_lines, free_lines.map(lambda line: COMMENT_PREFIX + line)),
-                max_size=25).map("\n".join))
-def test_uncomment_only_drops_the_prefix(text):
-    before, after = text.split("\n"), uncomment_kubeprep_entries(text).split("\n")
-    assert len(after) == len(before)
-    for old, new in zip(before, after, strict=True):
-        assert new == (old[len(COMMENT_PREFIX):] if old.startswith(COMMENT_PREFIX) else old)
-
-
-@pytest.mark.skipif(not (shutil.which("sed") and shutil.which("sha256sum")),
-                    reason="needs GNU sed and sha256sum")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fstabs_without_kubeprep_lines)
-def test_swap_on_sed_edit_matches_uncomment(tmp_path, case):
-    """The sed that swap.on runs on a fstab swap.off edited gives back the original text."""
+@needs_shell
+@settings(max_examples=25, deadline=None)
+@given(fstabs())
+def test_a_second_off_sends_nothing(case):
     text, _ = case
-    commented = comment_swap_entries(text)
-    fstab = tmp_path / "fstab"
-    fstab.write_bytes(commented.encode())
-    numbers = [n for n, line in enumerate(commented.split("\n"), 1) if is_kubeprep_comment(line)]
-    edits = " ".join(f"-e '{number}s/^{COMMENT_PREFIX}//'" for number in numbers)
-    checksum = hashlib.sha256(commented.encode()).hexdigest()
-    if numbers:
-        subprocess.run(["bash", "-c", f"echo '{checksum}  {fstab}' | sha256sum --check --status"
-                                      f" && sed -i {edits} '{fstab}'"], check=True)
-    assert fstab.read_bytes().decode() == uncomment_kubeprep_entries(commented) == text
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        _edit(swap.off, fstab)
+        assert _sent(swap.off, fstab.read_bytes().decode(), fstab) == []
+
+
+@needs_shell
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(fstabs_without_kubeprep_lines.map(lambda case: case[0]),
+                 texts_without_kubeprep_lines))
+def test_on_undoes_off_byte_for_byte(text):
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        _edit(swap.off, fstab)
+        rest = _edit(swap.on, fstab)
+        assert fstab.read_bytes() == text.encode()
+        assert rest == (["systemctl daemon-reload", "swapon -a"]
+                        if _swap_commented(text) != text else [])
+
+
+@needs_shell
+@settings(max_examples=40, deadline=None)
+@given(texts_with_kubeprep_lines)
+def test_on_only_drops_the_prefix_at_the_start_of_a_line(text):
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        _edit(swap.on, fstab)
+        assert fstab.read_bytes() == "\n".join(
+            line.removeprefix(COMMENT_PREFIX) for line in text.split("\n")
+        ).encode()
+        if _no_kubeprep_line(text):
+            assert not _backup(fstab).exists()
+        else:
+            assert _backup(fstab).read_bytes() == text.encode()
+
+
+@needs_shell
+@settings(max_examples=30, deadline=None)
+@given(fstabs(), st.sampled_from([swap.off, swap.on]), swap_lines(), st.booleans())
+def test_a_file_changed_after_the_read_is_not_edited(case, op, added, by_appending):
+    """The checksum guard: the edit planned from one text does not run on another."""
+    text, _ = case
+    text = _swap_commented(text) if op is swap.on else text
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        edits = [command for command in _sent(op, text, fstab) if "sha256sum" in command]
+        changed = text + added if by_appending else text[1:]
+        fstab.write_bytes(changed.encode())
+        for command in edits:
+            assert subprocess.run(["bash", "-c", command]).returncode != 0
+        assert fstab.read_bytes() == changed.encode()
+        assert not _backup(fstab).exists()
+
+
+@needs_shell
+@settings(max_examples=30, deadline=None)
+@given(fstabs_without_kubeprep_lines, swap_lines())
+def test_the_backup_stays_the_first_original(case, added):
+    """off, a swap entry added by hand, off again, on: the backup is still the first text."""
+    text, _ = case
+    with tempfile.TemporaryDirectory() as directory:
+        fstab = _fstab(directory, text)
+        _edit(swap.off, fstab)
+        edited = fstab.read_bytes().decode()
+        by_hand = f"{edited}\n{added}\n" if edited and not edited.endswith("\n") else \
+            f"{edited}{added}\n"
+        fstab.write_bytes(by_hand.encode())
+        _edit(swap.off, fstab)
+        assert fstab.read_bytes() == _swap_commented(by_hand).encode()
+        _edit(swap.on, fstab)
+        assert _backup(fstab).read_bytes() == (
+            text.encode() if _swap_commented(text) != text else by_hand.encode()
+        )
 
 
 # ------------------------------------------------------------------------------- examples
 
-def test_rocky8_fstab_swap_line_is_found():
-    assert swap_entries(ROCKY8_FSTAB) == [ROCKY8_SWAP_LINE]
-
-
-def test_rocky8_fstab_only_swap_line_commented():
-    expected = ROCKY8_FSTAB.replace(ROCKY8_SWAP_LINE, "#kubeprep# " + ROCKY8_SWAP_LINE)
-    assert comment_swap_entries(ROCKY8_FSTAB) == expected
-    assert comment_swap_entries(ROCKY8_FSTAB).split("\n")[13] == "#kubeprep# " + ROCKY8_SWAP_LINE
-
-
-def test_rocky8_fstab_commented_by_hand_as_in_the_seed_is_left_alone():
-    by_hand = ROCKY8_FSTAB.replace(ROCKY8_SWAP_LINE, "# " + ROCKY8_SWAP_LINE)
-    assert swap_entries(by_hand) == []
-    assert comment_swap_entries(by_hand) == by_hand
-
-
-def test_rocky8_fstab_with_crlf_keeps_its_endings():
-    crlf = ROCKY8_FSTAB.replace("\n", "\r\n")
-    assert comment_swap_entries(crlf) == crlf.replace(
+@needs_shell
+def test_rocky8_fstab_only_swap_line_commented(tmp_path):
+    fstab = _fstab(str(tmp_path), ROCKY8_FSTAB)
+    assert _edit(swap.off, fstab) == ["systemctl daemon-reload"]
+    assert fstab.read_text().split("\n")[13] == "#kubeprep# " + ROCKY8_SWAP_LINE
+    assert fstab.read_text() == ROCKY8_FSTAB.replace(
         ROCKY8_SWAP_LINE, "#kubeprep# " + ROCKY8_SWAP_LINE,
     )
+    assert _backup(fstab).read_text() == ROCKY8_FSTAB
 
 
-def test_tab_separated_swapfile_without_dump_and_pass():
-    assert comment_swap_entries("/swapfile\tnone\tswap\tsw") == "#kubeprep# /swapfile\tnone\tswap\tsw"
+@needs_shell
+def test_rocky8_fstab_round_trip(tmp_path):
+    fstab = _fstab(str(tmp_path), ROCKY8_FSTAB)
+    _edit(swap.off, fstab)
+    assert _edit(swap.on, fstab) == ["systemctl daemon-reload", "swapon -a"]
+    assert fstab.read_text() == ROCKY8_FSTAB
 
 
-def test_rocky8_fstab_round_trip():
-    assert uncomment_kubeprep_entries(comment_swap_entries(ROCKY8_FSTAB)) == ROCKY8_FSTAB
+def test_rocky8_fstab_commented_by_hand_as_in_the_seed_is_left_alone(tmp_path):
+    by_hand = ROCKY8_FSTAB.replace(ROCKY8_SWAP_LINE, "# " + ROCKY8_SWAP_LINE)
+    assert _sent(swap.off, by_hand, tmp_path / "fstab") == []
+    assert _sent(swap.on, by_hand, tmp_path / "fstab") == []
 
 
-def test_prefix_not_at_the_start_of_the_line_is_kept():
-    text = " #kubeprep# /swapfile none swap sw 0 0\n#kubeprep#/swapfile none swap sw 0 0"
-    assert uncomment_kubeprep_entries(text) == text
+@needs_shell
+def test_rocky8_fstab_with_crlf_keeps_its_endings(tmp_path):
+    crlf = ROCKY8_FSTAB.replace("\n", "\r\n")
+    fstab = _fstab(str(tmp_path), crlf)
+    _edit(swap.off, fstab)
+    assert fstab.read_bytes() == crlf.replace(
+        ROCKY8_SWAP_LINE, "#kubeprep# " + ROCKY8_SWAP_LINE,
+    ).encode()
+
+
+@needs_shell
+def test_tab_separated_swapfile_without_dump_and_pass_nor_final_newline(tmp_path):
+    fstab = _fstab(str(tmp_path), "/swapfile\tnone\tswap\tsw")
+    _edit(swap.off, fstab)
+    assert fstab.read_bytes() == b"#kubeprep# /swapfile\tnone\tswap\tsw"
+
+
+@needs_shell
+def test_prefix_not_at_the_start_of_the_line_is_kept(tmp_path):
+    text = " #kubeprep# /swapfile none swap sw 0 0\n#kubeprep#/swapfile none swap sw 0 0\n"
+    assert _sent(swap.on, text, tmp_path / "fstab") == []

@@ -15,6 +15,7 @@ from host_states import (
     fresh,
     list_all,
     public_xml,
+    selinux_output,
     show,
     swap_output,
 )
@@ -115,7 +116,9 @@ def test_fresh_rocky_control_plane_in_order():
     )
     assert run.commands("SELinux permissive") == [
         "setenforce 0",
-        "sed -i.kubeprep.bak -E 's/^[[:space:]]*SELINUX=.*/SELINUX=permissive/' /etc/selinux/config",
+        "{ [ -e /etc/selinux/config.kubeprep.bak ] || cp -p /etc/selinux/config "
+        "/etc/selinux/config.kubeprep.bak; } && "
+        "sed -i -E 's/^[[:space:]]*SELINUX=.*/SELINUX=permissive/' /etc/selinux/config",
     ]
 
 
@@ -489,3 +492,37 @@ def test_sshd_port_listed_among_the_role_ports_is_enough():
     facts["sshd.SshdPorts"] = {"output": "22\n2222"}
     run = run_deploy("tasks/firewall.py", facts, data={"firewall_ports": ["2222/tcp", "6443/tcp"]})
     assert not run.failed and run.ops
+
+
+# ---------------------------------------------------------------------------------- selinux
+
+def test_rocky8_back_from_disabled_relabels_then_waits_for_the_reboot():
+    facts = fresh("rhel")
+    facts["selinux.SelinuxMode"] = selinux_output("Disabled", "disabled")
+    run = run_deploy("tasks/selinux.py", facts, data={"selinux_mode": "enforcing"})
+    assert run.commands("SELinux enforcing")[-2:] == [
+        "{ [ -e /etc/selinux/config.kubeprep.bak ] || cp -p /etc/selinux/config "
+        "/etc/selinux/config.kubeprep.bak; } && "
+        "sed -i -E 's/^[[:space:]]*SELINUX=.*/SELINUX=permissive/' /etc/selinux/config",
+        "touch /.autorelabel",
+    ]
+    facts["selinux.SelinuxMode"] = selinux_output("Disabled", "permissive", relabel=True)
+    assert run_deploy("tasks/selinux.py", facts, data={"selinux_mode": "enforcing"}).changes == {}
+
+
+def test_debian_with_selinux_off_in_the_kernel_gets_no_relabel():
+    facts = fresh("debian")
+    facts["selinux.SelinuxMode"] = {"output": "Disabled\n--- config\nSELINUX=permissive\n--- relabel"}
+    assert run_deploy("tasks/selinux.py", facts).changes == {}
+
+
+@pytest.mark.parametrize(("release", "grubby"), [(None, False), (ROCKY_9, True)])
+def test_disabled_needs_the_kernel_argument_from_rhel_9_on(release, grubby):
+    facts = fresh("rhel")
+    if release:
+        facts["server.LinuxDistribution"] = release
+    run = run_deploy("tasks/selinux.py", facts, data={"selinux_mode": "disabled"})
+    commands = run.commands("SELinux disabled")
+    assert commands[0] == "setenforce 0"
+    assert commands[1].endswith("'s/^[[:space:]]*SELINUX=.*/SELINUX=disabled/' /etc/selinux/config")
+    assert commands[2:] == (["grubby --update-kernel ALL --args selinux=0"] if grubby else [])
