@@ -1,4 +1,4 @@
-"""Prepare every host for kubeadm: account, firewall, swap, kernel, selinux, in that order.
+"""Prepare every host for kubeadm: account, firewall, swap, kernel, selinux, runtime, in that order.
 
     pyinfra inventory.py deploy.py          # apply
     pyinfra inventory.py deploy.py --dry    # show what would change
@@ -15,3 +15,4 @@ if checked_host():
     local.include("tasks/swap.py")
     local.include("tasks/kernel.py")
     local.include("tasks/selinux.py")
+    local.include("tasks/runtime.py")

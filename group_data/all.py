@@ -50,3 +50,21 @@ selinux_mode = "permissive"
 # --- readiness check (check.py): the Kubernetes minor version the nodes will run. It decides
 # whether cgroup v1 is an error (the kubelet refuses it from 1.35) or a warning.
 kubernetes_version = "1.35"
+
+# --- runtime: containerd, set up for the kubelet (docs/runtime.md)
+# The cgroup driver of containerd (SystemdCgroup) now and of the kubelet (cgroupDriver) later:
+# "systemd" (kubeadm's default since 1.22, for systemd hosts) or "cgroupfs". They must match.
+cgroup_driver = "systemd"
+containerd_package = None  # None: "containerd" on Debian/Ubuntu, "containerd.io" on the RHEL family
+containerd_version = None  # None: the newest the repository has; else as apt/dnf list it
+# RHEL family only (it ships no containerd): Docker's repository, or your mirror of it. None: the
+# package comes from a repository the host already has.
+containerd_rpm_repo = "https://download.docker.com/linux/centos/$releasever/$basearch/stable"
+containerd_rpm_gpg_key = "https://download.docker.com/linux/centos/gpg"
+# The pod sandbox (pause) image, with its registry host: the one `kubeadm config images list`
+# names for your Kubernetes version (an offline lab imports its own, e.g. localhost/pause:3.10).
+containerd_sandbox_image = "registry.k8s.io/pause:3.10"
+containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/bin on RHEL
+# Pull through mirrors, tried in order before the registry itself, e.g.
+# {"docker.io": ["https://mirror.example.com:5000"], "registry.k8s.io": ["http://10.0.0.5:5000"]}
+containerd_registry_mirrors = {}

@@ -12,6 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kubeprep.cni import CNI_PRESETS
+from kubeprep.containerd import (
+    RUNTIME_KEYS,
+    RUNTIME_OPTIONAL_KEYS,
+    RuntimeSettings,
+    runtime_errors,
+    runtime_settings,
+)
 from kubeprep.ports import covered, port_error, source_error
 
 ROLES = ("control_plane", "workers")
@@ -43,8 +50,9 @@ KEYS: dict[str, tuple[type, ...]] = {
     "kernel_sysctl_file": (str,),
     "selinux_mode": (str,),
     "kubernetes_version": (str,),
+    **RUNTIME_KEYS,
 }
-OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone"}
+OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone", *RUNTIME_OPTIONAL_KEYS}
 SECRET_KEYS = {"admin_password_hash"}
 
 # Keys that belong to pyinfra itself or to the inventory, never reported as unknown.
@@ -103,6 +111,7 @@ class Settings:
     kernel_sysctls: tuple[tuple[str, str], ...]
     kernel_sysctl_file: str
     selinux_mode: str
+    runtime: RuntimeSettings
 
     @property
     def cni_ports(self) -> tuple[str, ...]:
@@ -184,6 +193,9 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     for key, allowed in (("selinux_mode", SELINUX_MODES), ("swap", SWAP_POLICIES)):
         if data[key] not in allowed:
             raise _fail(host, key, data[key], "unknown value", f"use one of {', '.join(allowed)}")
+    problem = runtime_errors(data)
+    if problem:
+        raise _fail(host, *problem)
 
     return Settings(
         host=host,
@@ -211,6 +223,7 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
         kernel_sysctls=tuple((key, str(value)) for key, value in data["kernel_sysctls"].items()),
         kernel_sysctl_file=data["kernel_sysctl_file"],
         selinux_mode=data["selinux_mode"],
+        runtime=runtime_settings(data),
     )
 
 

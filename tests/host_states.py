@@ -291,6 +291,8 @@ def fresh(family: str) -> dict:
         "sysctl.SysctlFile": {"output": "\n--- live\nnet.ipv4.ip_forward = 0"},
         # selinux
         "selinux.SelinuxMode": selinux_output("Enforcing", "enforcing", rhel),
+        # runtime
+        "containerd.ContainerdState": runtime_state(family, "not_installed"),
     }
 
 
@@ -327,4 +329,48 @@ def converged(family: str, role: str = "control_plane") -> dict:
         "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n\n--- live\n{SYSCTL_FILE}"},
         "selinux.SelinuxMode": selinux_output("Permissive", "permissive", rhel),
     })
+    facts["rpm.RpmPackages"]["containerd.io"] = [RHEL_CONTAINERD_IO]
+    if rhel:
+        facts["files.Sha1File"] = ByArguments({
+            "path=/etc/modules-load.d/k8s.conf": facts["files.Sha1File"],
+            f"path={DOCKER_REPO_FILE}": hashlib.sha1(DOCKER_REPO.encode()).hexdigest(),
+        })
+    facts["deb.DebPackages"]["containerd"] = [DEBIAN_CONTAINERD]
+    facts["containerd.ContainerdState"] = runtime_state(family, "converged")
     return facts
+
+
+# ------------------------------------------------------------------------------------ runtime
+# containerd.ContainerdState on Debian (CNI plugins in /usr/lib/cni) and the RHEL family
+# (/opt/cni/bin). Real output of the fact's command with Debian's containerd binaries (1.6.20 from
+# bookworm, 1.7.24 from trixie, 2.1.9 from sid) reading each case's config file; only systemctl's
+# and ctr's answers are composed (no daemon ran). The RHEL states use Debian's 1.7.24 binary:
+# Docker's containerd.io was not reachable, its version line would read
+# "containerd containerd.io 1.7.x <commit>".
+DEBIAN_CONTAINERD = "1.6.20~ds1-1+deb12u3"
+RHEL_CONTAINERD_IO = "1.7.27-3.1.el8"
+# The repository file dnf.repo writes from group_data/all.py's containerd_rpm_* keys.
+DOCKER_REPO_FILE = "/etc/yum.repos.d/docker-ce-stable.repo"
+DOCKER_REPO = """[docker-ce-stable]
+name=Docker CE Stable - $basearch (containerd.io, for kubeprep)
+baseurl=https://download.docker.com/linux/centos/$releasever/$basearch/stable
+enabled=1
+gpgcheck=1
+gpgkey=https://download.docker.com/linux/centos/gpg
+"""
+RUNTIME_CASES = {
+    ("debian", "not_installed"): "not_installed",
+    ("rhel", "not_installed"): "not_installed_opt_cni_bin",
+    ("debian", "converged"): "debian12_converged_1_6",
+    ("rhel", "converged"): "converged_1_7_opt_cni_bin",
+}
+CNI_BIN_DIRS = {"debian": "/usr/lib/cni", "rhel": "/opt/cni/bin"}
+
+
+def runtime_state(family: str, case: str) -> ByArguments:
+    """containerd.ContainerdState for the platform's CNI bin dir, from a fact case: ``case`` is a
+    state of RUNTIME_CASES or a case file's name."""
+    name = RUNTIME_CASES.get((family, case), case)
+    return ByArguments({
+        f"cni_bin_dir={CNI_BIN_DIRS[family]}": fact_case_output(f"containerd.ContainerdState/{name}"),
+    })

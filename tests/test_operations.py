@@ -20,7 +20,7 @@ OPERATION_PACKAGE = "operations"
 CASES = Path(__file__).parent / "operation_cases"
 EXPECTED_OPERATIONS = {
     "firewalld.ports", "firewalld.protocols", "firewalld.sources", "firewalld.zone", "selinux.mode", "swap.off", "swap.on", "swap.swap_target", "swap.units",
-    "swap.zram", "sysctl.persisted",
+    "swap.zram", "sysctl.persisted", "containerd.configured",
 }
 
 # Cases that state the correct behaviour of an operation that is wrong today. They are expected

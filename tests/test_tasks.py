@@ -34,7 +34,7 @@ SWAP_KEEP_OPS = [
     "swap = keep: swap.target unmasked",
     "swap = keep: fstab swap entries uncommented, swap on",
 ]
-TASKS = ["account", "firewall", "swap", "kernel", "selinux"]
+TASKS = ["account", "firewall", "swap", "kernel", "selinux", "runtime"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -48,7 +48,7 @@ def test_converged_host_gets_no_command(task, family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_deploy_on_converged_worker_changes_nothing(family):
     run = run_deploy("deploy.py", converged(family, "workers"), group="workers")
-    assert len(run.ops) == 15
+    assert len(run.ops) == {"rhel": 18, "debian": 17}[family]  # RHEL adds a repository
     assert run.changes == {}
 
 
@@ -80,6 +80,9 @@ def test_fresh_rocky_control_plane_in_order():
         "Load overlay, br_netfilter now",
         "Kernel parameters in /etc/sysctl.d/k8s.conf, applied",
         "SELinux permissive",
+        "Add the containerd.io repository",
+        "Install containerd",
+        "containerd configured for the kubelet, running and enabled",
     ]
     assert run.commands("Install firewalld") == ["dnf install -y firewalld"]
     # firewalld is not running yet: everything goes to the permanent config, SSH first, and the

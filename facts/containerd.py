@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import tomllib
+
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.command import QuoteString
+from typing_extensions import TypedDict, override
+
+from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
+
+# Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
+_LINE = "|"
+
+
+class ContainerdStateDict(TypedDict):
+    version: str | None
+    active: str | None
+    enabled: str | None
+    started: int | None
+    config: str | None
+    config_mtime: int | None
+    effective: dict | None
+    socket: bool
+    images: list[str]
+    cni_bin_dir: str
+    cni_plugins: list[str]
+    hosts: dict[str, str]
+
+
+class ContainerdState(FactBase[ContainerdStateDict]):
+    """
+    Returns containerd as the kubelet meets it, read in one command: the installed version, the
+    service, ``/etc/containerd/config.toml`` and what containerd makes of it (``containerd config
+    dump``, reduced to the settings kubeprep owns), the CRI socket, the images in the ``k8s.io``
+    namespace, the CNI plugins in ``cni_bin_dir`` and the registry hosts files in ``certs.d``.
+
+    + cni_bin_dir: the directory whose CNI plugins are listed
+
+    ``started`` and ``config_mtime`` are Unix times: a config newer than the running daemon is
+    not in effect yet. ``effective`` is ``None`` when containerd is absent or its config does not
+    load.
+
+    .. code:: python
+
+        {
+            "version": "1.6.20~ds1",
+            "active": "active",
+            "enabled": "enabled",
+            "started": 1764502720,
+            "config": "version = 2\\n...",
+            "config_mtime": 1764502719,
+            "effective": {
+                "config_version": 2, "systemd_cgroup": True,
+                "sandbox_image": "registry.k8s.io/pause:3.10", "cni_bin_dirs": ["/usr/lib/cni"],
+                "config_path": "", "cri_disabled": [],
+            },
+            "socket": True,
+            "images": ["registry.k8s.io/pause:3.10"],
+            "cni_bin_dir": "/usr/lib/cni",
+            "cni_plugins": ["bridge", "host-local", "loopback"],
+            "hosts": {"docker.io": "server = ...\\n"},
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> ContainerdStateDict:
+        return {
+            "version": None, "active": None, "enabled": None, "started": None, "config": None,
+            "config_mtime": None, "effective": None, "socket": False, "images": [],
+            "cni_bin_dir": "", "cni_plugins": [], "hosts": {},
+        }
+
+    @override
+    def command(self, cni_bin_dir: str) -> StringCommand:
+        unit = "containerd.service"
+        return StringCommand(
+            "if command -v containerd >/dev/null 2>&1; then containerd --version;",
+            f"echo '--- service'; systemctl is-active {unit}; systemctl is-enabled {unit};",
+            f"t=$(systemctl show -p ActiveEnterTimestamp --value {unit});",
+            'echo "--- started"; [ -z "$t" ] || date -d "$t" +%s;',
+            f"echo '--- dump'; containerd config dump 2>/dev/null | sed 's/^/{_LINE}/';",
+            "echo '--- images'; ctr -n k8s.io images ls -q 2>/dev/null; fi;",
+            f"echo '--- socket'; [ -S {SOCKET} ] && echo yes;",
+            f"if [ -f {CONFIG_PATH} ]; then echo \"--- config $(stat -c %Y {CONFIG_PATH})\";",
+            f"sed 's/^/{_LINE}/' {CONFIG_PATH}; echo; fi;",
+            "echo '--- cni'", QuoteString(cni_bin_dir), "; ls -1", QuoteString(cni_bin_dir),
+            "2>/dev/null;",
+            f"for f in {CERTS_DIR}/*/hosts.toml; do [ -f \"$f\" ] || continue;",
+            'd=${f%/hosts.toml}; echo "--- hosts ${d##*/}";',
+            f"sed 's/^/{_LINE}/' \"$f\"; echo; done; echo '--- end'",
+        )
+
+    @override
+    def process(self, output) -> ContainerdStateDict:
+        fact = self.default()
+        sections: list[tuple[str, list[str]]] = [("version", [])]
+        for line in output:
+            if line.startswith("--- "):
+                sections.append((line[4:], []))
+            else:
+                sections[-1][1].append(line)
+
+        for name, lines in sections:
+            values = [line.strip() for line in lines if line.strip()]
+            if name == "version" and values:
+                fact["version"] = _version_field(values[0])
+            elif name == "service":
+                fact["active"] = values[0] if values else None
+                fact["enabled"] = values[1] if len(values) > 1 else None
+            elif name == "started" and values:
+                fact["started"] = int(values[0])
+            elif name == "dump":
+                fact["effective"] = _effective(_file_text(lines))
+            elif name == "images":
+                fact["images"] = values
+            elif name == "socket":
+                fact["socket"] = values == ["yes"]
+            elif name.startswith("config "):
+                fact["config_mtime"] = int(name[7:])
+                fact["config"] = _file_text(lines)
+            elif name.startswith("cni "):
+                fact["cni_bin_dir"] = name[4:]
+                fact["cni_plugins"] = values
+            elif name.startswith("hosts "):
+                fact["hosts"][name[6:]] = _file_text(lines) or ""
+        return fact
+
+
+def _version_field(line: str) -> str | None:
+    """The version in ``containerd --version``: its third field (a fourth is a package version
+    or a commit)."""
+    fields = line.split()
+    return fields[2] if len(fields) >= 3 else None
+
+
+def _file_text(lines: list[str]) -> str | None:
+    """A file printed behind the line prefix (and followed by one newline), byte for byte."""
+    content = [line[len(_LINE):] for line in lines if line.startswith(_LINE)]
+    if not lines:
+        return None
+    ends_with_newline = bool(content) and len(lines) > len(content)
+    return "\n".join(content) + ("\n" if ends_with_newline else "")
+
+
+def _effective(dump: str | None) -> dict | None:
+    if not dump:
+        return None
+    try:
+        return effective_settings(tomllib.loads(dump))
+    except tomllib.TOMLDecodeError:
+        return None

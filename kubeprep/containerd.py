@@ -1,0 +1,312 @@
+"""containerd for the kubelet: its data checked, its config rendered per major version, its state
+classified. Pure Python, no pyinfra.
+
+containerd 1.x reads config ``version = 2`` (CRI plugin ``io.containerd.grpc.v1.cri``), 2.x reads
+``version = 3`` (``io.containerd.cri.v1.images`` and ``io.containerd.cri.v1.runtime``). A setting in
+the section the installed version does not read is silently ignored, so the file is rendered for
+the installed version and the effective config (``containerd config dump``) is what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubeprep.checks.model import ERROR, OK, Result
+
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+CONFIG_PATH = "/etc/containerd/config.toml"
+CERTS_DIR = "/etc/containerd/certs.d"
+SOCKET = "/run/containerd/containerd.sock"
+# Where each platform family's own CNI plugins package puts the plugins.
+CNI_BIN_DIRS = {"debian": "/usr/lib/cni", "rhel": "/opt/cni/bin"}
+PACKAGES = {"debian": "containerd", "rhel": "containerd.io"}
+# The first line of every file kubeprep writes for containerd: only such files are replaced or
+# removed.
+HEADER = "# Written by kubeprep (tasks/runtime.py): edits here are overwritten."
+
+_CRI_V2 = 'plugins."io.containerd.grpc.v1.cri"'
+_IMAGES_V3 = "plugins.'io.containerd.cri.v1.images'"
+_RUNTIME_V3 = "plugins.'io.containerd.cri.v1.runtime'"
+_RUNC_OPTIONS = "containerd.runtimes.runc.options"
+
+# A registry host as containerd's certs.d names it: host, host:port, or _default.
+_REGISTRY = re.compile(r"^(_default|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)$")
+_MIRROR_URL = re.compile(r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s\"'\\]*)?$")
+# name[:tag][@digest], lower-case path components (the OCI distribution spec's grammar, simplified).
+_IMAGE = re.compile(
+    r"^(?P<registry>[^/]+)/[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(@sha256:[0-9a-f]{64})?$",
+)
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+_PACKAGE_VERSION = re.compile(r"^([0-9]+:)?[0-9][A-Za-z0-9.+~_-]*$")
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+# The runtime's data keys with the types they must have (defaults in group_data/all.py).
+RUNTIME_KEYS: dict[str, tuple[type, ...]] = {
+    "cgroup_driver": (str,),
+    "containerd_package": (str, type(None)),
+    "containerd_version": (str, type(None)),
+    "containerd_rpm_repo": (str, type(None)),
+    "containerd_rpm_gpg_key": (str, type(None)),
+    "containerd_sandbox_image": (str,),
+    "containerd_cni_bin_dir": (str, type(None)),
+    "containerd_registry_mirrors": (dict,),
+}
+RUNTIME_OPTIONAL_KEYS = {key for key, types in RUNTIME_KEYS.items() if type(None) in types}
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """The runtime keys, checked; ``None`` means the platform's default."""
+
+    cgroup_driver: str
+    package: str | None
+    version: str | None
+    rpm_repo: str | None
+    rpm_gpg_key: str | None
+    sandbox_image: str
+    cni_bin_dir: str | None
+    registry_mirrors: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def package_spec(self, family: str) -> str:
+        """The package to install, pinned as pyinfra's apt/dnf operations write it."""
+        name = self.package or PACKAGES[family]
+        return f"{name}={self.version}" if self.version else name
+
+    def cni_bin_dir_for(self, family: str) -> str:
+        return self.cni_bin_dir or CNI_BIN_DIRS[family]
+
+
+def runtime_settings(data: Mapping[str, Any]) -> RuntimeSettings:
+    """The runtime keys of data already checked by ``runtime_errors``."""
+    return RuntimeSettings(
+        cgroup_driver=data["cgroup_driver"],
+        package=data["containerd_package"],
+        version=data["containerd_version"],
+        rpm_repo=data["containerd_rpm_repo"],
+        rpm_gpg_key=data["containerd_rpm_gpg_key"],
+        sandbox_image=data["containerd_sandbox_image"],
+        cni_bin_dir=data["containerd_cni_bin_dir"],
+        registry_mirrors=tuple(
+            (registry, tuple(urls))
+            for registry, urls in data["containerd_registry_mirrors"].items()
+        ),
+    )
+
+
+def runtime_errors(data: Mapping[str, Any]) -> tuple[str, object, str, str] | None:
+    """The first problem in the runtime keys as ``(key, value, problem, fix)``, or ``None``."""
+    if data["cgroup_driver"] not in CGROUP_DRIVERS:
+        return ("cgroup_driver", data["cgroup_driver"], "unknown cgroup driver",
+                f"use one of {', '.join(CGROUP_DRIVERS)} (systemd on systemd hosts)")
+    package = data["containerd_package"]
+    if package is not None and not _PACKAGE.match(package):
+        return ("containerd_package", package, "not a package name",
+                "give the package name, e.g. 'containerd.io', or None for the platform's")
+    version = data["containerd_version"]
+    if version is not None and not _PACKAGE_VERSION.match(version):
+        return ("containerd_version", version, "not a package version",
+                "give the version as the package manager lists it, e.g. '1.7.24~ds1-6+deb13u1', "
+                "or None for the newest")
+    for key in ("containerd_rpm_repo", "containerd_rpm_gpg_key"):
+        url = data[key]
+        if url is not None and not re.match(r"^(https?|file)://[^\s\"']+$", url):
+            return (key, url, "not an http(s):// or file:// URL",
+                    "give the repository's URL (your mirror's when air-gapped), or None")
+    image = data["containerd_sandbox_image"]
+    match = _IMAGE.match(image) if isinstance(image, str) else None
+    if not match or not _is_registry_host(match["registry"]):
+        return ("containerd_sandbox_image", image,
+                "not an image name with a registry host (a name without one is pulled from "
+                "docker.io)", "write it with its registry, e.g. 'registry.k8s.io/pause:3.10'")
+    bin_dir = data["containerd_cni_bin_dir"]
+    if bin_dir is not None and not re.match(r"^/[^\s\"'\\]*$", bin_dir):
+        return ("containerd_cni_bin_dir", bin_dir, "not an absolute path",
+                "give the directory holding the CNI plugins, or None for the platform's")
+    for registry, mirrors in data["containerd_registry_mirrors"].items():
+        if not isinstance(registry, str) or not _REGISTRY.match(registry):
+            return ("containerd_registry_mirrors", registry, "not a registry host",
+                    "key each list of mirrors by the registry it stands in for, e.g. 'docker.io'")
+        if not isinstance(mirrors, list) or not mirrors:
+            return (f"containerd_registry_mirrors[{registry!r}]", mirrors,
+                    "not a non-empty list of mirror URLs",
+                    "list the mirrors, e.g. ['https://mirror.example.com:5000']")
+        for url in mirrors:
+            if not isinstance(url, str) or not _MIRROR_URL.match(url):
+                return (f"containerd_registry_mirrors[{registry!r}]", url, "not a mirror URL",
+                        "write it like 'https://mirror.example.com:5000' or 'http://10.0.0.5:5000'")
+    return None
+
+
+def _is_registry_host(name: str) -> bool:
+    """Whether an image's first path component is a registry host, as the reference grammar has
+    it: a domain with a dot or a port, or localhost."""
+    return "." in name or ":" in name or name == "localhost"
+
+
+def parse_version(text: str | None) -> tuple[int, int, int] | None:
+    """(major, minor, patch) from ``containerd --version`` or a package version, else None.
+
+    ``containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3`` (Debian),
+    ``containerd github.com/containerd/containerd/v2 2.1.9+unknown`` (Debian unstable),
+    ``containerd containerd.io 1.7.27 05044ec0...`` (Docker's containerd.io).
+    """
+    if not text:
+        return None
+    fields = text.split()
+    candidates = fields[2:3] if len(fields) >= 3 and fields[0] == "containerd" else fields[:1]
+    match = _VERSION.match(candidates[0].lstrip("v")) if candidates else None
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def _toml(value: object) -> str:
+    """A TOML value: JSON strings, lists and booleans are valid TOML."""
+    return json.dumps(value)
+
+
+def render_config(
+    version: tuple[int, ...],
+    cgroup_driver: str,
+    sandbox_image: str,
+    cni_bin_dir: str,
+    registry_mirrors: bool,
+) -> str:
+    """``/etc/containerd/config.toml`` for containerd ``version``: only the settings kubeprep owns,
+    everything else at containerd's defaults.
+
+    ``registry_mirrors``: set ``config_path`` so containerd reads ``certs.d/<registry>/hosts.toml``.
+    """
+    systemd = cgroup_driver == "systemd"
+    if version[0] < 2:
+        sections = [
+            (_CRI_V2, {"sandbox_image": sandbox_image}),
+            (f"{_CRI_V2}.cni", {"bin_dir": cni_bin_dir}),
+            (f"{_CRI_V2}.containerd.runtimes.runc", {"runtime_type": "io.containerd.runc.v2"}),
+            (f"{_CRI_V2}.{_RUNC_OPTIONS}", {"SystemdCgroup": systemd}),
+        ]
+        if registry_mirrors:
+            sections.append((f"{_CRI_V2}.registry", {"config_path": CERTS_DIR}))
+        config_version = 2
+    else:
+        # 2.1 replaced bin_dir by a list, bin_dirs; 2.0 reads only bin_dir.
+        bin_dirs: dict[str, object] = (
+            {"bin_dirs": [cni_bin_dir]} if version[:2] >= (2, 1) else {"bin_dir": cni_bin_dir}
+        )
+        sections = [(f"{_IMAGES_V3}.pinned_images", {"sandbox": sandbox_image})]
+        if registry_mirrors:
+            sections.append((f"{_IMAGES_V3}.registry", {"config_path": CERTS_DIR}))
+        sections += [
+            (f"{_RUNTIME_V3}.cni", bin_dirs),
+            (f"{_RUNTIME_V3}.containerd.runtimes.runc", {"runtime_type": "io.containerd.runc.v2"}),
+            (f"{_RUNTIME_V3}.{_RUNC_OPTIONS}", {"SystemdCgroup": systemd}),
+        ]
+        config_version = 3
+    lines = [HEADER, f"# For containerd {version[0]}.x. cgroup driver: {cgroup_driver}.",
+             f"version = {config_version}"]
+    for table, values in sections:
+        lines += ["", f"[{table}]"]
+        lines += [f"  {key} = {_toml(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_hosts(registry: str, mirrors: list[str]) -> str:
+    """``certs.d/<registry>/hosts.toml``: pull from the mirrors in order, then the registry."""
+    server = "https://registry-1.docker.io" if registry == "docker.io" else f"https://{registry}"
+    lines = [HEADER]
+    if registry != "_default":
+        lines.append(f"server = {_toml(server)}")
+    for url in mirrors:
+        lines += ["", f"[host.{_toml(url)}]", '  capabilities = ["pull", "resolve"]']
+    return "\n".join(lines) + "\n"
+
+
+def effective_settings(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """What containerd reads for the kubelet, from the parsed ``containerd config dump``.
+
+    ``cni_bin_dirs``: 1.x and 2.0 read ``bin_dir``; 2.1 reads ``bin_dirs``, or ``bin_dir`` when
+    that (deprecated) key is set.
+    """
+    plugins = dump.get("plugins", {})
+    if dump.get("version", 1) >= 3:
+        images = plugins.get("io.containerd.cri.v1.images", {})
+        runtime = plugins.get("io.containerd.cri.v1.runtime", {})
+        sandbox = images.get("pinned_images", {}).get("sandbox")
+        registry = images.get("registry", {})
+        cni = runtime.get("cni", {})
+        runc = runtime.get("containerd", {}).get("runtimes", {}).get("runc", {})
+        cri_names = ("io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime",
+                     "io.containerd.grpc.v1.cri", "cri")
+    else:
+        cri = plugins.get("io.containerd.grpc.v1.cri", {})
+        sandbox = cri.get("sandbox_image")
+        registry = cri.get("registry", {})
+        cni = cri.get("cni", {})
+        runc = cri.get("containerd", {}).get("runtimes", {}).get("runc", {})
+        cri_names = ("io.containerd.grpc.v1.cri", "cri")
+    bin_dir = cni.get("bin_dir")
+    return {
+        "config_version": dump.get("version", 1),
+        "systemd_cgroup": runc.get("options", {}).get("SystemdCgroup", False),
+        "sandbox_image": sandbox,
+        "cni_bin_dirs": [bin_dir] if bin_dir else list(cni.get("bin_dirs", [])),
+        "config_path": registry.get("config_path", ""),
+        "cri_disabled": sorted(set(dump.get("disabled_plugins", [])) & set(cri_names)),
+    }
+
+
+def classify(fact: Mapping[str, Any], cgroup_driver: str = "systemd") -> list[Result]:
+    """The readiness rows of a node's runtime, from ``facts.containerd.ContainerdState``."""
+    if not fact.get("version"):
+        return [Result("runtime", ERROR, "containerd is not installed",
+                       "run tasks/runtime.py (pyinfra inventory.py tasks/runtime.py)")]
+    rows = []
+    active = fact.get("active") == "active"
+    rows.append(Result(
+        "runtime", OK if active else ERROR,
+        f"containerd {fact['version']} {fact.get('active') or 'not running'}",
+        "" if active else "systemctl enable --now containerd; journalctl -u containerd",
+    ))
+    effective = fact.get("effective")
+    if effective is None:
+        return [*rows, Result("runtime", ERROR, "containerd config dump failed: the config file "
+                              "does not load", "run tasks/runtime.py to rewrite it")]
+    disabled = effective["cri_disabled"]
+    socket_ok = fact.get("socket") and not disabled
+    rows.append(Result(
+        "runtime", OK if socket_ok else ERROR,
+        f"CRI socket {SOCKET} " + (
+            f"served, but the CRI plugin is disabled ({', '.join(disabled)})" if disabled
+            else "present" if fact.get("socket") else "missing"),
+        "" if socket_ok else "run tasks/runtime.py: it writes a config with the CRI plugin on",
+    ))
+    wanted = cgroup_driver == "systemd"
+    driver_ok = effective["systemd_cgroup"] == wanted
+    rows.append(Result(
+        "runtime", OK if driver_ok else ERROR,
+        f"SystemdCgroup = {str(effective['systemd_cgroup']).lower()} in effect "
+        f"(cgroup_driver = {cgroup_driver})",
+        "" if driver_ok else "run tasks/runtime.py: the kubelet and containerd must use one driver",
+    ))
+    image = effective["sandbox_image"]
+    image_ok = image in fact.get("images", [])
+    rows.append(Result(
+        "runtime", OK if image_ok else ERROR,
+        f"sandbox image {image} " + ("present" if image_ok else "not in the k8s.io namespace"),
+        "" if image_ok else f"ctr -n k8s.io images pull {image} (or import it offline)",
+    ))
+    plugins = fact.get("cni_plugins", [])
+    dirs = effective["cni_bin_dirs"]
+    cni_ok = bool(plugins) and fact.get("cni_bin_dir") in dirs
+    rows.append(Result(
+        "runtime", OK if cni_ok else ERROR,
+        f"CNI plugins in {fact.get('cni_bin_dir')}: {', '.join(plugins) or 'none'} "
+        f"(containerd reads {', '.join(dirs) or 'no directory'})",
+        "" if cni_ok else "install the CNI plugins package (containernetworking-plugins) and "
+        "run tasks/runtime.py",
+    ))
+    return rows

@@ -1,0 +1,35 @@
+"""runtime: containerd installed (the distribution's on Debian/Ubuntu, Docker's containerd.io on
+the RHEL family), configured for the installed version and the cgroup driver, running."""
+
+from pyinfra.operations import apt, dnf
+
+from fleet.hosts import checked_host
+from operations import containerd
+
+checked = checked_host()
+if checked:
+    settings, platform = checked
+    runtime = settings.runtime
+    package = runtime.package_spec(platform.family)
+    if platform.family == "rhel":
+        if runtime.rpm_repo:
+            # dnf imports the key named in the repository file on the first install from it.
+            dnf.repo(
+                name="Add the containerd.io repository",
+                src="docker-ce-stable",
+                description="Docker CE Stable - $basearch (containerd.io, for kubeprep)",
+                baseurl=runtime.rpm_repo,
+                gpgcheck=runtime.rpm_gpg_key is not None,
+                gpgkey=runtime.rpm_gpg_key,
+            )
+        dnf.packages(name="Install containerd", packages=[package])
+    else:
+        apt.packages(name="Install containerd", packages=[package], update=True, cache_time=86400)
+    containerd.configured(
+        name="containerd configured for the kubelet, running and enabled",
+        cgroup_driver=runtime.cgroup_driver,
+        sandbox_image=runtime.sandbox_image,
+        cni_bin_dir=runtime.cni_bin_dir_for(platform.family),
+        registry_mirrors={registry: list(urls) for registry, urls in runtime.registry_mirrors},
+        planned_version=runtime.version,
+    )
