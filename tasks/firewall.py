@@ -33,7 +33,7 @@ elif checked:
         # Its ports before its sources: a node's traffic lands here as soon as it is a source.
         firewalld.ports(
             name="Open every node port to the cluster zone",
-            ports=settings.open_ports,
+            ports=settings.cluster_zone_ports,
             zone=settings.firewall_cluster_zone,
             prune=True,
             services=settings.firewall_services,

@@ -1,11 +1,13 @@
 """Tests for kubeprep.settings: the group_data defaults, every refusal message, the platforms."""
 
+import ast
 import runpy
 from pathlib import Path
 
 import pytest
 from pyinfra.facts.server import LinuxDistribution
 
+from kubeprep.keys import DECLARED, TASKS, PerRole
 from kubeprep.settings import (
     KEYS,
     DataError,
@@ -15,7 +17,8 @@ from kubeprep.settings import (
     unknown_keys,
 )
 
-GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
+ROOT = Path(__file__).resolve().parent.parent
+GROUP_DATA = ROOT / "group_data"
 HOST = "cp1.lab"
 # `openssl passwd -6 -salt 8Xb1c0ZQ9pQ3Sg2e kubeprep`
 SHA512_HASH = (
@@ -25,13 +28,14 @@ SHA512_HASH = (
 ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0n5tqE6XwD1m1v0kq3Y8b9o4Jx7cR2aQ9s8Kf me@laptop"
 
 
+def group_data_file(name: str) -> dict:
+    module = runpy.run_path(str(GROUP_DATA / f"{name}.py"))
+    return {key: value for key, value in module.items() if not key.startswith("__")}
+
+
 def group_data(role: str) -> dict:
     """What pyinfra gives a host of ``role``: all.py, overridden by the role's file."""
-    data = {}
-    for name in ("all.py", f"{role}.py"):
-        module = runpy.run_path(str(GROUP_DATA / name))
-        data.update({key: value for key, value in module.items() if not key.startswith("__")})
-    return data
+    return {**group_data_file("all"), **group_data_file(role)}
 
 
 def refused(data: dict, groups=("control_plane",), host: str = HOST) -> str:
@@ -51,10 +55,55 @@ def test_group_data_sets_exactly_the_known_keys():
     assert set(group_data("workers")) == set(KEYS)
 
 
+def test_all_py_holds_the_declared_defaults():
+    expected = {key.name: key.default for key in DECLARED
+                if not key.inventory and not isinstance(key.default, PerRole)}
+    assert group_data_file("all") == expected
+
+
+@pytest.mark.parametrize("role", ["control_plane", "workers"])
+def test_role_files_hold_the_declared_per_role_defaults(role):
+    expected = {key.name: getattr(key.default, role) for key in DECLARED
+                if isinstance(key.default, PerRole)}
+    assert group_data_file(role) == expected
+
+
+def readme_data_keys() -> dict[str, list[str]]:
+    """The README's "Data keys" table: each key's cells after the key, backticks kept."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Data keys\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `"):
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def test_readme_table_has_the_declared_keys_defaults_tasks_and_meanings():
+    rows = readme_data_keys()
+    assert list(rows) == [key.name for key in DECLARED]
+    for key in DECLARED:
+        default, task, meaning = rows[key.name]
+        if isinstance(key.default, PerRole):
+            assert default.startswith("per role"), key.name
+        elif key.inventory:
+            assert default == "(host data)", key.name
+        else:
+            assert ast.literal_eval(default.strip("`")) == key.default, key.name
+        assert (task, meaning) == (key.task, key.description), key.name
+
+
+def test_every_key_names_a_task_that_exists():
+    for key in DECLARED:
+        assert key.task in TASKS, key.name
+        assert (ROOT / ("check.py" if key.task == "check" else f"tasks/{key.task}.py")).exists()
+
+
 def test_control_plane_defaults_are_valid():
     settings = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
     assert settings.role == "control_plane"
-    assert settings.open_ports == [
+    assert settings.cluster_zone_ports == [
         "22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp",
     ]
     assert settings.kernel_sysctls == (
@@ -70,7 +119,7 @@ def test_control_plane_defaults_are_valid():
 def test_worker_defaults_are_valid():
     settings = settings_from_data("w1.lab", ["workers"], group_data("workers"))
     assert settings.role == "workers"
-    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp"]
+    assert settings.cluster_zone_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp"]
     assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
 
 
@@ -78,7 +127,7 @@ def test_internal_ports_are_public_only_with_the_write_up_switch():
     split = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
     assert split.public_ports == ["22/tcp", "6443/tcp"]
     open_to_all = settings_from_data(HOST, ["control_plane"], with_(firewall_cluster_only=False))
-    assert open_to_all.public_ports == open_to_all.open_ports == split.open_ports
+    assert open_to_all.public_ports == open_to_all.cluster_zone_ports == split.cluster_zone_ports
 
 
 @pytest.mark.parametrize(("cni", "ports", "protocols"), [
@@ -89,7 +138,7 @@ def test_internal_ports_are_public_only_with_the_write_up_switch():
 ])
 def test_cni_presets_add_node_ports_protocols_and_trusted_networks(cni, ports, protocols):
     settings = settings_from_data("w1.lab", ["workers"], {**group_data("workers"), "cni": cni})
-    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp", *ports]
+    assert settings.cluster_zone_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp", *ports]
     assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
     assert list(settings.cni_protocols) == protocols
     assert settings.trusted_sources == ([] if cni == "none" else ["10.244.0.0/16", "10.96.0.0/12"])
@@ -109,6 +158,14 @@ def test_cluster_firewall_data_is_refused_with_the_key_and_the_fix(changes, key,
     message = refused(with_(**changes))
     assert message.startswith(f"{HOST}: {key}: ")
     assert fix in message
+
+
+def test_cluster_zone_that_is_also_firewall_zone_refused():
+    message = refused(with_(firewall_zone="edge", firewall_cluster_zone="edge"))
+    assert message == (
+        f"{HOST}: firewall_cluster_zone = 'edge': is firewall_zone too: kubeprep owns the "
+        "cluster zone's sources. Fix: keep the default 'kubeprep'."
+    )
 
 
 def test_ssh_port_listed_again_is_opened_once_and_first():
@@ -175,10 +232,16 @@ def test_missing_key_refused(key):
     data = group_data("control_plane")
     del data[key]
     message = refused(data)
+    where = "control_plane.py" if key in ("firewall_ports", "firewall_cluster_ports") else "all.py"
     assert message == (
         f"{HOST}: required key {key} is missing. "
-        f"Fix: set {key} in group_data/all.py (see README, 'Data keys')."
+        f"Fix: set {key} in group_data/{where} (see README, 'Data keys')."
     )
+
+
+def test_cluster_address_may_be_left_out():
+    assert settings_from_data(HOST, ["control_plane"], group_data("control_plane")) \
+        .cluster_address is None
 
 
 def test_none_for_a_required_key_is_missing():
@@ -279,6 +342,21 @@ def test_bad_module_and_relative_paths_refused():
     assert "not a kernel module name" in refused(with_(kernel_modules=["br netfilter"]))
     message = refused(with_(kernel_sysctl_file="k8s.conf"))
     assert message.startswith(f"{HOST}: kernel_sysctl_file = 'k8s.conf': not an absolute path")
+
+
+# ------------------------------------------------------------------------------- check.py
+
+@pytest.mark.parametrize("version", ["1.35", "1.36.2", "v1.35"])
+def test_kubernetes_version_accepted(version):
+    settings = settings_from_data(HOST, ["control_plane"], with_(kubernetes_version=version))
+    assert settings.kubernetes_version == version
+
+
+@pytest.mark.parametrize("version", ["latest", "1", "1.x", "1.35.2.1"])
+def test_kubernetes_version_refused(version):
+    assert refused(with_(kubernetes_version=version)) == (
+        f"{HOST}: kubernetes_version = {version!r}: not a version. Fix: write it like '1.35'."
+    )
 
 
 # ------------------------------------------------------------------------------ unknown keys
