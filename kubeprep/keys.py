@@ -58,16 +58,34 @@ class Key:
         return type(None) in self.types
 
 
-# crypt(3) hashes: yescrypt ($y$), gost-yescrypt ($gy$), sha512 ($6$), sha256 ($5$),
-# bcrypt ($2a/b/y$), md5 ($1$, still accepted by shadow), plus "!"/"*" prefixes for locked ones.
-_CRYPT_HASH = re.compile(r"^[!*]?\$(y|gy|7|6|5|2[abxy]?|1)\$[./A-Za-z0-9$,=+-]{8,}$")
-_SSH_KEY = re.compile(r"^(ssh-|ecdsa-|sk-)\S+ \S+")
-_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
-_MODULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_ZONE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,17}$")
+# crypt(3) hashes, salt and hash part both (a salt alone is refused), as libxcrypt writes them,
+# with the "!"/"*" prefix of a locked password: sha512 ($6$[rounds=N$]salt$86), sha256 ($5$, 43),
+# md5 ($1$, 22, still accepted by shadow), bcrypt ($2b$NN$, 22 salt + 31 hash), yescrypt ($y$),
+# gost-yescrypt ($gy$) and scrypt ($7$), each with a 43-character hash.
+_B64 = "[./A-Za-z0-9]"
+_CRYPT_HASH = re.compile(
+    r"[!*]?\$(?:"
+    rf"6\$(?:rounds=[0-9]+\$)?{_B64}{{0,16}}\${_B64}{{86}}"
+    rf"|5\$(?:rounds=[0-9]+\$)?{_B64}{{0,16}}\${_B64}{{43}}"
+    rf"|1\${_B64}{{0,8}}\${_B64}{{22}}"
+    rf"|2[abxy]?\$[0-9]{{2}}\${_B64}{{53}}"
+    rf"|g?y\${_B64}+\${_B64}+\${_B64}{{43}}"
+    rf"|7\${_B64}+\${_B64}{{43}}"
+    r")",
+)
+# Every pattern below is used with fullmatch: `$` alone also matches before a final newline.
+_SSH_KEY = re.compile(r"(?:ssh-|ecdsa-|sk-)\S+ \S+(?: [^\r\n]*)?")
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_SYSCTL_KEY = re.compile(r"[a-z0-9_]+(?:\.[a-zA-Z0-9_-]+)+")
+_SYSCTL_INTEGER = re.compile(r"-?[0-9]+")
+_MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_-]{1,17}")
+_ABSOLUTE_PATH = re.compile(r"/\S+")
 _SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
-                 "trusted", "work", "libvirt", "docker"}
+                  "trusted", "work", "libvirt", "docker"}
+# Zones whose target decides for all traffic whatever ports they list.
+_NOT_A_PORTS_ZONE = {"trusted": "accepts every connection", "drop": "drops every packet",
+                     "block": "rejects every connection"}
 _PORT_FIX = "write it like '6443/tcp' or '2379-2380/tcp'"
 
 
@@ -80,36 +98,51 @@ def _one_of(allowed: tuple[str, ...], problem: str = "unknown value") -> Check:
 
 
 def _admin_user(value: str) -> Invalid | None:
-    if _USER_NAME.match(value):
+    if _USER_NAME.fullmatch(value):
         return None
     return Invalid(value, "not a valid user name",
                    "use lower-case letters, digits, '_' or '-', starting with a letter")
 
 
 def _password_hash(value: str | None) -> Invalid | None:
-    if value is None or _CRYPT_HASH.match(value):
+    if value is None or _CRYPT_HASH.fullmatch(value):
         return None
-    return Invalid(value, "not a crypt(3) hash (plain text is refused)",
+    return Invalid(value, "not a crypt(3) hash (plain text is refused, so is a salt alone)",
                    "store a hash such as the output of `openssl passwd -6`, "
                    "or None for key-only login")
 
 
 def _ssh_keys(value: list) -> Invalid | None:
     for line in value:
-        if not isinstance(line, str) or not _SSH_KEY.match(line):
+        if isinstance(line, str) and ("\n" in line or "\r" in line):
+            return Invalid(line, "holds a line break, so it is more than one authorized_keys line",
+                           "give each key as its own list item, on one line")
+        if not isinstance(line, str) or not _SSH_KEY.fullmatch(line):
             return Invalid(line, "not an OpenSSH public key line", "paste the contents of a "
                            "*.pub file, e.g. 'ssh-ed25519 AAAA... me@laptop'")
     return None
 
 
-def _absolute_path(value: str) -> Invalid | None:
-    if value.startswith("/"):
+def _absolute_path(example: str, suffix: str = "") -> Check:
+    def check(value: str) -> Invalid | None:
+        if not _ABSOLUTE_PATH.fullmatch(value):
+            return Invalid(value, "not an absolute path", f"use a path such as {example}")
+        if not value.endswith(suffix):
+            return Invalid(value, f"does not end in {suffix}, so it is never read at boot",
+                           f"use a path such as {example}")
         return None
-    return Invalid(value, "not an absolute path", "use a path such as /etc/...")
+    return check
 
 
-def _port(value: str) -> Invalid | None:
-    return _ports([value])
+def _ssh_port(value: str) -> Invalid | None:
+    problem = port_error(value)
+    if problem:
+        return Invalid(value, problem, _PORT_FIX)
+    numbers, proto = value.split("/")
+    if "-" in numbers or proto != "tcp":
+        return Invalid(value, "not one TCP port, and sshd listens on one",
+                       "write the TCP port sshd listens on, e.g. '22/tcp'")
+    return None
 
 
 def _ports(value: list) -> Invalid | None:
@@ -121,14 +154,18 @@ def _ports(value: list) -> Invalid | None:
 
 
 def _zone(value: str | None) -> Invalid | None:
-    if value is None or _ZONE_NAME.match(value):
-        return None
-    return Invalid(value, "not a firewalld zone name",
-                   "use an existing zone such as 'public', or None for the default zone")
+    if value is not None and not _ZONE_NAME.fullmatch(value):
+        return Invalid(value, "not a firewalld zone name",
+                       "use an existing zone such as 'public', or None for the default zone")
+    if value in _NOT_A_PORTS_ZONE:
+        return Invalid(value, f"firewalld's {value} zone {_NOT_A_PORTS_ZONE[value]} whatever "
+                              "ports it lists",
+                       "use 'public' or a zone of your own, or None for the default zone")
+    return None
 
 
 def _cluster_zone(value: str) -> Invalid | None:
-    if _ZONE_NAME.match(value) and value not in _SHIPPED_ZONES:
+    if _ZONE_NAME.fullmatch(value) and value not in _SHIPPED_ZONES:
         return None
     return Invalid(value, "must be a zone name of its own (up to 17 letters, digits, '_' or '-'), "
                           "not one firewalld ships nor firewall_zone: kubeprep owns its sources",
@@ -151,8 +188,11 @@ def _address(value: str | None) -> Invalid | None:
 
 
 def _modules(value: list) -> Invalid | None:
+    if not value:
+        return Invalid(value, "is empty",
+                       "list the modules to load, e.g. ['overlay', 'br_netfilter']")
     for module in value:
-        if not isinstance(module, str) or not _MODULE_NAME.match(module):
+        if not isinstance(module, str) or not _MODULE_NAME.fullmatch(module):
             return Invalid(module, "not a kernel module name",
                            "list module names such as 'br_netfilter'")
     return None
@@ -163,13 +203,12 @@ def _sysctls(value: dict) -> Invalid | None:
         return Invalid(value, "is empty",
                        "list the sysctls to set, e.g. {'net.ipv4.ip_forward': 1}")
     for key, setting in value.items():
-        if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
+        if not isinstance(key, str) or not _SYSCTL_KEY.fullmatch(key):
             return Invalid(key, "not a sysctl key", "use dotted keys such as 'net.ipv4.ip_forward'")
-        text = str(setting)
-        if not isinstance(setting, int | str) or isinstance(setting, bool) or not text.strip() \
-                or "\n" in text or "#" in text:
-            return Invalid(setting, "not a sysctl value", "use an integer or a string such as 1",
-                           key=f"kernel_sysctls[{key!r}]")
+        integer = isinstance(setting, int) and not isinstance(setting, bool)
+        if not integer and not (isinstance(setting, str) and _SYSCTL_INTEGER.fullmatch(setting)):
+            return Invalid(setting, "not an integer sysctl value",
+                           "use an integer or a string such as 1", key=f"kernel_sysctls[{key!r}]")
     return None
 
 
@@ -190,10 +229,11 @@ DECLARED: tuple[Key, ...] = (
         "OpenSSH public key lines for the admin's `authorized_keys`", _ssh_keys),
     Key("admin_sudo", (bool,), False, "account",
         "add the admin to `wheel` (RHEL) or `sudo` (Debian/Ubuntu)"),
-    Key("admin_shell", (str,), "/bin/bash", "account", "the admin's login shell"),
+    Key("admin_shell", (str,), "/bin/bash", "account", "the admin's login shell (a full path)",
+        _absolute_path("/bin/bash")),
     # firewall
     Key("firewall_ssh_port", (str,), "22/tcp", "firewall",
-        "opened first on every host, before firewalld can start", _port),
+        "sshd's TCP port, opened first on every host, before firewalld can start", _ssh_port),
     Key("firewall_ports", (list,),
         PerRole(control_plane=["6443/tcp"], workers=["30000-32767/tcp"]), "firewall",
         "ports open to everyone: `N/proto` or `N-M/proto`, proto `tcp`/`udp`/`sctp`, "
@@ -203,7 +243,7 @@ DECLARED: tuple[Key, ...] = (
                 workers=["10250/tcp"]),
         "firewall", "ports open to the cluster's nodes only, same syntax", _ports),
     Key("firewall_zone", (str, type(None)), None, "firewall",
-        "the public zone; `None` = the default zone", _zone),
+        "the public zone; `None` = the default zone; not `trusted`, `drop` or `block`", _zone),
     Key("firewall_prune", (bool,), False, "firewall",
         "also close ports in the public zone that are not listed (never the SSH port, which is "
         "always listed); the cluster zone is always kept exact"),
@@ -236,15 +276,17 @@ DECLARED: tuple[Key, ...] = (
         _one_of(("off", "keep"))),
     # kernel
     Key("kernel_modules", (list,), ["overlay", "br_netfilter"], "kernel",
-        "modules loaded now and at boot", _modules),
+        "modules loaded now and at boot (at least one)", _modules),
     Key("kernel_modules_file", (str,), "/etc/modules-load.d/k8s.conf", "kernel",
-        "where they are persisted", _absolute_path),
+        "where they are persisted (a `.conf` file)",
+        _absolute_path("/etc/modules-load.d/k8s.conf", ".conf")),
     Key("kernel_sysctls", (dict,), {"net.bridge.bridge-nf-call-iptables": 1,
                                     "net.bridge.bridge-nf-call-ip6tables": 1,
                                     "net.ipv4.ip_forward": 1}, "kernel",
-        "sysctl keys and their values", _sysctls),
+        "sysctl keys and their integer values", _sysctls),
     Key("kernel_sysctl_file", (str,), "/etc/sysctl.d/k8s.conf", "kernel",
-        "the sysctl.d file kubeprep owns (rewritten whole when it differs)", _absolute_path),
+        "the sysctl.d file kubeprep owns (rewritten whole when it differs; a `.conf` file)",
+        _absolute_path("/etc/sysctl.d/k8s.conf", ".conf")),
     # selinux
     Key("selinux_mode", (str,), "permissive", "selinux",
         "`enforcing`, `permissive` or `disabled`",

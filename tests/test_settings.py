@@ -212,6 +212,43 @@ def test_bad_zone_refused():
     assert message.startswith(f"{HOST}: firewall_zone = 'my zone': not a firewalld zone name")
 
 
+@pytest.mark.parametrize(("key", "value", "shown"), [
+    ("firewall_ports", ["6443/tcp\n"], "'6443/tcp\\n'"),
+    ("firewall_cluster_ports", ["10250/tcp\n"], "'10250/tcp\\n'"),
+    ("firewall_ssh_port", "22/tcp\n", "'22/tcp\\n'"),
+    ("firewall_zone", "public\n", "'public\\n'"),
+    ("firewall_cluster_zone", "kubeprep\n", "'kubeprep\\n'"),
+    ("admin_user", "kubeadmin\n", "'kubeadmin\\n'"),
+    ("kernel_modules", ["overlay\n"], "'overlay\\n'"),
+    ("kernel_sysctls", {"net.ipv4.ip_forward\n": 1}, "'net.ipv4.ip_forward\\n'"),
+])
+def test_a_final_newline_is_not_part_of_a_valid_value(key, value, shown):
+    """Patterns match the whole value: ``$`` alone also matches before a final newline."""
+    message = refused(with_(**{key: value}))
+    assert message.startswith(f"{HOST}: {key} = {shown}: ")
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize("port", ["22-23/tcp", "22/udp"])
+def test_ssh_port_must_be_one_tcp_port(port):
+    assert refused(with_(firewall_ssh_port=port)) == (
+        f"{HOST}: firewall_ssh_port = {port!r}: not one TCP port, and sshd listens on one. "
+        "Fix: write the TCP port sshd listens on, e.g. '22/tcp'."
+    )
+
+
+@pytest.mark.parametrize(("zone", "target"), [
+    ("trusted", "accepts every connection"),
+    ("drop", "drops every packet"),
+    ("block", "rejects every connection"),
+])
+def test_zones_that_ignore_their_ports_refused_as_firewall_zone(zone, target):
+    assert refused(with_(firewall_zone=zone)) == (
+        f"{HOST}: firewall_zone = {zone!r}: firewalld's {zone} zone {target} whatever ports it "
+        "lists. Fix: use 'public' or a zone of your own, or None for the default zone."
+    )
+
+
 # ------------------------------------------------------------------------------------ roles
 
 @pytest.mark.parametrize(("groups", "found"), [
@@ -264,7 +301,13 @@ def test_wrong_type_refused(key, value, wanted):
 
 # ---------------------------------------------------------------------------------- account
 
-@pytest.mark.parametrize("password", ["kubeprep-S3cret!", "hunter2hunter2", "$6$short"])
+@pytest.mark.parametrize("password", [
+    "kubeprep-S3cret!", "hunter2hunter2", "$6$short",
+    SHA512_HASH + "\n",  # `$` alone also matches before a final newline
+    "$6$saltonly$", "$6$8Xb1c0ZQ9pQ3Sg2e", "$6$8Xb1c0ZQ9pQ3Sg2e$",  # a salt without its hash
+    SHA512_HASH[:-1],  # a sha512 hash has 86 characters
+    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$", "$5$abc$", "$1$abc$",
+])
 def test_plain_text_password_refused_without_echoing_it(password):
     message = refused(with_(admin_password_hash=password))
     assert message.startswith(f"{HOST}: admin_password_hash = '<hidden>': not a crypt(3) hash")
@@ -277,30 +320,61 @@ def test_password_of_the_wrong_type_is_not_echoed():
     assert "31415926" not in message
 
 
-@pytest.mark.parametrize("password_hash", [SHA512_HASH, "!" + SHA512_HASH,
-                                           "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9"
-                                           "SqC.5i5rd.RhAtQ7", None])
+# Each from libxcrypt's crypt(3) (Python's crypt.crypt("kubeprep", salt)) or `openssl passwd`.
+@pytest.mark.parametrize("password_hash", [
+    SHA512_HASH, "!" + SHA512_HASH, None,
+    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+    "$6$rounds=10000$saltsalt$W3XLaAx9cA7PNWeGwc9OX/XwVmjQ/4cDpJHR2aioq4a0IaEeltBTqrnkKiNusqtQkWbq"
+    "C81Ehr0yho5.DwBZK.",
+    "$6$$AKAYwrA0OAG.roNelXkeBagya7mQAP5dTEWfUfc5WYRlQG2TFuRCZx9qoIU6VdvmIZXuy/fXfP3YtvgWCdGWj0",
+    "$5$abc$FWgtazAuK6xFz2axEwPjXU7awkz7JUv87NXyROd.ph5",
+    "$5$rounds=1000$abc$WD8I9C807QoT8Akxf4oBUEdolfeQ9B.H61Zq3Sv0cD0",
+    "$1$abc$IC8EZOa9iUC9o.fVSarVU0",
+    "$2b$05$abcdefghijklmnopqrstuun00VRlqIgbVRRdFN0TgGkuQGL2yv/W6",
+    "$gy$j9T$F5Jx5fExrKuPp53xLKQ..1$mlTPV25LPsOM4H5G1LSkOPYLnxXOvmRf3Ls/QWNR1l1",
+    "$7$CU..../....abcdefgh$Qdr.grjA0JQEwXutov.unAhLkIe/vSYhP.gQQB6r381",
+])
 def test_crypt_hash_or_none_accepted(password_hash):
     settings = settings_from_data(HOST, ["control_plane"], with_(admin_password_hash=password_hash))
     assert settings.admin_password_hash == password_hash
 
 
-@pytest.mark.parametrize("key", ["AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0", "ssh-ed25519", "me@laptop", 42])
+@pytest.mark.parametrize("key", ["AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0", "ssh-ed25519", "me@laptop", 42,
+                                 "ssh-ed25519  AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0"])
 def test_bad_ssh_key_refused(key):
     message = refused(with_(admin_ssh_keys=[ED25519_KEY, key]))
     assert message.startswith(f"{HOST}: admin_ssh_keys = {key!r}: not an OpenSSH public key line")
     assert "Fix: paste the contents of a *.pub file" in message
 
 
+@pytest.mark.parametrize("key", [ED25519_KEY + "\n", ED25519_KEY + "\nssh-rsa AAAAB3NzaC1yc2E x@y",
+                                 ED25519_KEY + "\r\n"])
+def test_ssh_key_with_a_line_break_refused(key):
+    assert refused(with_(admin_ssh_keys=[key])) == (
+        f"{HOST}: admin_ssh_keys = {key!r}: holds a line break, so it is more than one "
+        "authorized_keys line. Fix: give each key as its own list item, on one line."
+    )
+
+
 def test_ssh_keys_accepted():
     rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 admin@bastion"
-    settings = settings_from_data(HOST, ["control_plane"], with_(admin_ssh_keys=[ED25519_KEY, rsa]))
-    assert settings.admin_ssh_keys == (ED25519_KEY, rsa)
+    no_comment = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0n5tqE6XwD1m1v0kq3Y8b9o4Jx7cR2aQ9s8Kf"
+    spaced = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 Admin on the bastion"
+    keys = [ED25519_KEY, rsa, no_comment, spaced]
+    settings = settings_from_data(HOST, ["control_plane"], with_(admin_ssh_keys=keys))
+    assert settings.admin_ssh_keys == tuple(keys)
 
 
 @pytest.mark.parametrize("user", ["Admin", "1admin", "ad min", ""])
 def test_bad_user_name_refused(user):
     assert refused(with_(admin_user=user)).startswith(f"{HOST}: admin_user = {user!r}: ")
+
+
+@pytest.mark.parametrize("shell", ["bash", "bin/bash", "", "/bin/bash\n"])
+def test_relative_admin_shell_refused(shell):
+    assert refused(with_(admin_shell=shell)) == (
+        f"{HOST}: admin_shell = {shell!r}: not an absolute path. Fix: use a path such as /bin/bash."
+    )
 
 
 # ------------------------------------------------------------------------- selinux and swap
@@ -331,11 +405,38 @@ def test_bad_sysctl_key_refused(key):
     )
 
 
-@pytest.mark.parametrize("value", [True, None, "", "  ", 1.5])
+@pytest.mark.parametrize("value", [True, None, "", "  ", 1.5, "yes", "1.5", "1\n", "1 # on", " 1"])
 def test_bad_sysctl_value_refused(value):
     message = refused(with_(kernel_sysctls={"net.ipv4.ip_forward": value}))
     assert message.startswith(f"{HOST}: kernel_sysctls['net.ipv4.ip_forward'] = {value!r}: ")
     assert "Fix: use an integer or a string such as 1." in message
+
+
+@pytest.mark.parametrize("value", [1, "1", 0, -1, "-1", 262144])
+def test_integer_sysctl_values_accepted(value):
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(kernel_sysctls={"net.ipv4.ip_forward": value}))
+    assert settings.kernel_sysctls == (("net.ipv4.ip_forward", str(value)),)
+
+
+def test_empty_kernel_modules_refused():
+    assert refused(with_(kernel_modules=[])) == (
+        f"{HOST}: kernel_modules = []: is empty. "
+        "Fix: list the modules to load, e.g. ['overlay', 'br_netfilter']."
+    )
+
+
+@pytest.mark.parametrize(("key", "path", "example"), [
+    ("kernel_sysctl_file", "/etc/sysctl.d/k8s", "/etc/sysctl.d/k8s.conf"),
+    ("kernel_sysctl_file", "/etc/sysctl.d/k8s.conf.bak", "/etc/sysctl.d/k8s.conf"),
+    ("kernel_modules_file", "/etc/modules-load.d/k8s.txt", "/etc/modules-load.d/k8s.conf"),
+])
+def test_files_never_read_at_boot_refused(key, path, example):
+    """sysctl --system and systemd-modules-load read only *.conf files."""
+    assert refused(with_(**{key: path})) == (
+        f"{HOST}: {key} = {path!r}: does not end in .conf, so it is never read at boot. "
+        f"Fix: use a path such as {example}."
+    )
 
 
 def test_bad_module_and_relative_paths_refused():
