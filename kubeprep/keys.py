@@ -241,7 +241,8 @@ DECLARED: tuple[Key, ...] = (
     Key("firewall_cluster_ports", (list,),
         PerRole(control_plane=["2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"],
                 workers=["10250/tcp"]),
-        "firewall", "ports open to the cluster's nodes only, same syntax", _ports),
+        "firewall", "ports open to the cluster's nodes only, same syntax; neither these nor the "
+        "CNI's ports may be public too (`firewall_ports`, `firewall_ssh_port`)", _ports),
     Key("firewall_zone", (str, type(None)), None, "firewall",
         "the public zone; `None` = the default zone; not `trusted`, `drop` or `block`", _zone),
     Key("firewall_prune", (bool,), False, "firewall",

@@ -143,6 +143,7 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     settings = Settings(host=host, role=role,
                         **{key.name: _stored(data.get(key.name)) for key in DECLARED})
     _check_cluster_zone(settings)
+    _check_port_roles(settings)
     return settings
 
 
@@ -165,6 +166,37 @@ def _check_cluster_zone(settings: Settings) -> None:
         raise _fail(settings.host, "firewall_cluster_zone", settings.firewall_cluster_zone,
                     "is firewall_zone too: kubeprep owns the cluster zone's sources",
                     "keep the default 'kubeprep'")
+
+
+def _check_port_roles(settings: Settings) -> None:
+    """No port both public and nodes-only: the public zone would open it and close it."""
+    public = [("firewall_ssh_port", settings.firewall_ssh_port),
+              *(("firewall_ports", port) for port in settings.firewall_ports)]
+    cni = f"cni = {settings.cni!r}"
+    nodes_only = [*(("firewall_cluster_ports", "in firewall_cluster_ports", port)
+                    for port in settings.firewall_cluster_ports),
+                  *(("cni", f"as a port of {cni}", port) for port in settings.cni_ports)]
+    for key, port in public:
+        for other_key, where, other in nodes_only:
+            if not _share_a_port(port, other):
+                continue
+            fix = f"keep it in only one of {key} and {other_key}" if other_key != "cni" else (
+                f"remove it from {key} (the {settings.cni} preset opens it to the nodes), "
+                "or set cni = 'none'")
+            raise _fail(settings.host, key, port,
+                        f"also nodes-only, {where} ({other!r}): a port is open either to "
+                        "everyone or to the cluster's nodes only", fix)
+
+
+def _share_a_port(port: str, other: str) -> bool:
+    """Whether two valid port specs have a port number in common (2379/tcp, 2379-2380/tcp):
+    two ranges overlap when the first port of one is inside the other."""
+    return covered(_first_port(port), [other]) or covered(_first_port(other), [port])
+
+
+def _first_port(port: str) -> str:
+    numbers, proto = port.split("/")
+    return f"{numbers.split('-')[0]}/{proto}"
 
 
 def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:

@@ -168,6 +168,50 @@ def test_cluster_zone_that_is_also_firewall_zone_refused():
     )
 
 
+@pytest.mark.parametrize(("group", "changes", "key", "port", "other"), [
+    ("control_plane", {"firewall_ports": ["6443/tcp", "2379/tcp"]}, "firewall_ports", "2379/tcp",
+     "2379-2380/tcp"),  # coverage, not strings: 2379/tcp is inside 2379-2380/tcp
+    ("control_plane", {"firewall_ports": ["2380-2390/tcp"]}, "firewall_ports", "2380-2390/tcp",
+     "2379-2380/tcp"),
+    ("workers", {"firewall_ports": ["10000-20000/tcp"]}, "firewall_ports", "10000-20000/tcp",
+     "10250/tcp"),
+    ("workers", {"firewall_ssh_port": "10250/tcp"}, "firewall_ssh_port", "10250/tcp", "10250/tcp"),
+])
+def test_port_both_public_and_nodes_only_refused(group, changes, key, port, other):
+    message = refused({**group_data(group), **changes}, groups=[group])
+    assert message == (
+        f"{HOST}: {key} = {port!r}: also nodes-only, in firewall_cluster_ports ({other!r}): a "
+        "port is open either to everyone or to the cluster's nodes only. "
+        f"Fix: keep it in only one of {key} and firewall_cluster_ports."
+    )
+
+
+@pytest.mark.parametrize(("cni", "changes", "key", "port", "other"), [
+    ("calico", {"firewall_ports": ["30000-32767/tcp", "179/tcp"]}, "firewall_ports", "179/tcp",
+     "179/tcp"),
+    ("flannel", {"firewall_ports": ["8000-9000/udp"]}, "firewall_ports", "8000-9000/udp",
+     "8472/udp"),
+    ("cilium", {"firewall_ssh_port": "4240/tcp"}, "firewall_ssh_port", "4240/tcp", "4240/tcp"),
+])
+def test_public_port_the_cni_opens_to_the_nodes_refused(cni, changes, key, port, other):
+    message = refused({**group_data("workers"), "cni": cni, **changes}, groups=["workers"])
+    assert message == (
+        f"{HOST}: {key} = {port!r}: also nodes-only, as a port of cni = {cni!r} ({other!r}): a "
+        "port is open either to everyone or to the cluster's nodes only. "
+        f"Fix: remove it from {key} (the {cni} preset opens it to the nodes), or set cni = 'none'."
+    )
+
+
+@pytest.mark.parametrize("changes", [
+    {"firewall_ports": ["30000-32767/tcp", "10250/udp"]},  # another protocol
+    {"firewall_ports": ["10249/tcp", "10251-10260/tcp"]},  # neighbours, not the same port
+    {"cni": "calico", "firewall_ports": ["30000-32767/tcp", "179/udp", "4789/tcp"]},
+])
+def test_ports_next_to_the_nodes_only_ones_accepted(changes):
+    settings = settings_from_data("w1", ["workers"], {**group_data("workers"), **changes})
+    assert settings.firewall_ports == tuple(changes["firewall_ports"])
+
+
 def test_ssh_port_listed_again_is_opened_once_and_first():
     settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=["6443/tcp", "22/tcp"]))
     assert settings.public_ports == ["22/tcp", "6443/tcp"]
@@ -193,7 +237,8 @@ def test_bad_port_refused_with_host_key_value_and_fix(port):
 @pytest.mark.parametrize("port", ["1/tcp", "65535/udp", "30000-32767/tcp", "2379-2380/tcp",
                                   "5000-5000/sctp"])
 def test_good_ports_accepted(port):
-    settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=[port]))
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(firewall_ports=[port], firewall_cluster_ports=[]))
     assert settings.firewall_ports == (port,)
 
 
