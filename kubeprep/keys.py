@@ -263,9 +263,11 @@ DECLARED: tuple[Key, ...] = (
         "pod and service networks trusted (see [Firewall](#firewall))",
         _one_of(tuple(CNI_PRESETS), "unknown CNI")),
     Key("cni_pod_cidr", (str,), "10.244.0.0/16", "firewall",
-        "the pod network (`kubeadm init --pod-network-cidr`), trusted when `cni` is set", _network),
+        "the pod network (`kubeadm init --pod-network-cidr`), trusted when `cni` is set: it may "
+        "hold no node's address (Calico's own default often does)", _network),
     Key("cni_service_cidr", (str,), "10.96.0.0/12", "firewall",
-        "the service network (kubeadm's default), trusted when `cni` is set", _network),
+        "the service network (kubeadm's default), trusted when `cni` is set: it may hold no "
+        "node's address nor overlap the pod network", _network),
     Key("cluster_address", (str, type(None)), None, "firewall",
         "the node's address on the cluster network: a source of every node's cluster zone, and "
         "the address the readiness check probes; default: the source address of the node's "

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import ipaddress
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
@@ -104,8 +105,12 @@ Settings = make_dataclass(
 )
 
 
+def _problem(key: str, value: object, problem: str, fix: str) -> str:
+    return f"{key} = {value!r}: {problem}. Fix: {fix}."
+
+
 def _fail(host: str, key: str, value: object, problem: str, fix: str) -> DataError:
-    return DataError(f"{host}: {key} = {value!r}: {problem}. Fix: {fix}.")
+    return DataError(f"{host}: {_problem(key, value, problem, fix)}")
 
 
 def role_of(host: str, groups: list[str]) -> str:
@@ -144,6 +149,10 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
                         **{key.name: _stored(data.get(key.name)) for key in DECLARED})
     _check_cluster_zone(settings)
     _check_port_roles(settings)
+    own_address = [settings.cluster_address] if settings.cluster_address else []
+    untrusted = trusted_networks_error(settings, own_address)
+    if untrusted:
+        raise untrusted
     return settings
 
 
@@ -197,6 +206,56 @@ def _share_a_port(port: str, other: str) -> bool:
 def _first_port(port: str) -> str:
     numbers, proto = port.split("/")
     return f"{numbers.split('-')[0]}/{proto}"
+
+
+_TRUST_FIX = {
+    "cni_pod_cidr": "choose a network no node is on and nothing else uses, e.g. '10.244.0.0/16', "
+                    "and give kubeadm and the CNI the same",
+    "cni_service_cidr": "choose a network no node is on and nothing else uses, e.g. "
+                        "'10.96.0.0/12', and give kubeadm the same",
+}
+
+
+def trust_error(pod_cidr: str, service_cidr: str, node_addresses: Iterable[str]) -> str | None:
+    """Why firewalld may not trust the pod and service networks, as ``key = value: problem.
+    Fix: fix.``; None when it may.
+
+    The trusted zone accepts everything from them: a network holding a node's address (Calico's
+    192.168.0.0/16 with nodes in 192.168.x.x) or every address would trust machines, not pods.
+    Both must be valid networks (``settings_from_data`` checks them first); an address that is
+    not one is left to its own node's check.
+    """
+    values = {"cni_pod_cidr": pod_cidr, "cni_service_cidr": service_cidr}
+    networks = {key: ipaddress.ip_network(value) for key, value in values.items()}
+    addresses = [address for address in map(_ip_address, node_addresses) if address]
+    for key, network in networks.items():
+        if network.prefixlen == 0:
+            return _problem(key, values[key], "is every address, so firewalld's trusted zone "
+                            "would accept every machine", _TRUST_FIX[key])
+        inside = next((address for address in addresses if address in network), None)
+        if inside:
+            return _problem(key, values[key], f"holds the node address {inside}, so firewalld's "
+                            "trusted zone would accept every machine on that network",
+                            _TRUST_FIX[key])
+    if networks["cni_pod_cidr"].overlaps(networks["cni_service_cidr"]):
+        return _problem("cni_service_cidr", service_cidr,
+                        f"overlaps cni_pod_cidr ({pod_cidr!r}), so pods and services would share "
+                        "addresses", "choose networks apart, e.g. pods '10.244.0.0/16' and "
+                        "services '10.96.0.0/12'")
+    return None
+
+
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def trusted_networks_error(settings: Settings, node_addresses: Iterable[str]) -> DataError | None:
+    """A DataError when the host's pod or service network may not be trusted, else None."""
+    problem = trust_error(settings.cni_pod_cidr, settings.cni_service_cidr, node_addresses)
+    return DataError(f"{settings.host}: {problem}") if problem else None
 
 
 def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:

@@ -5,7 +5,9 @@ import runpy
 from pathlib import Path
 
 import pytest
+from host_states import fresh
 from pyinfra.facts.server import LinuxDistribution
+from taskrun import run_deploy
 
 from kubeprep.keys import DECLARED, TASKS, PerRole
 from kubeprep.settings import (
@@ -14,6 +16,7 @@ from kubeprep.settings import (
     Platform,
     platform_from_release,
     settings_from_data,
+    trust_error,
     unknown_keys,
 )
 
@@ -222,6 +225,79 @@ def test_settings_are_immutable():
     with pytest.raises(AttributeError):
         settings.swap = "keep"
     assert isinstance(settings.firewall_ports, tuple)
+
+
+# ---------------------------------------------------------------- trusted pod and service networks
+
+TRUST_FIX = {
+    "cni_pod_cidr": "choose a network no node is on and nothing else uses, e.g. '10.244.0.0/16', "
+                    "and give kubeadm and the CNI the same",
+    "cni_service_cidr": "choose a network no node is on and nothing else uses, e.g. "
+                        "'10.96.0.0/12', and give kubeadm the same",
+}
+
+
+@pytest.mark.parametrize(("changes", "key", "value", "address"), [
+    # Calico's own default pod network, with nodes in 192.168.x.x
+    ({"cni": "calico", "cni_pod_cidr": "192.168.0.0/16"}, "cni_pod_cidr", "192.168.0.0/16",
+     "192.168.77.11"),
+    ({"cni_service_cidr": "192.168.77.0/24"}, "cni_service_cidr", "192.168.77.0/24",
+     "192.168.77.11"),
+    ({"cni_pod_cidr": "fd00::/64", "cluster_address": "fd00::11"}, "cni_pod_cidr", "fd00::/64",
+     "fd00::11"),
+])
+def test_trusted_network_holding_the_node_refused(changes, key, value, address):
+    message = refused(with_(**{"cluster_address": "192.168.77.11", **changes}))
+    assert message == (
+        f"{HOST}: {key} = {value!r}: holds the node address {address}, so firewalld's trusted zone "
+        f"would accept every machine on that network. Fix: {TRUST_FIX[key]}."
+    )
+
+
+@pytest.mark.parametrize(("key", "value"), [("cni_pod_cidr", "0.0.0.0/0"),
+                                            ("cni_service_cidr", "::/0")])
+def test_trusted_network_of_every_address_refused_with_or_without_a_cni(key, value):
+    for cni in ("none", "flannel"):
+        assert refused(with_(cni=cni, **{key: value})) == (
+            f"{HOST}: {key} = {value!r}: is every address, so firewalld's trusted zone would accept "
+            f"every machine. Fix: {TRUST_FIX[key]}."
+        )
+
+
+@pytest.mark.parametrize(("pods", "services"), [("10.96.0.0/16", "10.96.0.0/12"),
+                                                ("10.0.0.0/8", "10.96.0.0/12")])
+def test_overlapping_pod_and_service_networks_refused(pods, services):
+    assert refused(with_(cni_pod_cidr=pods, cni_service_cidr=services)) == (
+        f"{HOST}: cni_service_cidr = {services!r}: overlaps cni_pod_cidr ({pods!r}), so pods and "
+        "services would share addresses. Fix: choose networks apart, e.g. pods '10.244.0.0/16' "
+        "and services '10.96.0.0/12'."
+    )
+
+
+def test_trust_error_checks_every_node_address():
+    addresses = ["192.168.77.11", "192.168.77.21", "fd00::22"]
+    assert trust_error("10.244.0.0/16", "10.96.0.0/12", addresses) is None
+    assert trust_error("192.168.77.16/28", "10.96.0.0/12", addresses).startswith(
+        "cni_pod_cidr = '192.168.77.16/28': holds the node address 192.168.77.21, ")
+    assert trust_error("10.244.0.0/16", "fd00::/64", addresses).startswith(
+        "cni_service_cidr = 'fd00::/64': holds the node address fd00::22, ")
+
+
+def test_trust_error_leaves_a_peer_address_that_is_not_one_to_the_peer():
+    """A peer's bad cluster_address is refused on that peer (its own data check)."""
+    assert trust_error("10.244.0.0/16", "10.96.0.0/12", ["node-1"]) is None
+
+
+def test_firewall_task_refuses_a_trusted_network_holding_another_node():
+    """cp1 (192.168.77.11) is outside the pod network, w1 (192.168.77.21) is inside."""
+    run = run_deploy("tasks/firewall.py", fresh("rhel"),
+                     data={"cni": "flannel", "cni_pod_cidr": "192.168.77.16/28"})
+    assert run.failed and run.ops == []
+    assert run.errors == [
+        "[node] kubeprep: node: cni_pod_cidr = '192.168.77.16/28': holds the node address 192.168.77.21, "
+        "so firewalld's trusted zone would accept every machine on that network. "
+        f"Fix: {TRUST_FIX['cni_pod_cidr']}.",
+    ]
 
 
 # ------------------------------------------------------------------------------------ ports
