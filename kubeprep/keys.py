@@ -58,6 +58,8 @@ class Key:
         return type(None) in self.types
 
 
+# Every pattern is used with fullmatch: `$` alone also matches before a final newline.
+
 # crypt(3) hashes, salt and hash part both (a salt alone is refused), as libxcrypt writes them,
 # with the "!"/"*" prefix of a locked password: sha512 ($6$[rounds=N$]salt$86), sha256 ($5$, 43),
 # md5 ($1$, 22, still accepted by shadow), bcrypt ($2b$NN$, 22 salt + 31 hash), yescrypt ($y$),
@@ -73,7 +75,6 @@ _CRYPT_HASH = re.compile(
     rf"|7\${_B64}+\${_B64}{{43}}"
     r")",
 )
-# Every pattern below is used with fullmatch: `$` alone also matches before a final newline.
 _SSH_KEY = re.compile(r"(?:ssh-|ecdsa-|sk-)\S+ \S+(?: [^\r\n]*)?")
 _USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _SYSCTL_KEY = re.compile(r"[a-z0-9_]+(?:\.[a-zA-Z0-9_-]+)+")
