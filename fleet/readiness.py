@@ -36,7 +36,6 @@ from kubeprep.checks.model import (
     PathResult,
     Report,
     Result,
-    parse_version,
 )
 from kubeprep.checks.node import BINARIES
 from kubeprep.checks.probes import (
@@ -83,21 +82,15 @@ def gather() -> None:
     data = host.data.dict()
     role = next((group for group in host.groups if group in ROLES), "?")
     address = data.get("cluster_address")
-    version = str(data.get("kubernetes_version", fleet.kubernetes_version))
     try:
         settings = settings_from_data(host.name, list(host.groups), data)
-        if parse_version(version) is None:
-            raise DataError(
-                f"{host.name}: kubernetes_version = {version!r}: not a version. "
-                "Fix: write it like '1.35'.",
-            )
     except DataError as error:
         fleet.nodes[host.name] = Node(
             host.name, role, None, None,
             Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"), address,
         )
         return
-    fleet.kubernetes_version = version
+    fleet.kubernetes_version = settings.kubernetes_version
     cluster_zone = settings.firewall_cluster_zone if settings.firewall_cluster_only else None
     spec = NodeSpec(
         role=settings.role,
@@ -107,10 +100,10 @@ def gather() -> None:
         kernel_sysctls=settings.kernel_sysctls,
         public_ports=tuple(settings.public_ports),
         cluster_zone=cluster_zone,
-        cluster_ports=tuple(settings.open_ports) if cluster_zone else (),
+        cluster_ports=tuple(settings.cluster_zone_ports) if cluster_zone else (),
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
-        kubernetes_version=version,
+        kubernetes_version=settings.kubernetes_version,
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))

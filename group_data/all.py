@@ -1,5 +1,6 @@
-# Defaults for every host. control_plane.py and workers.py override per role; the inventory and
-# the command line (--data key=value) override these. Every key is documented in the README.
+# Defaults for every host; control_plane.py and workers.py set the per-role keys. The inventory
+# and the command line (--data key=value) override these. Every key is documented in the README
+# ("Data keys") and declared in kubeprep/keys.py; a test keeps the three in step.
 
 # --- account: the non-root admin user
 admin_user = "kubeadmin"
@@ -12,8 +13,8 @@ admin_shell = "/bin/bash"
 
 # --- firewall
 firewall_ssh_port = "22/tcp"  # opened first, before firewalld can start, on every host
-firewall_ports = []  # the role's ports open to everyone: see control_plane.py and workers.py
-firewall_cluster_ports = []  # the role's ports only cluster nodes reach: see the role files
+# firewall_ports (open to everyone) and firewall_cluster_ports (only the cluster's nodes reach
+# them) are per role: see control_plane.py and workers.py.
 firewall_zone = None  # None: firewalld's default zone (public)
 firewall_prune = False  # True: close ports in that zone that are not listed
 # True: firewall_cluster_ports (and the CNI's ports) are open only to the cluster's nodes, in a

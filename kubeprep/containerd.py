@@ -47,19 +47,6 @@ _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
 # The runtime's data keys with the types they must have (defaults in group_data/all.py).
-RUNTIME_KEYS: dict[str, tuple[type, ...]] = {
-    "cgroup_driver": (str,),
-    "containerd_package": (str, type(None)),
-    "containerd_version": (str, type(None)),
-    "containerd_rpm_repo": (str, type(None)),
-    "containerd_rpm_gpg_key": (str, type(None)),
-    "containerd_sandbox_image": (str,),
-    "containerd_cni_bin_dir": (str, type(None)),
-    "containerd_registry_mirrors": (dict,),
-}
-RUNTIME_OPTIONAL_KEYS = {key for key, types in RUNTIME_KEYS.items() if type(None) in types}
-
-
 @dataclass(frozen=True)
 class RuntimeSettings:
     """The runtime keys, checked; ``None`` means the platform's default."""
@@ -80,23 +67,6 @@ class RuntimeSettings:
 
     def cni_bin_dir_for(self, family: str) -> str:
         return self.cni_bin_dir or CNI_BIN_DIRS[family]
-
-
-def runtime_settings(data: Mapping[str, Any]) -> RuntimeSettings:
-    """The runtime keys of data already checked by ``runtime_errors``."""
-    return RuntimeSettings(
-        cgroup_driver=data["cgroup_driver"],
-        package=data["containerd_package"],
-        version=data["containerd_version"],
-        rpm_repo=data["containerd_rpm_repo"],
-        rpm_gpg_key=data["containerd_rpm_gpg_key"],
-        sandbox_image=data["containerd_sandbox_image"],
-        cni_bin_dir=data["containerd_cni_bin_dir"],
-        registry_mirrors=tuple(
-            (registry, tuple(urls))
-            for registry, urls in data["containerd_registry_mirrors"].items()
-        ),
-    )
 
 
 def runtime_errors(data: Mapping[str, Any]) -> tuple[str, object, str, str] | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 
-_PORT = re.compile(r"^(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?/(?P<proto>tcp|udp|sctp)$")
+# Used with fullmatch: `$` alone also matches before a final newline ("6443/tcp\n").
+_PORT = re.compile(r"(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?/(?P<proto>tcp|udp|sctp)")
 
 
 def port_error(value: object) -> str | None:
     """Why ``value`` is not a firewalld port such as ``6443/tcp`` or ``30000-32767/tcp``."""
-    match = _PORT.match(value) if isinstance(value, str) else None
+    match = _PORT.fullmatch(value) if isinstance(value, str) else None
     if not match:
         return "expected 'N/proto' or 'N-M/proto' with proto tcp, udp or sctp"
     first = int(match["first"])
@@ -21,7 +22,7 @@ def port_error(value: object) -> str | None:
 
 
 def _span(port: str) -> tuple[str, int, int] | None:
-    match = _PORT.match(port)
+    match = _PORT.fullmatch(port)
     if not match:
         return None
     return match["proto"], int(match["first"]), int(match["last"] or match["first"])

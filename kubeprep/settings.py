@@ -7,67 +7,25 @@ for that host before anything on it changes.
 from __future__ import annotations
 
 import difflib
+import functools
+import ipaddress
+import operator
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
-from kubeprep.containerd import (
-    RUNTIME_KEYS,
-    RUNTIME_OPTIONAL_KEYS,
-    RuntimeSettings,
-    runtime_errors,
-    runtime_settings,
-)
-from kubeprep.ports import covered, port_error, source_error
+from kubeprep.containerd import RuntimeSettings, runtime_errors
+from kubeprep.keys import DECLARED, Key, PerRole
+from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
-SELINUX_MODES = ("enforcing", "permissive", "disabled")
-SWAP_POLICIES = ("off", "keep")
 
-# Every key kubeprep reads, with the type it must have. Defaults live in group_data/all.py.
-KEYS: dict[str, tuple[type, ...]] = {
-    "admin_user": (str,),
-    "admin_password_hash": (str, type(None)),
-    "admin_ssh_keys": (list,),
-    "admin_sudo": (bool,),
-    "admin_shell": (str,),
-    "firewall_ports": (list,),
-    "firewall_ssh_port": (str,),
-    "firewall_zone": (str, type(None)),
-    "firewall_prune": (bool,),
-    "firewall_cluster_ports": (list,),
-    "firewall_cluster_only": (bool,),
-    "firewall_cluster_zone": (str,),
-    "firewall_services": (bool,),
-    "cni": (str,),
-    "cni_pod_cidr": (str,),
-    "cni_service_cidr": (str,),
-    "swap": (str,),
-    "kernel_modules": (list,),
-    "kernel_modules_file": (str,),
-    "kernel_sysctls": (dict,),
-    "kernel_sysctl_file": (str,),
-    "selinux_mode": (str,),
-    "kubernetes_version": (str,),
-    **RUNTIME_KEYS,
-}
-OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone", *RUNTIME_OPTIONAL_KEYS}
-SECRET_KEYS = {"admin_password_hash"}
-
-# Keys that belong to pyinfra itself or to the inventory, never reported as unknown.
+# The keys of group_data/, with the types they may have; the inventory's own keys apart.
+KEYS: dict[str, tuple[type, ...]] = {key.name: key.types for key in DECLARED if not key.inventory}
+INVENTORY_KEYS = {key.name for key in DECLARED if key.inventory}
+# Keys that belong to pyinfra itself, never reported as unknown.
 _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vagrant_)")
-INVENTORY_KEYS = {"cluster_address"}
-
-# crypt(3) hashes: yescrypt ($y$), gost-yescrypt ($gy$), sha512 ($6$), sha256 ($5$),
-# bcrypt ($2a/b/y$), md5 ($1$, still accepted by shadow), plus "!"/"*" prefixes for locked ones.
-_CRYPT_HASH = re.compile(r"^[!*]?\$(y|gy|7|6|5|2[abxy]?|1)\$[./A-Za-z0-9$,=+-]{8,}$")
-_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$")
-_MODULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_ZONE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,17}$")
-_SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
-                  "trusted", "work", "libvirt", "docker"}
 
 SUPPORTED_PLATFORMS = "Rocky Linux, AlmaLinux or RHEL 8/9, Debian 12, Ubuntu 22.04/24.04"
 _RHEL_IDS = {"rocky", "almalinux", "rhel"}
@@ -84,34 +42,8 @@ class Platform:
     version: str  # os-release VERSION_ID
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    role: str
-    admin_user: str
-    admin_password_hash: str | None
-    admin_ssh_keys: tuple[str, ...]
-    admin_sudo: bool
-    admin_shell: str
-    firewall_ports: tuple[str, ...]
-    firewall_ssh_port: str
-    firewall_zone: str | None
-    firewall_prune: bool
-    firewall_cluster_ports: tuple[str, ...]
-    firewall_cluster_only: bool
-    firewall_cluster_zone: str
-    firewall_services: bool
-    cni: str
-    cni_pod_cidr: str
-    cni_service_cidr: str
-    cluster_address: str | None
-    swap: str
-    kernel_modules: tuple[str, ...]
-    kernel_modules_file: str
-    kernel_sysctls: tuple[tuple[str, str], ...]
-    kernel_sysctl_file: str
-    selinux_mode: str
-    runtime: RuntimeSettings
+class _DerivedSettings:
+    """What follows from a host's keys; ``Settings`` adds the keys themselves as fields."""
 
     @property
     def cni_ports(self) -> tuple[str, ...]:
@@ -134,11 +66,26 @@ class Settings:
         return list(dict.fromkeys((self.firewall_ssh_port, *self.firewall_ports, *node_ports)))
 
     @property
-    def open_ports(self) -> list[str]:
-        """Every port this node opens to its peers: the SSH port first, without repeats."""
+    def cluster_zone_ports(self) -> list[str]:
+        """Every port the cluster zone opens to the nodes: the SSH port first, the public ports,
+        the nodes-only ports, without repeats."""
         return list(dict.fromkeys(
             (self.firewall_ssh_port, *self.firewall_ports, *self.node_ports),
         ))
+
+    @property
+    def runtime(self) -> RuntimeSettings:
+        """The runtime keys, as the runtime task and its operations take them."""
+        return RuntimeSettings(
+            cgroup_driver=self.cgroup_driver,
+            package=self.containerd_package,
+            version=self.containerd_version,
+            rpm_repo=self.containerd_rpm_repo,
+            rpm_gpg_key=self.containerd_rpm_gpg_key,
+            sandbox_image=self.containerd_sandbox_image,
+            cni_bin_dir=self.containerd_cni_bin_dir,
+            registry_mirrors=self.containerd_registry_mirrors,
+        )
 
     @property
     def trusted_sources(self) -> list[str]:
@@ -146,8 +93,40 @@ class Settings:
         return [] if self.cni == "none" else [self.cni_pod_cidr, self.cni_service_cidr]
 
 
+def _field_type(key: Key) -> object:
+    """A list is kept as a tuple of strings, a dict as a tuple of (key, str) pairs."""
+    if list in key.types:
+        return tuple[str, ...]
+    if dict in key.types:
+        return tuple[tuple[str, str], ...]
+    return functools.reduce(operator.or_, key.types)
+
+
+def _stored(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return tuple((key, _stored(setting) if isinstance(setting, list) else str(setting))
+                     for key, setting in value.items())
+    return value
+
+
+# One immutable field per declared key, after the host's name and role.
+Settings = make_dataclass(
+    "Settings",
+    [("host", str), ("role", str), *((key.name, _field_type(key)) for key in DECLARED)],
+    bases=(_DerivedSettings,),
+    frozen=True,
+    namespace={"__module__": __name__, "__doc__": "A host's checked data (kubeprep.keys)."},
+)
+
+
+def _problem(key: str, value: object, problem: str, fix: str) -> str:
+    return f"{key} = {value!r}: {problem}. Fix: {fix}."
+
+
 def _fail(host: str, key: str, value: object, problem: str, fix: str) -> DataError:
-    return DataError(f"{host}: {key} = {value!r}: {problem}. Fix: {fix}.")
+    return DataError(f"{host}: {_problem(key, value, problem, fix)}")
 
 
 def role_of(host: str, groups: list[str]) -> str:
@@ -175,132 +154,127 @@ def unknown_keys(data: Mapping[str, object]) -> list[str]:
 def settings_from_data(host: str, groups: list[str], data: Mapping[str, object]) -> Settings:
     """Check every key kubeprep reads and return them as one immutable ``Settings``."""
     role = role_of(host, groups)
-
-    for key, types in KEYS.items():
-        if key not in data or (data[key] is None and key not in OPTIONAL_KEYS):
-            raise DataError(
-                f"{host}: required key {key} is missing. "
-                f"Fix: set {key} in group_data/all.py (see README, 'Data keys').",
-            )
-        if not isinstance(data[key], types):
-            wanted = " or ".join("None" if t is type(None) else t.__name__ for t in types)
-            shown = "<hidden>" if key in SECRET_KEYS else data[key]
-            raise _fail(host, key, shown, f"must be {wanted}", f"give {key} a {wanted} value")
-
-    _check_account(host, data)
-    _check_firewall(host, data)
-    _check_kernel(host, data)
-    for key, allowed in (("selinux_mode", SELINUX_MODES), ("swap", SWAP_POLICIES)):
-        if data[key] not in allowed:
-            raise _fail(host, key, data[key], "unknown value", f"use one of {', '.join(allowed)}")
-    problem = runtime_errors(data)
-    if problem:
-        raise _fail(host, *problem)
-
-    return Settings(
-        host=host,
-        role=role,
-        admin_user=data["admin_user"],
-        admin_password_hash=data["admin_password_hash"],
-        admin_ssh_keys=tuple(data["admin_ssh_keys"]),
-        admin_sudo=data["admin_sudo"],
-        admin_shell=data["admin_shell"],
-        firewall_ports=tuple(data["firewall_ports"]),
-        firewall_ssh_port=data["firewall_ssh_port"],
-        firewall_zone=data["firewall_zone"],
-        firewall_prune=data["firewall_prune"],
-        firewall_cluster_ports=tuple(data["firewall_cluster_ports"]),
-        firewall_cluster_only=data["firewall_cluster_only"],
-        firewall_cluster_zone=data["firewall_cluster_zone"],
-        firewall_services=data["firewall_services"],
-        cni=data["cni"],
-        cni_pod_cidr=data["cni_pod_cidr"],
-        cni_service_cidr=data["cni_service_cidr"],
-        cluster_address=data.get("cluster_address"),
-        swap=data["swap"],
-        kernel_modules=tuple(data["kernel_modules"]),
-        kernel_modules_file=data["kernel_modules_file"],
-        kernel_sysctls=tuple((key, str(value)) for key, value in data["kernel_sysctls"].items()),
-        kernel_sysctl_file=data["kernel_sysctl_file"],
-        selinux_mode=data["selinux_mode"],
-        runtime=runtime_settings(data),
-    )
+    for key in DECLARED:
+        _check_type(host, role, key, data)
+    for key in DECLARED:
+        invalid = key.check and key.check(data.get(key.name))
+        if invalid:
+            shown = "<hidden>" if key.secret else invalid.value
+            raise _fail(host, invalid.key or key.name, shown, invalid.problem, invalid.fix)
+    runtime_problem = runtime_errors(data)
+    if runtime_problem:
+        raise _fail(host, *runtime_problem)
+    settings = Settings(host=host, role=role,
+                        **{key.name: _stored(data.get(key.name)) for key in DECLARED})
+    _check_cluster_zone(settings)
+    _check_port_roles(settings)
+    own_address = [settings.cluster_address] if settings.cluster_address else []
+    untrusted = trusted_networks_error(settings, own_address)
+    if untrusted:
+        raise untrusted
+    return settings
 
 
-def _check_account(host: str, data: Mapping[str, object]) -> None:
-    if not _USER_NAME.match(data["admin_user"]):
-        raise _fail(
-            host, "admin_user", data["admin_user"], "not a valid user name",
-            "use lower-case letters, digits, '_' or '-', starting with a letter",
+def _check_type(host: str, role: str, key: Key, data: Mapping[str, object]) -> None:
+    value = data.get(key.name)
+    if (key.name not in data and not key.inventory) or (value is None and not key.optional):
+        where = f"{role}.py" if isinstance(key.default, PerRole) else "all.py"
+        raise DataError(
+            f"{host}: required key {key.name} is missing. "
+            f"Fix: set {key.name} in group_data/{where} (see README, 'Data keys').",
         )
-    password_hash = data["admin_password_hash"]
-    if password_hash is not None and not _CRYPT_HASH.match(password_hash):
-        raise _fail(
-            host, "admin_password_hash", "<hidden>", "not a crypt(3) hash (plain text is refused)",
-            "store a hash such as the output of `openssl passwd -6`, or None for key-only login",
-        )
-    for key in data["admin_ssh_keys"]:
-        if not isinstance(key, str) or not re.match(r"^(ssh-|ecdsa-|sk-)\S+ \S+", key):
-            raise _fail(
-                host, "admin_ssh_keys", key, "not an OpenSSH public key line",
-                "paste the contents of a *.pub file, e.g. 'ssh-ed25519 AAAA... me@laptop'",
-            )
+    if not isinstance(value, key.types):
+        wanted = " or ".join("None" if t is type(None) else t.__name__ for t in key.types)
+        shown = "<hidden>" if key.secret else value
+        raise _fail(host, key.name, shown, f"must be {wanted}", f"give {key.name} a {wanted} value")
 
 
-def _check_firewall(host: str, data: Mapping[str, object]) -> None:
-    for key, ports in (("firewall_ssh_port", [data["firewall_ssh_port"]]),
-                       ("firewall_ports", data["firewall_ports"]),
-                       ("firewall_cluster_ports", data["firewall_cluster_ports"])):
-        for port in ports:
-            problem = port_error(port)
-            if problem:
-                raise _fail(host, key, port, problem, "write it like '6443/tcp' or '2379-2380/tcp'")
-    zone = data["firewall_zone"]
-    if zone is not None and not _ZONE_NAME.match(zone):
-        raise _fail(host, "firewall_zone", zone, "not a firewalld zone name",
-                    "use an existing zone such as 'public', or None for the default zone")
-    cluster_zone = data["firewall_cluster_zone"]
-    if not _ZONE_NAME.match(cluster_zone) or cluster_zone in _SHIPPED_ZONES \
-            or cluster_zone == (zone or "public"):
-        raise _fail(host, "firewall_cluster_zone", cluster_zone,
-                    "must be a zone name of its own (up to 17 letters, digits, '_' or '-'), "
-                    "not one firewalld ships nor firewall_zone: kubeprep owns its sources",
+def _check_cluster_zone(settings: Settings) -> None:
+    if settings.firewall_cluster_zone == settings.firewall_zone:
+        raise _fail(settings.host, "firewall_cluster_zone", settings.firewall_cluster_zone,
+                    "is firewall_zone too: kubeprep owns the cluster zone's sources",
                     "keep the default 'kubeprep'")
-    if data["cni"] not in CNI_PRESETS:
-        raise _fail(host, "cni", data["cni"], "unknown CNI",
-                    f"use one of {', '.join(CNI_PRESETS)}")
-    for key in ("cni_pod_cidr", "cni_service_cidr"):
-        problem = source_error(data[key])
-        if problem or "/" not in data[key]:
-            raise _fail(host, key, data[key], problem or "not a network",
-                        "write the network like '10.244.0.0/16'")
-    address = data.get("cluster_address")
-    if address is not None and (source_error(address) or "/" in str(address)):
-        raise _fail(host, "cluster_address", address, "not an IP address",
-                    "give the node's address on the cluster network, e.g. '192.168.77.11', "
-                    "or remove it to use the address of the default route")
 
 
-def _check_kernel(host: str, data: Mapping[str, object]) -> None:
-    for module in data["kernel_modules"]:
-        if not isinstance(module, str) or not _MODULE_NAME.match(module):
-            raise _fail(host, "kernel_modules", module, "not a kernel module name",
-                        "list module names such as 'br_netfilter'")
-    if not data["kernel_sysctls"]:
-        raise _fail(host, "kernel_sysctls", {}, "is empty",
-                    "list the sysctls to set, e.g. {'net.ipv4.ip_forward': 1}")
-    for key, value in data["kernel_sysctls"].items():
-        if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
-            raise _fail(host, "kernel_sysctls", key, "not a sysctl key",
-                        "use dotted keys such as 'net.ipv4.ip_forward'")
-        text = str(value)
-        if not isinstance(value, int | str) or isinstance(value, bool) or not text.strip() \
-                or "\n" in text or "#" in text:
-            raise _fail(host, f"kernel_sysctls[{key!r}]", value, "not a sysctl value",
-                        "use an integer or a string such as 1")
-    for key in ("kernel_modules_file", "kernel_sysctl_file"):
-        if not str(data[key]).startswith("/"):
-            raise _fail(host, key, data[key], "not an absolute path", "use a path such as /etc/...")
+def _check_port_roles(settings: Settings) -> None:
+    """No port both public and nodes-only: the public zone would open it and close it."""
+    public = [("firewall_ssh_port", settings.firewall_ssh_port),
+              *(("firewall_ports", port) for port in settings.firewall_ports)]
+    cni = f"cni = {settings.cni!r}"
+    nodes_only = [*(("firewall_cluster_ports", "in firewall_cluster_ports", port)
+                    for port in settings.firewall_cluster_ports),
+                  *(("cni", f"as a port of {cni}", port) for port in settings.cni_ports)]
+    for key, port in public:
+        for other_key, where, other in nodes_only:
+            if not _share_a_port(port, other):
+                continue
+            fix = f"keep it in only one of {key} and {other_key}" if other_key != "cni" else (
+                f"remove it from {key} (the {settings.cni} preset opens it to the nodes), "
+                "or set cni = 'none'")
+            raise _fail(settings.host, key, port,
+                        f"also nodes-only, {where} ({other!r}): a port is open either to "
+                        "everyone or to the cluster's nodes only", fix)
+
+
+def _share_a_port(port: str, other: str) -> bool:
+    """Whether two valid port specs have a port number in common (2379/tcp, 2379-2380/tcp):
+    two ranges overlap when the first port of one is inside the other."""
+    return covered(_first_port(port), [other]) or covered(_first_port(other), [port])
+
+
+def _first_port(port: str) -> str:
+    numbers, proto = port.split("/")
+    return f"{numbers.split('-')[0]}/{proto}"
+
+
+_TRUST_FIX = {
+    "cni_pod_cidr": "choose a network no node is on and nothing else uses, e.g. '10.244.0.0/16', "
+                    "and give kubeadm and the CNI the same",
+    "cni_service_cidr": "choose a network no node is on and nothing else uses, e.g. "
+                        "'10.96.0.0/12', and give kubeadm the same",
+}
+
+
+def trust_error(pod_cidr: str, service_cidr: str, node_addresses: Iterable[str]) -> str | None:
+    """Why firewalld may not trust the pod and service networks, as ``key = value: problem.
+    Fix: fix.``; None when it may.
+
+    The trusted zone accepts everything from them: a network holding a node's address (Calico's
+    192.168.0.0/16 with nodes in 192.168.x.x) or every address would trust machines, not pods.
+    Both must be valid networks (``settings_from_data`` checks them first); an address that is
+    not one is left to its own node's check.
+    """
+    values = {"cni_pod_cidr": pod_cidr, "cni_service_cidr": service_cidr}
+    networks = {key: ipaddress.ip_network(value) for key, value in values.items()}
+    addresses = [address for address in map(_ip_address, node_addresses) if address]
+    for key, network in networks.items():
+        if network.prefixlen == 0:
+            return _problem(key, values[key], "is every address, so firewalld's trusted zone "
+                            "would accept every machine", _TRUST_FIX[key])
+        inside = next((address for address in addresses if address in network), None)
+        if inside:
+            return _problem(key, values[key], f"holds the node address {inside}, so firewalld's "
+                            "trusted zone would accept every machine on that network",
+                            _TRUST_FIX[key])
+    if networks["cni_pod_cidr"].overlaps(networks["cni_service_cidr"]):
+        return _problem("cni_service_cidr", service_cidr,
+                        f"overlaps cni_pod_cidr ({pod_cidr!r}), so pods and services would share "
+                        "addresses", "choose networks apart, e.g. pods '10.244.0.0/16' and "
+                        "services '10.96.0.0/12'")
+    return None
+
+
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def trusted_networks_error(settings: Settings, node_addresses: Iterable[str]) -> DataError | None:
+    """A DataError when the host's pod or service network may not be trusted, else None."""
+    problem = trust_error(settings.cni_pod_cidr, settings.cni_service_cidr, node_addresses)
+    return DataError(f"{settings.host}: {problem}") if problem else None
 
 
 def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:

@@ -6,7 +6,7 @@ from pyinfra.operations import apt, dnf, systemd
 
 from facts.sshd import SshdPorts
 from fleet.hosts import checked_host, cluster_addresses, refuse
-from kubeprep.settings import DataError, ssh_lockout_error
+from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_error
 from operations import firewalld
 
 checked = checked_host()
@@ -14,8 +14,11 @@ checked = checked_host()
 # before anything changes.
 lockout = checked and ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
 nodes = checked and checked[0].firewall_cluster_only and cluster_addresses()
-if lockout or isinstance(nodes, DataError):
-    refuse(lockout or nodes)
+# The pod and service networks go into the trusted zone: neither may hold any node's address.
+untrusted = isinstance(nodes, list) and trusted_networks_error(checked[0], nodes)
+refusal = lockout or (nodes if isinstance(nodes, DataError) else untrusted)
+if refusal:
+    refuse(refusal)
 elif checked:
     settings, platform = checked
     if platform.family == "rhel":
@@ -33,7 +36,7 @@ elif checked:
         # Its ports before its sources: a node's traffic lands here as soon as it is a source.
         firewalld.ports(
             name="Open every node port to the cluster zone",
-            ports=settings.open_ports,
+            ports=settings.cluster_zone_ports,
             zone=settings.firewall_cluster_zone,
             prune=True,
             services=settings.firewall_services,

@@ -1,21 +1,27 @@
 """Tests for kubeprep.settings: the group_data defaults, every refusal message, the platforms."""
 
+import ast
 import runpy
 from pathlib import Path
 
 import pytest
+from host_states import fresh
 from pyinfra.facts.server import LinuxDistribution
+from taskrun import run_deploy
 
+from kubeprep.keys import DECLARED, TASKS, PerRole
 from kubeprep.settings import (
     KEYS,
     DataError,
     Platform,
     platform_from_release,
     settings_from_data,
+    trust_error,
     unknown_keys,
 )
 
-GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
+ROOT = Path(__file__).resolve().parent.parent
+GROUP_DATA = ROOT / "group_data"
 HOST = "cp1.lab"
 # `openssl passwd -6 -salt 8Xb1c0ZQ9pQ3Sg2e kubeprep`
 SHA512_HASH = (
@@ -25,13 +31,14 @@ SHA512_HASH = (
 ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0n5tqE6XwD1m1v0kq3Y8b9o4Jx7cR2aQ9s8Kf me@laptop"
 
 
+def group_data_file(name: str) -> dict:
+    module = runpy.run_path(str(GROUP_DATA / f"{name}.py"))
+    return {key: value for key, value in module.items() if not key.startswith("__")}
+
+
 def group_data(role: str) -> dict:
     """What pyinfra gives a host of ``role``: all.py, overridden by the role's file."""
-    data = {}
-    for name in ("all.py", f"{role}.py"):
-        module = runpy.run_path(str(GROUP_DATA / name))
-        data.update({key: value for key, value in module.items() if not key.startswith("__")})
-    return data
+    return {**group_data_file("all"), **group_data_file(role)}
 
 
 def refused(data: dict, groups=("control_plane",), host: str = HOST) -> str:
@@ -51,10 +58,55 @@ def test_group_data_sets_exactly_the_known_keys():
     assert set(group_data("workers")) == set(KEYS)
 
 
+def test_all_py_holds_the_declared_defaults():
+    expected = {key.name: key.default for key in DECLARED
+                if not key.inventory and not isinstance(key.default, PerRole)}
+    assert group_data_file("all") == expected
+
+
+@pytest.mark.parametrize("role", ["control_plane", "workers"])
+def test_role_files_hold_the_declared_per_role_defaults(role):
+    expected = {key.name: getattr(key.default, role) for key in DECLARED
+                if isinstance(key.default, PerRole)}
+    assert group_data_file(role) == expected
+
+
+def readme_data_keys() -> dict[str, list[str]]:
+    """The README's "Data keys" table: each key's cells after the key, backticks kept."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Data keys\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `"):
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def test_readme_table_has_the_declared_keys_defaults_tasks_and_meanings():
+    rows = readme_data_keys()
+    assert list(rows) == [key.name for key in DECLARED]
+    for key in DECLARED:
+        default, task, meaning = rows[key.name]
+        if isinstance(key.default, PerRole):
+            assert default.startswith("per role"), key.name
+        elif key.inventory:
+            assert default == "(host data)", key.name
+        else:
+            assert ast.literal_eval(default.strip("`")) == key.default, key.name
+        assert (task, meaning) == (key.task, key.description), key.name
+
+
+def test_every_key_names_a_task_that_exists():
+    for key in DECLARED:
+        assert key.task in TASKS, key.name
+        assert (ROOT / ("check.py" if key.task == "check" else f"tasks/{key.task}.py")).exists()
+
+
 def test_control_plane_defaults_are_valid():
     settings = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
     assert settings.role == "control_plane"
-    assert settings.open_ports == [
+    assert settings.cluster_zone_ports == [
         "22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp",
     ]
     assert settings.kernel_sysctls == (
@@ -70,7 +122,7 @@ def test_control_plane_defaults_are_valid():
 def test_worker_defaults_are_valid():
     settings = settings_from_data("w1.lab", ["workers"], group_data("workers"))
     assert settings.role == "workers"
-    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp"]
+    assert settings.cluster_zone_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp"]
     assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
 
 
@@ -78,7 +130,7 @@ def test_internal_ports_are_public_only_with_the_write_up_switch():
     split = settings_from_data(HOST, ["control_plane"], group_data("control_plane"))
     assert split.public_ports == ["22/tcp", "6443/tcp"]
     open_to_all = settings_from_data(HOST, ["control_plane"], with_(firewall_cluster_only=False))
-    assert open_to_all.public_ports == open_to_all.open_ports == split.open_ports
+    assert open_to_all.public_ports == open_to_all.cluster_zone_ports == split.cluster_zone_ports
 
 
 @pytest.mark.parametrize(("cni", "ports", "protocols"), [
@@ -89,7 +141,7 @@ def test_internal_ports_are_public_only_with_the_write_up_switch():
 ])
 def test_cni_presets_add_node_ports_protocols_and_trusted_networks(cni, ports, protocols):
     settings = settings_from_data("w1.lab", ["workers"], {**group_data("workers"), "cni": cni})
-    assert settings.open_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp", *ports]
+    assert settings.cluster_zone_ports == ["22/tcp", "30000-32767/tcp", "10250/tcp", *ports]
     assert settings.public_ports == ["22/tcp", "30000-32767/tcp"]
     assert list(settings.cni_protocols) == protocols
     assert settings.trusted_sources == ([] if cni == "none" else ["10.244.0.0/16", "10.96.0.0/12"])
@@ -111,6 +163,58 @@ def test_cluster_firewall_data_is_refused_with_the_key_and_the_fix(changes, key,
     assert fix in message
 
 
+def test_cluster_zone_that_is_also_firewall_zone_refused():
+    message = refused(with_(firewall_zone="edge", firewall_cluster_zone="edge"))
+    assert message == (
+        f"{HOST}: firewall_cluster_zone = 'edge': is firewall_zone too: kubeprep owns the "
+        "cluster zone's sources. Fix: keep the default 'kubeprep'."
+    )
+
+
+@pytest.mark.parametrize(("group", "changes", "key", "port", "other"), [
+    ("control_plane", {"firewall_ports": ["6443/tcp", "2379/tcp"]}, "firewall_ports", "2379/tcp",
+     "2379-2380/tcp"),  # coverage, not strings: 2379/tcp is inside 2379-2380/tcp
+    ("control_plane", {"firewall_ports": ["2380-2390/tcp"]}, "firewall_ports", "2380-2390/tcp",
+     "2379-2380/tcp"),
+    ("workers", {"firewall_ports": ["10000-20000/tcp"]}, "firewall_ports", "10000-20000/tcp",
+     "10250/tcp"),
+    ("workers", {"firewall_ssh_port": "10250/tcp"}, "firewall_ssh_port", "10250/tcp", "10250/tcp"),
+])
+def test_port_both_public_and_nodes_only_refused(group, changes, key, port, other):
+    message = refused({**group_data(group), **changes}, groups=[group])
+    assert message == (
+        f"{HOST}: {key} = {port!r}: also nodes-only, in firewall_cluster_ports ({other!r}): a "
+        "port is open either to everyone or to the cluster's nodes only. "
+        f"Fix: keep it in only one of {key} and firewall_cluster_ports."
+    )
+
+
+@pytest.mark.parametrize(("cni", "changes", "key", "port", "other"), [
+    ("calico", {"firewall_ports": ["30000-32767/tcp", "179/tcp"]}, "firewall_ports", "179/tcp",
+     "179/tcp"),
+    ("flannel", {"firewall_ports": ["8000-9000/udp"]}, "firewall_ports", "8000-9000/udp",
+     "8472/udp"),
+    ("cilium", {"firewall_ssh_port": "4240/tcp"}, "firewall_ssh_port", "4240/tcp", "4240/tcp"),
+])
+def test_public_port_the_cni_opens_to_the_nodes_refused(cni, changes, key, port, other):
+    message = refused({**group_data("workers"), "cni": cni, **changes}, groups=["workers"])
+    assert message == (
+        f"{HOST}: {key} = {port!r}: also nodes-only, as a port of cni = {cni!r} ({other!r}): a "
+        "port is open either to everyone or to the cluster's nodes only. "
+        f"Fix: remove it from {key} (the {cni} preset opens it to the nodes), or set cni = 'none'."
+    )
+
+
+@pytest.mark.parametrize("changes", [
+    {"firewall_ports": ["30000-32767/tcp", "10250/udp"]},  # another protocol
+    {"firewall_ports": ["10249/tcp", "10251-10260/tcp"]},  # neighbours, not the same port
+    {"cni": "calico", "firewall_ports": ["30000-32767/tcp", "179/udp", "4789/tcp"]},
+])
+def test_ports_next_to_the_nodes_only_ones_accepted(changes):
+    settings = settings_from_data("w1", ["workers"], {**group_data("workers"), **changes})
+    assert settings.firewall_ports == tuple(changes["firewall_ports"])
+
+
 def test_ssh_port_listed_again_is_opened_once_and_first():
     settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=["6443/tcp", "22/tcp"]))
     assert settings.public_ports == ["22/tcp", "6443/tcp"]
@@ -121,6 +225,79 @@ def test_settings_are_immutable():
     with pytest.raises(AttributeError):
         settings.swap = "keep"
     assert isinstance(settings.firewall_ports, tuple)
+
+
+# ---------------------------------------------------------------- trusted pod and service networks
+
+TRUST_FIX = {
+    "cni_pod_cidr": "choose a network no node is on and nothing else uses, e.g. '10.244.0.0/16', "
+                    "and give kubeadm and the CNI the same",
+    "cni_service_cidr": "choose a network no node is on and nothing else uses, e.g. "
+                        "'10.96.0.0/12', and give kubeadm the same",
+}
+
+
+@pytest.mark.parametrize(("changes", "key", "value", "address"), [
+    # Calico's own default pod network, with nodes in 192.168.x.x
+    ({"cni": "calico", "cni_pod_cidr": "192.168.0.0/16"}, "cni_pod_cidr", "192.168.0.0/16",
+     "192.168.77.11"),
+    ({"cni_service_cidr": "192.168.77.0/24"}, "cni_service_cidr", "192.168.77.0/24",
+     "192.168.77.11"),
+    ({"cni_pod_cidr": "fd00::/64", "cluster_address": "fd00::11"}, "cni_pod_cidr", "fd00::/64",
+     "fd00::11"),
+])
+def test_trusted_network_holding_the_node_refused(changes, key, value, address):
+    message = refused(with_(**{"cluster_address": "192.168.77.11", **changes}))
+    assert message == (
+        f"{HOST}: {key} = {value!r}: holds the node address {address}, so firewalld's trusted zone "
+        f"would accept every machine on that network. Fix: {TRUST_FIX[key]}."
+    )
+
+
+@pytest.mark.parametrize(("key", "value"), [("cni_pod_cidr", "0.0.0.0/0"),
+                                            ("cni_service_cidr", "::/0")])
+def test_trusted_network_of_every_address_refused_with_or_without_a_cni(key, value):
+    for cni in ("none", "flannel"):
+        assert refused(with_(cni=cni, **{key: value})) == (
+            f"{HOST}: {key} = {value!r}: is every address, so firewalld's trusted zone would accept "
+            f"every machine. Fix: {TRUST_FIX[key]}."
+        )
+
+
+@pytest.mark.parametrize(("pods", "services"), [("10.96.0.0/16", "10.96.0.0/12"),
+                                                ("10.0.0.0/8", "10.96.0.0/12")])
+def test_overlapping_pod_and_service_networks_refused(pods, services):
+    assert refused(with_(cni_pod_cidr=pods, cni_service_cidr=services)) == (
+        f"{HOST}: cni_service_cidr = {services!r}: overlaps cni_pod_cidr ({pods!r}), so pods and "
+        "services would share addresses. Fix: choose networks apart, e.g. pods '10.244.0.0/16' "
+        "and services '10.96.0.0/12'."
+    )
+
+
+def test_trust_error_checks_every_node_address():
+    addresses = ["192.168.77.11", "192.168.77.21", "fd00::22"]
+    assert trust_error("10.244.0.0/16", "10.96.0.0/12", addresses) is None
+    assert trust_error("192.168.77.16/28", "10.96.0.0/12", addresses).startswith(
+        "cni_pod_cidr = '192.168.77.16/28': holds the node address 192.168.77.21, ")
+    assert trust_error("10.244.0.0/16", "fd00::/64", addresses).startswith(
+        "cni_service_cidr = 'fd00::/64': holds the node address fd00::22, ")
+
+
+def test_trust_error_leaves_a_peer_address_that_is_not_one_to_the_peer():
+    """A peer's bad cluster_address is refused on that peer (its own data check)."""
+    assert trust_error("10.244.0.0/16", "10.96.0.0/12", ["node-1"]) is None
+
+
+def test_firewall_task_refuses_a_trusted_network_holding_another_node():
+    """cp1 (192.168.77.11) is outside the pod network, w1 (192.168.77.21) is inside."""
+    run = run_deploy("tasks/firewall.py", fresh("rhel"),
+                     data={"cni": "flannel", "cni_pod_cidr": "192.168.77.16/28"})
+    assert run.failed and run.ops == []
+    assert run.errors == [
+        "[node] kubeprep: node: cni_pod_cidr = '192.168.77.16/28': holds the node address 192.168.77.21, "
+        "so firewalld's trusted zone would accept every machine on that network. "
+        f"Fix: {TRUST_FIX['cni_pod_cidr']}.",
+    ]
 
 
 # ------------------------------------------------------------------------------------ ports
@@ -136,7 +313,8 @@ def test_bad_port_refused_with_host_key_value_and_fix(port):
 @pytest.mark.parametrize("port", ["1/tcp", "65535/udp", "30000-32767/tcp", "2379-2380/tcp",
                                   "5000-5000/sctp"])
 def test_good_ports_accepted(port):
-    settings = settings_from_data(HOST, ["control_plane"], with_(firewall_ports=[port]))
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(firewall_ports=[port], firewall_cluster_ports=[]))
     assert settings.firewall_ports == (port,)
 
 
@@ -153,6 +331,43 @@ def test_bad_ssh_port_refused():
 def test_bad_zone_refused():
     message = refused(with_(firewall_zone="my zone"))
     assert message.startswith(f"{HOST}: firewall_zone = 'my zone': not a firewalld zone name")
+
+
+@pytest.mark.parametrize(("key", "value", "shown"), [
+    ("firewall_ports", ["6443/tcp\n"], "'6443/tcp\\n'"),
+    ("firewall_cluster_ports", ["10250/tcp\n"], "'10250/tcp\\n'"),
+    ("firewall_ssh_port", "22/tcp\n", "'22/tcp\\n'"),
+    ("firewall_zone", "public\n", "'public\\n'"),
+    ("firewall_cluster_zone", "kubeprep\n", "'kubeprep\\n'"),
+    ("admin_user", "kubeadmin\n", "'kubeadmin\\n'"),
+    ("kernel_modules", ["overlay\n"], "'overlay\\n'"),
+    ("kernel_sysctls", {"net.ipv4.ip_forward\n": 1}, "'net.ipv4.ip_forward\\n'"),
+])
+def test_a_final_newline_is_not_part_of_a_valid_value(key, value, shown):
+    """Patterns match the whole value: ``$`` alone also matches before a final newline."""
+    message = refused(with_(**{key: value}))
+    assert message.startswith(f"{HOST}: {key} = {shown}: ")
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize("port", ["22-23/tcp", "22/udp"])
+def test_ssh_port_must_be_one_tcp_port(port):
+    assert refused(with_(firewall_ssh_port=port)) == (
+        f"{HOST}: firewall_ssh_port = {port!r}: not one TCP port, and sshd listens on one. "
+        "Fix: write the TCP port sshd listens on, e.g. '22/tcp'."
+    )
+
+
+@pytest.mark.parametrize(("zone", "target"), [
+    ("trusted", "accepts every connection"),
+    ("drop", "drops every packet"),
+    ("block", "rejects every connection"),
+])
+def test_zones_that_ignore_their_ports_refused_as_firewall_zone(zone, target):
+    assert refused(with_(firewall_zone=zone)) == (
+        f"{HOST}: firewall_zone = {zone!r}: firewalld's {zone} zone {target} whatever ports it "
+        "lists. Fix: use 'public' or a zone of your own, or None for the default zone."
+    )
 
 
 # ------------------------------------------------------------------------------------ roles
@@ -175,10 +390,16 @@ def test_missing_key_refused(key):
     data = group_data("control_plane")
     del data[key]
     message = refused(data)
+    where = "control_plane.py" if key in ("firewall_ports", "firewall_cluster_ports") else "all.py"
     assert message == (
         f"{HOST}: required key {key} is missing. "
-        f"Fix: set {key} in group_data/all.py (see README, 'Data keys')."
+        f"Fix: set {key} in group_data/{where} (see README, 'Data keys')."
     )
+
+
+def test_cluster_address_may_be_left_out():
+    assert settings_from_data(HOST, ["control_plane"], group_data("control_plane")) \
+        .cluster_address is None
 
 
 def test_none_for_a_required_key_is_missing():
@@ -201,7 +422,13 @@ def test_wrong_type_refused(key, value, wanted):
 
 # ---------------------------------------------------------------------------------- account
 
-@pytest.mark.parametrize("password", ["kubeprep-S3cret!", "hunter2hunter2", "$6$short"])
+@pytest.mark.parametrize("password", [
+    "kubeprep-S3cret!", "hunter2hunter2", "$6$short",
+    SHA512_HASH + "\n",  # `$` alone also matches before a final newline
+    "$6$saltonly$", "$6$8Xb1c0ZQ9pQ3Sg2e", "$6$8Xb1c0ZQ9pQ3Sg2e$",  # a salt without its hash
+    SHA512_HASH[:-1],  # a sha512 hash has 86 characters
+    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$", "$5$abc$", "$1$abc$",
+])
 def test_plain_text_password_refused_without_echoing_it(password):
     message = refused(with_(admin_password_hash=password))
     assert message.startswith(f"{HOST}: admin_password_hash = '<hidden>': not a crypt(3) hash")
@@ -214,30 +441,61 @@ def test_password_of_the_wrong_type_is_not_echoed():
     assert "31415926" not in message
 
 
-@pytest.mark.parametrize("password_hash", [SHA512_HASH, "!" + SHA512_HASH,
-                                           "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9"
-                                           "SqC.5i5rd.RhAtQ7", None])
+# Each from libxcrypt's crypt(3) (Python's crypt.crypt("kubeprep", salt)) or `openssl passwd`.
+@pytest.mark.parametrize("password_hash", [
+    SHA512_HASH, "!" + SHA512_HASH, None,
+    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+    "$6$rounds=10000$saltsalt$W3XLaAx9cA7PNWeGwc9OX/XwVmjQ/4cDpJHR2aioq4a0IaEeltBTqrnkKiNusqtQkWbq"
+    "C81Ehr0yho5.DwBZK.",
+    "$6$$AKAYwrA0OAG.roNelXkeBagya7mQAP5dTEWfUfc5WYRlQG2TFuRCZx9qoIU6VdvmIZXuy/fXfP3YtvgWCdGWj0",
+    "$5$abc$FWgtazAuK6xFz2axEwPjXU7awkz7JUv87NXyROd.ph5",
+    "$5$rounds=1000$abc$WD8I9C807QoT8Akxf4oBUEdolfeQ9B.H61Zq3Sv0cD0",
+    "$1$abc$IC8EZOa9iUC9o.fVSarVU0",
+    "$2b$05$abcdefghijklmnopqrstuun00VRlqIgbVRRdFN0TgGkuQGL2yv/W6",
+    "$gy$j9T$F5Jx5fExrKuPp53xLKQ..1$mlTPV25LPsOM4H5G1LSkOPYLnxXOvmRf3Ls/QWNR1l1",
+    "$7$CU..../....abcdefgh$Qdr.grjA0JQEwXutov.unAhLkIe/vSYhP.gQQB6r381",
+])
 def test_crypt_hash_or_none_accepted(password_hash):
     settings = settings_from_data(HOST, ["control_plane"], with_(admin_password_hash=password_hash))
     assert settings.admin_password_hash == password_hash
 
 
-@pytest.mark.parametrize("key", ["AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0", "ssh-ed25519", "me@laptop", 42])
+@pytest.mark.parametrize("key", ["AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0", "ssh-ed25519", "me@laptop", 42,
+                                 "ssh-ed25519  AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0"])
 def test_bad_ssh_key_refused(key):
     message = refused(with_(admin_ssh_keys=[ED25519_KEY, key]))
     assert message.startswith(f"{HOST}: admin_ssh_keys = {key!r}: not an OpenSSH public key line")
     assert "Fix: paste the contents of a *.pub file" in message
 
 
+@pytest.mark.parametrize("key", [ED25519_KEY + "\n", ED25519_KEY + "\nssh-rsa AAAAB3NzaC1yc2E x@y",
+                                 ED25519_KEY + "\r\n"])
+def test_ssh_key_with_a_line_break_refused(key):
+    assert refused(with_(admin_ssh_keys=[key])) == (
+        f"{HOST}: admin_ssh_keys = {key!r}: holds a line break, so it is more than one "
+        "authorized_keys line. Fix: give each key as its own list item, on one line."
+    )
+
+
 def test_ssh_keys_accepted():
     rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 admin@bastion"
-    settings = settings_from_data(HOST, ["control_plane"], with_(admin_ssh_keys=[ED25519_KEY, rsa]))
-    assert settings.admin_ssh_keys == (ED25519_KEY, rsa)
+    no_comment = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2n7bC0n5tqE6XwD1m1v0kq3Y8b9o4Jx7cR2aQ9s8Kf"
+    spaced = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 Admin on the bastion"
+    keys = [ED25519_KEY, rsa, no_comment, spaced]
+    settings = settings_from_data(HOST, ["control_plane"], with_(admin_ssh_keys=keys))
+    assert settings.admin_ssh_keys == tuple(keys)
 
 
 @pytest.mark.parametrize("user", ["Admin", "1admin", "ad min", ""])
 def test_bad_user_name_refused(user):
     assert refused(with_(admin_user=user)).startswith(f"{HOST}: admin_user = {user!r}: ")
+
+
+@pytest.mark.parametrize("shell", ["bash", "bin/bash", "", "/bin/bash\n"])
+def test_relative_admin_shell_refused(shell):
+    assert refused(with_(admin_shell=shell)) == (
+        f"{HOST}: admin_shell = {shell!r}: not an absolute path. Fix: use a path such as /bin/bash."
+    )
 
 
 # ------------------------------------------------------------------------- selinux and swap
@@ -268,17 +526,59 @@ def test_bad_sysctl_key_refused(key):
     )
 
 
-@pytest.mark.parametrize("value", [True, None, "", "  ", 1.5])
+@pytest.mark.parametrize("value", [True, None, "", "  ", 1.5, "yes", "1.5", "1\n", "1 # on", " 1"])
 def test_bad_sysctl_value_refused(value):
     message = refused(with_(kernel_sysctls={"net.ipv4.ip_forward": value}))
     assert message.startswith(f"{HOST}: kernel_sysctls['net.ipv4.ip_forward'] = {value!r}: ")
     assert "Fix: use an integer or a string such as 1." in message
 
 
+@pytest.mark.parametrize("value", [1, "1", 0, -1, "-1", 262144])
+def test_integer_sysctl_values_accepted(value):
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(kernel_sysctls={"net.ipv4.ip_forward": value}))
+    assert settings.kernel_sysctls == (("net.ipv4.ip_forward", str(value)),)
+
+
+def test_empty_kernel_modules_refused():
+    assert refused(with_(kernel_modules=[])) == (
+        f"{HOST}: kernel_modules = []: is empty. "
+        "Fix: list the modules to load, e.g. ['overlay', 'br_netfilter']."
+    )
+
+
+@pytest.mark.parametrize(("key", "path", "example"), [
+    ("kernel_sysctl_file", "/etc/sysctl.d/k8s", "/etc/sysctl.d/k8s.conf"),
+    ("kernel_sysctl_file", "/etc/sysctl.d/k8s.conf.bak", "/etc/sysctl.d/k8s.conf"),
+    ("kernel_modules_file", "/etc/modules-load.d/k8s.txt", "/etc/modules-load.d/k8s.conf"),
+])
+def test_files_never_read_at_boot_refused(key, path, example):
+    """sysctl --system and systemd-modules-load read only *.conf files."""
+    assert refused(with_(**{key: path})) == (
+        f"{HOST}: {key} = {path!r}: does not end in .conf, so it is never read at boot. "
+        f"Fix: use a path such as {example}."
+    )
+
+
 def test_bad_module_and_relative_paths_refused():
     assert "not a kernel module name" in refused(with_(kernel_modules=["br netfilter"]))
     message = refused(with_(kernel_sysctl_file="k8s.conf"))
     assert message.startswith(f"{HOST}: kernel_sysctl_file = 'k8s.conf': not an absolute path")
+
+
+# ------------------------------------------------------------------------------- check.py
+
+@pytest.mark.parametrize("version", ["1.35", "1.36.2", "v1.35"])
+def test_kubernetes_version_accepted(version):
+    settings = settings_from_data(HOST, ["control_plane"], with_(kubernetes_version=version))
+    assert settings.kubernetes_version == version
+
+
+@pytest.mark.parametrize("version", ["latest", "1", "1.x", "1.35.2.1"])
+def test_kubernetes_version_refused(version):
+    assert refused(with_(kubernetes_version=version)) == (
+        f"{HOST}: kubernetes_version = {version!r}: not a version. Fix: write it like '1.35'."
+    )
 
 
 # ------------------------------------------------------------------------------ unknown keys

@@ -1,0 +1,321 @@
+"""Every data key kubeprep reads, declared once: its types, default, check, task and meaning.
+
+The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
+per-role keys); the README's "Data keys" table describes the keys. tests/test_settings.py fails
+when either disagrees with the declarations below. Checks that need several keys are in
+kubeprep.settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubeprep.checks.model import parse_version
+from kubeprep.cni import CNI_PRESETS
+from kubeprep.ports import port_error, source_error
+
+TASKS = ("account", "firewall", "swap", "kernel", "selinux", "runtime", "check")
+
+
+@dataclass(frozen=True)
+class PerRole:
+    """A default set by each role's file (group_data/control_plane.py, workers.py), not all.py."""
+
+    control_plane: object
+    workers: object
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Why a value is refused: the part of it at fault, the problem and the fix."""
+
+    value: object
+    problem: str
+    fix: str
+    key: str | None = None  # a narrower key than the declared one, e.g. kernel_sysctls['x.y']
+
+
+Check = Callable[[Any], Invalid | None]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    types: tuple[type, ...]  # a list is stored as a tuple, a dict as a tuple of (key, str) pairs
+    default: object  # the value in group_data/all.py, or PerRole
+    task: str  # the task that acts on it (TASKS; "check" is check.py)
+    description: str  # the README's "meaning" column
+    check: Check | None = None  # the value's own check, after its type's
+    secret: bool = False  # never shown in a message
+    inventory: bool = False  # set per host in the inventory; may be absent
+
+    @property
+    def optional(self) -> bool:
+        """Whether ``None`` is a value (``admin_password_hash = None``), not a missing key."""
+        return type(None) in self.types
+
+
+# Every pattern is used with fullmatch: `$` alone also matches before a final newline.
+
+# crypt(3) hashes, salt and hash part both (a salt alone is refused), as libxcrypt writes them,
+# with the "!"/"*" prefix of a locked password: sha512 ($6$[rounds=N$]salt$86), sha256 ($5$, 43),
+# md5 ($1$, 22, still accepted by shadow), bcrypt ($2b$NN$, 22 salt + 31 hash), yescrypt ($y$),
+# gost-yescrypt ($gy$) and scrypt ($7$), each with a 43-character hash.
+_B64 = "[./A-Za-z0-9]"
+_CRYPT_HASH = re.compile(
+    r"[!*]?\$(?:"
+    rf"6\$(?:rounds=[0-9]+\$)?{_B64}{{0,16}}\${_B64}{{86}}"
+    rf"|5\$(?:rounds=[0-9]+\$)?{_B64}{{0,16}}\${_B64}{{43}}"
+    rf"|1\${_B64}{{0,8}}\${_B64}{{22}}"
+    rf"|2[abxy]?\$[0-9]{{2}}\${_B64}{{53}}"
+    rf"|g?y\${_B64}+\${_B64}+\${_B64}{{43}}"
+    rf"|7\${_B64}+\${_B64}{{43}}"
+    r")",
+)
+_SSH_KEY = re.compile(r"(?:ssh-|ecdsa-|sk-)\S+ \S+(?: [^\r\n]*)?")
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_SYSCTL_KEY = re.compile(r"[a-z0-9_]+(?:\.[a-zA-Z0-9_-]+)+")
+_SYSCTL_INTEGER = re.compile(r"-?[0-9]+")
+_MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_-]{1,17}")
+_ABSOLUTE_PATH = re.compile(r"/\S+")
+_SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
+                  "trusted", "work", "libvirt", "docker"}
+# Zones whose target decides for all traffic whatever ports they list.
+_NOT_A_PORTS_ZONE = {"trusted": "accepts every connection", "drop": "drops every packet",
+                     "block": "rejects every connection"}
+_PORT_FIX = "write it like '6443/tcp' or '2379-2380/tcp'"
+
+
+def _one_of(allowed: tuple[str, ...], problem: str = "unknown value") -> Check:
+    def check(value: str) -> Invalid | None:
+        if value in allowed:
+            return None
+        return Invalid(value, problem, f"use one of {', '.join(allowed)}")
+    return check
+
+
+def _admin_user(value: str) -> Invalid | None:
+    if _USER_NAME.fullmatch(value):
+        return None
+    return Invalid(value, "not a valid user name",
+                   "use lower-case letters, digits, '_' or '-', starting with a letter")
+
+
+def _password_hash(value: str | None) -> Invalid | None:
+    if value is None or _CRYPT_HASH.fullmatch(value):
+        return None
+    return Invalid(value, "not a crypt(3) hash (plain text is refused, so is a salt alone)",
+                   "store a hash such as the output of `openssl passwd -6`, "
+                   "or None for key-only login")
+
+
+def _ssh_keys(value: list) -> Invalid | None:
+    for line in value:
+        if isinstance(line, str) and ("\n" in line or "\r" in line):
+            return Invalid(line, "holds a line break, so it is more than one authorized_keys line",
+                           "give each key as its own list item, on one line")
+        if not isinstance(line, str) or not _SSH_KEY.fullmatch(line):
+            return Invalid(line, "not an OpenSSH public key line", "paste the contents of a "
+                           "*.pub file, e.g. 'ssh-ed25519 AAAA... me@laptop'")
+    return None
+
+
+def _absolute_path(example: str, suffix: str = "") -> Check:
+    def check(value: str) -> Invalid | None:
+        if not _ABSOLUTE_PATH.fullmatch(value):
+            return Invalid(value, "not an absolute path", f"use a path such as {example}")
+        if not value.endswith(suffix):
+            return Invalid(value, f"does not end in {suffix}, so it is never read at boot",
+                           f"use a path such as {example}")
+        return None
+    return check
+
+
+def _ssh_port(value: str) -> Invalid | None:
+    problem = port_error(value)
+    if problem:
+        return Invalid(value, problem, _PORT_FIX)
+    numbers, proto = value.split("/")
+    if "-" in numbers or proto != "tcp":
+        return Invalid(value, "not one TCP port, and sshd listens on one",
+                       "write the TCP port sshd listens on, e.g. '22/tcp'")
+    return None
+
+
+def _ports(value: list) -> Invalid | None:
+    for port in value:
+        problem = port_error(port)
+        if problem:
+            return Invalid(port, problem, _PORT_FIX)
+    return None
+
+
+def _zone(value: str | None) -> Invalid | None:
+    if value is not None and not _ZONE_NAME.fullmatch(value):
+        return Invalid(value, "not a firewalld zone name",
+                       "use an existing zone such as 'public', or None for the default zone")
+    if value in _NOT_A_PORTS_ZONE:
+        return Invalid(value, f"firewalld's {value} zone {_NOT_A_PORTS_ZONE[value]} whatever "
+                              "ports it lists",
+                       "use 'public' or a zone of your own, or None for the default zone")
+    return None
+
+
+def _cluster_zone(value: str) -> Invalid | None:
+    if _ZONE_NAME.fullmatch(value) and value not in _SHIPPED_ZONES:
+        return None
+    return Invalid(value, "must be a zone name of its own (up to 17 letters, digits, '_' or '-'), "
+                          "not one firewalld ships nor firewall_zone: kubeprep owns its sources",
+                   "keep the default 'kubeprep'")
+
+
+def _network(value: str) -> Invalid | None:
+    problem = source_error(value)
+    if problem or "/" not in value:
+        return Invalid(value, problem or "not a network", "write the network like '10.244.0.0/16'")
+    return None
+
+
+def _address(value: str | None) -> Invalid | None:
+    if value is None or not (source_error(value) or "/" in value):
+        return None
+    return Invalid(value, "not an IP address",
+                   "give the node's address on the cluster network, e.g. '192.168.77.11', "
+                   "or remove it to use the address of the default route")
+
+
+def _modules(value: list) -> Invalid | None:
+    if not value:
+        return Invalid(value, "is empty",
+                       "list the modules to load, e.g. ['overlay', 'br_netfilter']")
+    for module in value:
+        if not isinstance(module, str) or not _MODULE_NAME.fullmatch(module):
+            return Invalid(module, "not a kernel module name",
+                           "list module names such as 'br_netfilter'")
+    return None
+
+
+def _sysctls(value: dict) -> Invalid | None:
+    if not value:
+        return Invalid(value, "is empty",
+                       "list the sysctls to set, e.g. {'net.ipv4.ip_forward': 1}")
+    for key, setting in value.items():
+        if not isinstance(key, str) or not _SYSCTL_KEY.fullmatch(key):
+            return Invalid(key, "not a sysctl key", "use dotted keys such as 'net.ipv4.ip_forward'")
+        integer = isinstance(setting, int) and not isinstance(setting, bool)
+        if not integer and not (isinstance(setting, str) and _SYSCTL_INTEGER.fullmatch(setting)):
+            return Invalid(setting, "not an integer sysctl value",
+                           "use an integer or a string such as 1", key=f"kernel_sysctls[{key!r}]")
+    return None
+
+
+def _kubernetes_version(value: str) -> Invalid | None:
+    if parse_version(value):
+        return None
+    return Invalid(value, "not a version", "write it like '1.35'")
+
+
+DECLARED: tuple[Key, ...] = (
+    # account
+    Key("admin_user", (str,), "kubeadmin", "account", "the admin account to create",
+        _admin_user),
+    Key("admin_password_hash", (str, type(None)), None, "account",
+        "crypt(3) hash (`openssl passwd -6`); `None` = locked password, key login only",
+        _password_hash, secret=True),
+    Key("admin_ssh_keys", (list,), [], "account",
+        "OpenSSH public key lines for the admin's `authorized_keys`", _ssh_keys),
+    Key("admin_sudo", (bool,), False, "account",
+        "add the admin to `wheel` (RHEL) or `sudo` (Debian/Ubuntu)"),
+    Key("admin_shell", (str,), "/bin/bash", "account", "the admin's login shell (a full path)",
+        _absolute_path("/bin/bash")),
+    # firewall
+    Key("firewall_ssh_port", (str,), "22/tcp", "firewall",
+        "sshd's TCP port, opened first on every host, before firewalld can start", _ssh_port),
+    Key("firewall_ports", (list,),
+        PerRole(control_plane=["6443/tcp"], workers=["30000-32767/tcp"]), "firewall",
+        "ports open to everyone: `N/proto` or `N-M/proto`, proto `tcp`/`udp`/`sctp`, "
+        "1 ≤ N ≤ M ≤ 65535", _ports),
+    Key("firewall_cluster_ports", (list,),
+        PerRole(control_plane=["2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"],
+                workers=["10250/tcp"]),
+        "firewall", "ports open to the cluster's nodes only, same syntax; neither these nor the "
+        "CNI's ports may be public too (`firewall_ports`, `firewall_ssh_port`)", _ports),
+    Key("firewall_zone", (str, type(None)), None, "firewall",
+        "the public zone; `None` = the default zone; not `trusted`, `drop` or `block`", _zone),
+    Key("firewall_prune", (bool,), False, "firewall",
+        "also close ports in the public zone that are not listed (never the SSH port, which is "
+        "always listed); the cluster zone is always kept exact"),
+    Key("firewall_cluster_only", (bool,), True, "firewall",
+        "`True`: `firewall_cluster_ports` and the CNI's ports in a zone whose sources are the "
+        "nodes; `False`: everything public (the write-up)"),
+    Key("firewall_cluster_zone", (str,), "kubeprep", "firewall",
+        "that zone's name; kubeprep owns its ports and sources (not a zone firewalld ships)",
+        _cluster_zone),
+    Key("firewall_services", (bool,), True, "firewall",
+        "use firewalld's `kube-control-plane-secure` / `kube-worker` where they open only "
+        "listed ports"),
+    # CNI
+    Key("cni", (str,), "none", "firewall",
+        "`flannel`, `calico`, `cilium` or `none`: the CNI's ports and protocols between nodes, "
+        "pod and service networks trusted (see [docs/firewall.md](docs/firewall.md))",
+        _one_of(tuple(CNI_PRESETS), "unknown CNI")),
+    Key("cni_pod_cidr", (str,), "10.244.0.0/16", "firewall",
+        "the pod network (`kubeadm init --pod-network-cidr`), trusted when `cni` is set: it may "
+        "hold no node's address (Calico's own default often does)", _network),
+    Key("cni_service_cidr", (str,), "10.96.0.0/12", "firewall",
+        "the service network (kubeadm's default), trusted when `cni` is set: it may hold no "
+        "node's address nor overlap the pod network", _network),
+    Key("cluster_address", (str, type(None)), None, "firewall",
+        "the node's address on the cluster network: a source of every node's cluster zone, and "
+        "the address the readiness check probes; default: the source address of the node's "
+        "default route", _address, inventory=True),
+    # swap
+    Key("swap", (str,), "off", "swap",
+        "`\"off\"`: swap off now and at boot; `\"keep\"` (kubelet NodeSwap): undo what kubeprep "
+        "did to swap, and leave swap alone on a host it never touched (see [docs/swap.md](docs/swap.md))",
+        _one_of(("off", "keep"))),
+    # kernel
+    Key("kernel_modules", (list,), ["overlay", "br_netfilter"], "kernel",
+        "modules loaded now and at boot (at least one)", _modules),
+    Key("kernel_modules_file", (str,), "/etc/modules-load.d/k8s.conf", "kernel",
+        "where they are persisted (a `.conf` file)",
+        _absolute_path("/etc/modules-load.d/k8s.conf", ".conf")),
+    Key("kernel_sysctls", (dict,), {"net.bridge.bridge-nf-call-iptables": 1,
+                                    "net.bridge.bridge-nf-call-ip6tables": 1,
+                                    "net.ipv4.ip_forward": 1}, "kernel",
+        "sysctl keys and their integer values", _sysctls),
+    Key("kernel_sysctl_file", (str,), "/etc/sysctl.d/k8s.conf", "kernel",
+        "the sysctl.d file kubeprep owns (rewritten whole when it differs; a `.conf` file)",
+        _absolute_path("/etc/sysctl.d/k8s.conf", ".conf")),
+    # selinux
+    Key("selinux_mode", (str,), "permissive", "selinux",
+        "`enforcing`, `permissive` or `disabled`",
+        _one_of(("enforcing", "permissive", "disabled"))),
+    # runtime (their values are checked together by kubeprep.containerd.runtime_errors)
+    Key("cgroup_driver", (str,), "systemd", "runtime",
+        "`systemd` or `cgroupfs`: containerd's `SystemdCgroup` now, the kubelet's "
+        "`cgroupDriver` later (they must match)"),
+    Key("containerd_package", (str, type(None)), None, "runtime",
+        "`None`: `containerd` (Debian/Ubuntu), `containerd.io` (RHEL family)"),
+    Key("containerd_version", (str, type(None)), None, "runtime",
+        "the version pin, as apt/dnf list it; `None`: the newest"),
+    Key("containerd_rpm_repo", (str, type(None)),
+        "https://download.docker.com/linux/centos/$releasever/$basearch/stable", "runtime",
+        "RHEL family: the repository of `containerd.io` (Docker's, or your mirror)"),
+    Key("containerd_rpm_gpg_key", (str, type(None)), "https://download.docker.com/linux/centos/gpg",
+        "runtime", "RHEL family: that repository's signing key; `None`: no gpgcheck"),
+    Key("containerd_sandbox_image", (str,), "registry.k8s.io/pause:3.10", "runtime",
+        "the pause image, with its registry host"),
+    Key("containerd_cni_bin_dir", (str, type(None)), None, "runtime",
+        "`None`: `/usr/lib/cni` (Debian/Ubuntu), `/opt/cni/bin` (RHEL family)"),
+    Key("containerd_registry_mirrors", (dict,), {}, "runtime",
+        "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)"),
+    # the readiness check
+    Key("kubernetes_version", (str,), "1.35", "check",
+        "the minor version the nodes will run (`1.35`, `1.35.2`, `v1.35`); used by the readiness "
+        "check (cgroup v1, kernel)", _kubernetes_version),
+)
