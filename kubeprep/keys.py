@@ -276,7 +276,8 @@ DECLARED: tuple[Key, ...] = (
     # swap
     Key("swap", (str,), "off", "swap",
         "`\"off\"`: swap off now and at boot; `\"keep\"` (kubelet NodeSwap): undo what kubeprep "
-        "did to swap, and leave swap alone on a host it never touched (see [docs/swap.md](docs/swap.md))",
+        "did to swap, and leave swap alone on a host it never touched "
+        "(see [docs/swap.md](docs/swap.md))",
         _one_of(("off", "keep"))),
     # kernel
     Key("kernel_modules", (list,), ["overlay", "br_netfilter"], "kernel",
