@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kubeprep.cni import CNI_PRESETS
+from kubeprep.kubeadm import KEYS as KUBERNETES_KEYS
+from kubeprep.kubeadm import OPTIONAL_KEYS as KUBERNETES_OPTIONAL_KEYS
+from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered, port_error, source_error
 
 ROLES = ("control_plane", "workers")
@@ -43,8 +46,9 @@ KEYS: dict[str, tuple[type, ...]] = {
     "kernel_sysctl_file": (str,),
     "selinux_mode": (str,),
     "kubernetes_version": (str,),
+    **KUBERNETES_KEYS,
 }
-OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone"}
+OPTIONAL_KEYS = {"admin_password_hash", "firewall_zone", *KUBERNETES_OPTIONAL_KEYS}
 SECRET_KEYS = {"admin_password_hash"}
 
 # Keys that belong to pyinfra itself or to the inventory, never reported as unknown.
@@ -184,6 +188,8 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     for key, allowed in (("selinux_mode", SELINUX_MODES), ("swap", SWAP_POLICIES)):
         if data[key] not in allowed:
             raise _fail(host, key, data[key], "unknown value", f"use one of {', '.join(allowed)}")
+    if problem := kubernetes_error(data):
+        raise _fail(host, *problem)
 
     return Settings(
         host=host,
