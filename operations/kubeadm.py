@@ -74,7 +74,7 @@ def admin_kubeconfig(user: str):
     """
     Copy ``/etc/kubernetes/admin.conf`` to the user's ``~/.kube/config``, mode 600.
 
-    + user: the admin user (it exists)
+    + user: the admin user
 
     **Example:**
 
@@ -83,16 +83,17 @@ def admin_kubeconfig(user: str):
         kubeadm.admin_kubeconfig(name="kubectl for kubeadmin", user="kubeadmin")
     """
     node = host.get_fact(KubeadmNode, user=user)
-    if not node["home"] or not node["group"]:
-        raise OperationValueError(f"user {user} does not exist or has no home")
-    path = f"{node['home']}/.kube/config"
+    # Before the account task's run the user is not there yet (--dry): useradd's defaults,
+    # a home in /home and a group of its name, until the run reads the real ones.
+    home, group = node["home"] or f"/home/{user}", node["group"] or user
+    path = f"{home}/.kube/config"
     admin, copy = node["files"].get(ADMIN_CONF), node["files"].get(path)
     # Before init (--dry) admin.conf is not there yet: init makes it.
     if admin and copy == {"mode": "600", "owner": user, "sha256": admin["sha256"]}:
         host.noop(f"{path} is {ADMIN_CONF}, mode 600")
         return
-    owner = [QuoteString(f"--owner={user}"), QuoteString(f"--group={node['group']}")]
-    yield StringCommand("install -d -m 700", *owner, QuoteString(f"{node['home']}/.kube"))
+    owner = [QuoteString(f"--owner={user}"), QuoteString(f"--group={group}")]
+    yield StringCommand("install -d -m 700", *owner, QuoteString(f"{home}/.kube"))
     yield StringCommand("install -m 600", *owner, ADMIN_CONF, QuoteString(path))
 
 
@@ -193,7 +194,7 @@ def _no_credentials(state: State, host: Host, first: str) -> bool:
     logger.error(
         f"{host.print_prefix}kubeprep: {host.name} cannot join: {first} made no join "
         f"credentials before it (see its error). Fix: correct {first} and run kubeprep again, "
-        "without --serial or --no-wait (the token is made one operation before the joins).",
+        "without --no-wait (the token is made one operation before the joins).",
     )
     return False
 

@@ -449,3 +449,17 @@ def test_run_on_a_half_joined_fleet_joins_only_the_missing_worker():
     assert ("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1") in log
     assert log[-1][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
     assert not fleet.state.failed_hosts
+
+
+def test_admin_kubeconfig_planned_before_the_admin_user_exists():
+    """--dry on a fresh host: the account task creates the user later in the same run."""
+    facts = node_facts("fresh")
+    facts["kubernetes.KubeadmNode"]["user=kubeadmin"] = case_output(
+        "kubernetes.KubeadmNode", "user_not_created_yet",
+    )
+    fleet = Fleet({"cp1": facts}).prepare()
+    assert dict(fleet.plan("cp1"))["kubectl for kubeadmin"] == [
+        "install -d -m 700 --owner=kubeadmin --group=kubeadmin /home/kubeadmin/.kube",
+        "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
+        "/home/kubeadmin/.kube/config",
+    ]
