@@ -288,3 +288,14 @@ def test_mirror_from_data():
         "deb [signed-by=/etc/apt/keyrings/kubernetes-v1.37.asc] "
         "http://10.0.0.5:8099/core:/stable:/v1.37/deb/ /\n"
     )
+
+
+@pytest.mark.parametrize("platform", ["debian12", "rocky9"])
+def test_each_operation_reads_each_fact_once(platform):
+    case = "debian_held_1_36_4" if platform == "debian12" else "rocky_installed_and_excluded"
+    run = run_deploy("tasks/kubernetes.py", packages_facts(platform, case, None),
+                     data={"kubernetes_version": "1.37.1"})
+    for (name, _), reads in zip(run.ops, run.fact_reads, strict=True):
+        # pyinfra's files.put reads files.Directory twice itself, as in test_tasks.
+        twice = {fact: n for fact, n in reads.items() if n > 1 and not fact.startswith("files.")}
+        assert not twice, f"{name} reads {twice}"

@@ -19,7 +19,8 @@ from operations import firewalld, sysctl
 OPERATION_PACKAGE = "operations"
 CASES = Path(__file__).parent / "operation_cases"
 EXPECTED_OPERATIONS = {
-    "firewalld.ports", "firewalld.protocols", "firewalld.sources", "firewalld.zone", "selinux.mode", "swap.off", "swap.on", "swap.swap_target", "swap.units",
+    "firewalld.ports", "firewalld.protocols", "firewalld.sources", "firewalld.zone", "selinux.mode",
+    "kubernetes.packages", "swap.off", "swap.on", "swap.swap_target", "swap.units",
     "swap.zram", "sysctl.persisted",
 }
 
