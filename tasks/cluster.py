@@ -1,8 +1,9 @@
 """cluster: one kubeadm config file per node, ``kubeadm init`` on the first control plane, the
 admin kubeconfig, the CNI, and every other node joined with credentials made in the same run.
 
-pyinfra runs each operation on every host before the next (by their lines in this file), so the
-join credentials made on the first control plane exist before any node joins.
+pyinfra runs each operation on every host before the next one. It orders them by each host's
+chain of operations, and by line only among those ready together, so every node shares the
+operation that makes the join credentials on the first control plane, just before its join.
 """
 
 from io import StringIO
@@ -66,8 +67,8 @@ if problem:
 elif checked:
     settings, _ = checked
     address = address_of(host)
-    endpoint = control_plane_endpoint(kube, address_of(first))
     if host == first:
+        endpoint = control_plane_endpoint(kube, address)
         files.put(
             name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
             dest=kube.config_file, mode="600",
