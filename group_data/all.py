@@ -69,3 +69,17 @@ containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/b
 # Pull through mirrors, tried in order before the registry itself, e.g.
 # {"docker.io": ["https://mirror.example.com:5000"], "registry.k8s.io": ["http://10.0.0.5:5000"]}
 containerd_registry_mirrors = {}
+
+# --- kubernetes: packages (tasks/kubernetes.py) and the cluster (tasks/cluster.py).
+# kubernetes_version above: "1.N" installs the minor's newest patch and holds it; "1.N.P" pins it.
+# The minor's repository; a mirror laid out like pkgs.k8s.io works ({minor} becomes e.g. 1.35).
+kubernetes_repo_url = "https://pkgs.k8s.io/core:/stable:/v{minor}"
+kubernetes_allow_downgrade = False  # True: a lower kubernetes_version downgrades the packages
+# "host:port" every node reaches (a load balancer or DNS name for several control planes);
+# None: the first control plane's cluster_address, port 6443.
+kubernetes_control_plane_endpoint = None
+kubernetes_swap_behavior = "LimitedSwap"  # with swap = "keep": the kubelet's memorySwap behaviour
+kubernetes_config_file = "/etc/kubernetes/kubeadm-config.yaml"  # kubeadm's config, per node
+# The CNI's manifest: an http(s) URL or a path on the machine running pyinfra (air-gapped);
+# None: the preset's upstream manifest (flannel, calico; cilium needs one).
+cni_manifest = None

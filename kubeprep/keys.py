@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubeprep.checks.model import parse_version
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.ports import port_error, source_error
 
-TASKS = ("account", "firewall", "swap", "kernel", "selinux", "runtime", "check")
+TASKS = ("account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes", "cluster",
+         "check")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ _SYSCTL_INTEGER = re.compile(r"-?[0-9]+")
 _MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_-]{1,17}")
 _ABSOLUTE_PATH = re.compile(r"/\S+")
+_KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
 _SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
                   "trusted", "work", "libvirt", "docker"}
 # Zones whose target decides for all traffic whatever ports they list.
@@ -214,9 +215,10 @@ def _sysctls(value: dict) -> Invalid | None:
 
 
 def _kubernetes_version(value: str) -> Invalid | None:
-    if parse_version(value):
+    if _KUBERNETES_VERSION.fullmatch(value):
         return None
-    return Invalid(value, "not a version", "write it like '1.35'")
+    return Invalid(value, "not a Kubernetes version",
+                   "write the minor, '1.35', or pin the patch, '1.35.2'")
 
 
 DECLARED: tuple[Key, ...] = (
@@ -315,8 +317,20 @@ DECLARED: tuple[Key, ...] = (
         "`None`: `/usr/lib/cni` (Debian/Ubuntu), `/opt/cni/bin` (RHEL family)"),
     Key("containerd_registry_mirrors", (dict,), {}, "runtime",
         "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)"),
-    # the readiness check
-    Key("kubernetes_version", (str,), "1.35", "check",
-        "the minor version the nodes will run (`1.35`, `1.35.2`, `v1.35`); used by the readiness "
-        "check (cgroup v1, kernel)", _kubernetes_version),
+    # kubernetes and the cluster (checked together by kubeprep.kubeadm.kubernetes_error)
+    Key("kubernetes_version", (str,), "1.35", "kubernetes",
+        "`1.N` (the minor's newest patch, then held) or `1.N.P` (pinned), 1.31 or newer; also "
+        "decides the readiness check's cgroup v1 and kernel levels", _kubernetes_version),
+    Key("kubernetes_repo_url", (str,), "https://pkgs.k8s.io/core:/stable:/v{minor}", "kubernetes",
+        "the minor's package repository, or a mirror laid out the same way"),
+    Key("kubernetes_allow_downgrade", (bool,), False, "kubernetes",
+        "`True`: a lower `kubernetes_version` downgrades the packages"),
+    Key("kubernetes_control_plane_endpoint", (str, type(None)), None, "cluster",
+        "`host:port` every node reaches; `None`: the first control plane's address, port 6443"),
+    Key("kubernetes_swap_behavior", (str,), "LimitedSwap", "cluster",
+        "with `swap = \"keep\"`: the kubelet's `memorySwap.swapBehavior`"),
+    Key("kubernetes_config_file", (str,), "/etc/kubernetes/kubeadm-config.yaml", "cluster",
+        "kubeadm's config file on each node"),
+    Key("cni_manifest", (str, type(None)), None, "cluster",
+        "the CNI's manifest: a URL or a local path; `None`: the preset's upstream one"),
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, make_dataclass
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import RuntimeSettings, runtime_errors
 from kubeprep.keys import DECLARED, Key, PerRole
+from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
@@ -161,9 +162,9 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
         if invalid:
             shown = "<hidden>" if key.secret else invalid.value
             raise _fail(host, invalid.key or key.name, shown, invalid.problem, invalid.fix)
-    runtime_problem = runtime_errors(data)
-    if runtime_problem:
-        raise _fail(host, *runtime_problem)
+    problem = runtime_errors(data)
+    if problem:
+        raise _fail(host, *problem)
     settings = Settings(host=host, role=role,
                         **{key.name: _stored(data.get(key.name)) for key in DECLARED})
     _check_cluster_zone(settings)
@@ -172,6 +173,9 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     untrusted = trusted_networks_error(settings, own_address)
     if untrusted:
         raise untrusted
+    problem = kubernetes_error(data)
+    if problem:
+        raise _fail(host, *problem)
     return settings
 
 

@@ -19,8 +19,9 @@ from operations import firewalld, sysctl
 OPERATION_PACKAGE = "operations"
 CASES = Path(__file__).parent / "operation_cases"
 EXPECTED_OPERATIONS = {
-    "firewalld.ports", "firewalld.protocols", "firewalld.sources", "firewalld.zone", "selinux.mode", "swap.off", "swap.on", "swap.swap_target", "swap.units",
-    "swap.zram", "sysctl.persisted", "containerd.configured",
+    "containerd.configured", "firewalld.ports", "firewalld.protocols", "firewalld.sources",
+    "firewalld.zone", "kubernetes.packages", "selinux.mode", "swap.off", "swap.on",
+    "swap.swap_target", "swap.units", "swap.zram", "sysctl.persisted",
 }
 
 # Cases that state the correct behaviour of an operation that is wrong today. They are expected

@@ -289,12 +289,13 @@ def test_trust_error_leaves_a_peer_address_that_is_not_one_to_the_peer():
 
 
 def test_firewall_task_refuses_a_trusted_network_holding_another_node():
-    """cp1 (192.168.77.11) is outside the pod network, w1 (192.168.77.21) is inside."""
+    """cp1 (192.168.77.11) is outside the pod network, its peer w1 (192.168.78.21) is inside."""
     run = run_deploy("tasks/firewall.py", fresh("rhel"),
-                     data={"cni": "flannel", "cni_pod_cidr": "192.168.77.16/28"})
+                     data={"cni": "flannel", "cni_pod_cidr": "192.168.78.0/24"},
+                     peers={"w1": ("workers", "192.168.78.21")})
     assert run.failed and run.ops == []
     assert run.errors == [
-        "[node] kubeprep: node: cni_pod_cidr = '192.168.77.16/28': holds the node address 192.168.77.21, "
+        "[node] kubeprep: node: cni_pod_cidr = '192.168.78.0/24': holds the node address 192.168.78.21, "
         "so firewalld's trusted zone would accept every machine on that network. "
         f"Fix: {TRUST_FIX['cni_pod_cidr']}.",
     ]
@@ -566,18 +567,19 @@ def test_bad_module_and_relative_paths_refused():
     assert message.startswith(f"{HOST}: kernel_sysctl_file = 'k8s.conf': not an absolute path")
 
 
-# ------------------------------------------------------------------------------- check.py
+# ------------------------------------------------------------------------- kubernetes_version
 
-@pytest.mark.parametrize("version", ["1.35", "1.36.2", "v1.35"])
+@pytest.mark.parametrize("version", ["1.35", "1.36.2"])
 def test_kubernetes_version_accepted(version):
     settings = settings_from_data(HOST, ["control_plane"], with_(kubernetes_version=version))
     assert settings.kubernetes_version == version
 
 
-@pytest.mark.parametrize("version", ["latest", "1", "1.x", "1.35.2.1"])
+@pytest.mark.parametrize("version", ["latest", "1", "1.x", "1.35.2.1", "v1.35", "1.35\n"])
 def test_kubernetes_version_refused(version):
     assert refused(with_(kubernetes_version=version)) == (
-        f"{HOST}: kubernetes_version = {version!r}: not a version. Fix: write it like '1.35'."
+        f"{HOST}: kubernetes_version = {version!r}: not a Kubernetes version. "
+        "Fix: write the minor, '1.35', or pin the patch, '1.35.2'."
     )
 
 

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.command import QuoteString
+from typing_extensions import TypedDict, override
+
+from kubeprep.kubeadm import PACKAGES
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+DNF_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo"
+
+
+class KubernetesPackagesDict(TypedDict):
+    installed: dict[str, str]
+    held: list[str]
+
+
+class KubernetesPackages(FactBase[KubernetesPackagesDict]):
+    """
+    Returns the installed versions of kubeadm, kubelet and kubectl, and which of them are held:
+    ``apt-mark hold`` (dpkg's selection ``h``) on apt, the repository's ``exclude=`` on dnf.
+
+    .. code:: python
+
+        {
+            "installed": {"kubeadm": "1.35.0-1.1", "kubelet": "1.35.0-1.1"},
+            "held": ["kubeadm", "kubelet"],
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> KubernetesPackagesDict:
+        return {"installed": {}, "held": []}
+
+    @override
+    def command(self) -> str:
+        names = " ".join(PACKAGES)
+        return (
+            "if command -v dpkg-query >/dev/null 2>&1; then "
+            f"dpkg-query -W -f='${{Package}} ${{Version}} ${{db:Status-Abbrev}}\\n' {names} "
+            "2>/dev/null; "
+            f"else rpm -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}} ii\\n' {names}; "
+            f"echo '--- exclude'; sed -n 's/^exclude *= *//p' {DNF_REPO_FILE} 2>/dev/null; fi; "
+            "true"
+        )
+
+    @override
+    def process(self, output) -> KubernetesPackagesDict:
+        installed: dict[str, str] = {}
+        held: list[str] = []
+        lines = iter(output)
+        for line in lines:
+            if line == "--- exclude":  # dnf: the repository's excludes hold the packages
+                excluded = " ".join(lines).split()
+                held = [name for name in PACKAGES if name in excluded and name in installed]
+                break
+            parts = line.split()
+            # dpkg: "kubeadm 1.35.0-1.1 hi " (selection, state); rpm: "package x is not
+            # installed" has no version. Removed packages whose config is left read "rc".
+            if len(parts) == 3 and parts[0] in PACKAGES and parts[2][1] == "i":
+                installed[parts[0]] = parts[1]
+                if parts[2][0] == "h":
+                    held.append(parts[0])
+        return {"installed": installed, "held": held}
+
+
+class NodeFileDict(TypedDict):
+    mode: str
+    owner: str
+    sha256: str
+
+
+class KubeadmNodeDict(TypedDict):
+    home: str | None
+    group: str | None
+    files: dict[str, NodeFileDict]
+
+
+class KubeadmNode(FactBase[KubeadmNodeDict]):
+    """
+    Returns what kubeadm left on a node: ``/etc/kubernetes/admin.conf`` (init, or a control plane
+    join), ``/etc/kubernetes/kubelet.conf`` (init or join), and the admin user's
+    ``~/.kube/config``, each with its mode, owner and SHA-256; the user's home and group.
+
+    + user: the admin user
+
+    .. code:: python
+
+        {
+            "home": "/home/kubeadmin",
+            "group": "kubeadmin",
+            "files": {"/etc/kubernetes/kubelet.conf": {
+                "mode": "600", "owner": "root", "sha256": "9f86d0...",
+            }},
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> KubeadmNodeDict:
+        return {"home": None, "group": None, "files": {}}
+
+    @override
+    def command(self, user: str) -> StringCommand:
+        quoted = QuoteString(user)
+        return StringCommand(
+            "home=$(getent passwd", quoted, "| cut -d: -f6);",
+            'echo "home=$home";',
+            'echo "group=$(id -gn', quoted, '2>/dev/null)";',
+            f'for f in {ADMIN_CONF} {KUBELET_CONF} "$home/.kube/config"; do',
+            '[ -f "$f" ] && echo "file=$(stat -c \'%a %U\' "$f") $(sha256sum "$f")";',
+            "done; true",
+        )
+
+    @override
+    def process(self, output) -> KubeadmNodeDict:
+        found = self.default()
+        for line in output:
+            key, _, value = line.partition("=")
+            if key in ("home", "group"):
+                found[key] = value or None
+            elif key == "file":
+                mode, owner, sha256, path = value.split(maxsplit=3)
+                found["files"][path] = {"mode": mode, "owner": owner, "sha256": sha256}
+        return found
+
+
+class DaemonSet(FactBase[bool]):
+    """
+    Returns whether the cluster has a DaemonSet, asked with the admin kubeconfig on a control
+    plane (``False`` before ``kubeadm init``).
+
+    + namespace: its namespace
+    + daemonset: its name
+    """
+
+    @override
+    @staticmethod
+    def default() -> bool:
+        return False
+
+    @override
+    def command(self, namespace: str, daemonset: str) -> StringCommand:
+        return StringCommand(
+            "kubectl", f"--kubeconfig={ADMIN_CONF}", "-n", QuoteString(namespace),
+            "get", "daemonset", QuoteString(daemonset), "-o", "name", "2>/dev/null; true",
+        )
+
+    @override
+    def process(self, output) -> bool:
+        return any(line.startswith("daemonset.apps/") for line in output)

@@ -1,0 +1,348 @@
+"""The Kubernetes packages and the kubeadm cluster, in plain Python: data checks, the repository,
+package versions, kubeadm's config files and what its commands print.
+
+Sources: kubeadm's install and upgrade guides (pkgs.k8s.io, holds, ``--disableexcludes``),
+the kubeadm configuration API v1beta4 reference, ``kubeadm token create --print-join-command``
+and ``kubeadm init phase upload-certs --upload-certs`` output (docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PACKAGES = ("kubeadm", "kubelet", "kubectl")  # kubeadm first: the upgrade guide's order
+DNF_EXCLUDES = "kubelet kubeadm kubectl cri-tools kubernetes-cni"
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+SWAP_BEHAVIORS = ("LimitedSwap", "NoSwap")
+API_PORT = 6443
+# kube-controller-manager gives every node a /24 of the pod network (--node-cidr-mask-size).
+NODE_POD_PREFIX = 24
+
+
+_VERSION = re.compile(r"^1\.(\d{1,3})(?:\.(\d{1,3}))?$")
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+_JOIN = re.compile(r"kubeadm join (\S+) --token (\S+)\s+--discovery-token-ca-cert-hash (\S+)")
+_CERTIFICATE_KEY = re.compile(r"^[0-9a-f]{64}$")
+# kubeadm's config API v1beta4 exists from Kubernetes 1.31 on.
+OLDEST_MINOR = 31
+
+
+@dataclass(frozen=True)
+class CniManifest:
+    url: str | None  # None: the user gives cni_manifest
+    daemonset: tuple[str, str]  # namespace, name: present once the CNI is applied
+    default_network: str | None  # the pod network written in the manifest, replaced by ours
+
+
+# flannel's and calico's install pages apply these manifests; cilium is installed with its own
+# CLI or Helm chart, so a manifest rendered from it (cni_manifest) is needed.
+CNI_MANIFESTS: dict[str, CniManifest] = {
+    "flannel": CniManifest(
+        "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml",
+        ("kube-flannel", "kube-flannel-ds"), "10.244.0.0/16",
+    ),
+    "calico": CniManifest(
+        "https://raw.githubusercontent.com/projectcalico/calico/v3.29.3/manifests/calico.yaml",
+        ("kube-system", "calico-node"), None,  # calico takes kubeadm's podSubnet
+    ),
+    "cilium": CniManifest(None, ("kube-system", "cilium"), None),
+}
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    """A host's Kubernetes data, checked."""
+
+    version: str  # "1.35" or "1.35.2"
+    repo_url: str  # the minor's repository, without /deb/ or /rpm/
+    allow_downgrade: bool
+    endpoint: str | None
+    swap: str
+    swap_behavior: str
+    config_file: str
+    cgroup_driver: str
+    cni: str
+    cni_manifest: str | None
+    pod_cidr: str
+    service_cidr: str
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    def apt_url(self) -> str:
+        return f"{self.repo_url}/deb/"
+
+    def rpm_url(self) -> str:
+        return f"{self.repo_url}/rpm/"
+
+
+def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
+    """The Kubernetes part of a host's data (checked by ``kubernetes_error`` first)."""
+    version = str(data["kubernetes_version"])
+    minor = ".".join(version.split(".")[:2])
+    return Kubernetes(
+        version=version,
+        repo_url=str(data["kubernetes_repo_url"]).format(minor=minor).rstrip("/"),
+        allow_downgrade=bool(data["kubernetes_allow_downgrade"]),
+        endpoint=data["kubernetes_control_plane_endpoint"],
+        swap=str(data["swap"]),
+        swap_behavior=str(data["kubernetes_swap_behavior"]),
+        config_file=str(data["kubernetes_config_file"]),
+        cgroup_driver=str(data["cgroup_driver"]),
+        cni=str(data["cni"]),
+        cni_manifest=data["cni_manifest"],
+        pod_cidr=str(data["cni_pod_cidr"]),
+        service_cidr=str(data["cni_service_cidr"]),
+    )
+
+
+def kubernetes_error(
+    data: Mapping[str, object], node_count: int = 1,
+) -> tuple[str, object, str, str] | None:
+    """The first problem in the Kubernetes data as (key, value, problem, fix), or None.
+
+    ``node_count`` is how many nodes need a /24 of the pod network.
+    """
+    version = str(data["kubernetes_version"])
+    match = _VERSION.match(version)
+    if not match:
+        return ("kubernetes_version", version, "not a Kubernetes version",
+                "write the minor, '1.35', or pin the patch, '1.35.2'")
+    if int(match.group(1)) < OLDEST_MINOR:
+        return ("kubernetes_version", version,
+                f"kubeprep writes kubeadm's config API v1beta4, which needs 1.{OLDEST_MINOR} or "
+                "newer", f"use 1.{OLDEST_MINOR} or newer")
+    url = str(data["kubernetes_repo_url"])
+    if not re.match(r"^(https?|file)://\S+$", url) or "{minor}" not in url:
+        return ("kubernetes_repo_url", url, "not a repository URL with {minor} in it",
+                "keep 'https://pkgs.k8s.io/core:/stable:/v{minor}' or give a mirror laid out "
+                "the same way")
+    for key, allowed in (("cgroup_driver", CGROUP_DRIVERS),
+                         ("kubernetes_swap_behavior", SWAP_BEHAVIORS)):
+        if data[key] not in allowed:
+            return (key, data[key], "unknown value", f"use one of {', '.join(allowed)}")
+    if not str(data["kubernetes_config_file"]).startswith("/"):
+        return ("kubernetes_config_file", data["kubernetes_config_file"], "not an absolute path",
+                "use a path such as /etc/kubernetes/kubeadm-config.yaml")
+    endpoint = data["kubernetes_control_plane_endpoint"]
+    if endpoint is not None:
+        problem = endpoint_error(str(endpoint), data)
+        if problem:
+            return ("kubernetes_control_plane_endpoint", endpoint, problem,
+                    "give an address or DNS name every node reaches, with a port, e.g. "
+                    "'10.0.0.10:6443', or None for the first control plane's cluster_address")
+    problem = pod_cidr_error(data, node_count)
+    if problem:
+        return ("cni_pod_cidr", data["cni_pod_cidr"], problem,
+                "use a private IPv4 network of /16 (kubeadm's and flannel's 10.244.0.0/16) that "
+                "overlaps neither the service network nor the nodes' addresses")
+    manifest = data["cni_manifest"]
+    if manifest is not None and not re.match(r"^(https?://\S+|/\S+)$", str(manifest)):
+        return ("cni_manifest", manifest, "neither an http(s) URL nor an absolute local path",
+                "give the manifest's URL, or its path on the machine that runs pyinfra")
+    return None
+
+
+def cni_manifest_error(kube: Kubernetes) -> tuple[str, object, str, str] | None:
+    """Why the CNI cannot be applied from the data: cilium has no single upstream manifest."""
+    if kube.cni in CNI_MANIFESTS and kube.cni_manifest is None \
+            and CNI_MANIFESTS[kube.cni].url is None:
+        return ("cni_manifest", None, f"{kube.cni} has no single upstream manifest",
+                "render one (e.g. `cilium install --dry-run` or `helm template`) and give its "
+                "URL or local path")
+    return None
+
+
+def endpoint_error(endpoint: str, data: Mapping[str, object]) -> str | None:
+    """Why no node could reach the API server at ``endpoint`` ("host:port"), or None."""
+    host_part, _, port = endpoint.rpartition(":")
+    if not host_part or not port.isdigit() or not 0 < int(port) < 65536:
+        return "not host:port"
+    try:
+        address = ipaddress.ip_address(host_part.strip("[]"))
+    except ValueError:
+        if not _HOST_NAME.match(host_part) or host_part.lower() == "localhost":
+            return "not an IP address or DNS name other nodes can resolve"
+        return None
+    if address.is_loopback or address.is_unspecified or address.is_link_local \
+            or address.is_multicast:
+        return "a loopback, unspecified, link-local or multicast address, which other nodes " \
+               "cannot reach"
+    for key in ("cni_pod_cidr", "cni_service_cidr"):
+        if address in ipaddress.ip_network(str(data[key]), strict=False):
+            return f"inside {key} {data[key]}, which is routed into the cluster, not to a node"
+    return None
+
+
+def pod_cidr_error(data: Mapping[str, object], node_count: int) -> str | None:
+    """Why the CNI and the controller-manager cannot hand out pod addresses from the pod CIDR."""
+    pods = ipaddress.ip_network(str(data["cni_pod_cidr"]), strict=False)
+    services = ipaddress.ip_network(str(data["cni_service_cidr"]), strict=False)
+    if pods.version != 4:
+        return "kubeprep sets up single-stack IPv4 clusters"
+    if pods.overlaps(services):
+        return f"overlaps cni_service_cidr {services}"
+    address = data.get("cluster_address")
+    if address and ipaddress.ip_address(str(address)) in pods:
+        return f"contains this node's cluster_address {address}"
+    room = 2 ** (NODE_POD_PREFIX - pods.prefixlen) if pods.prefixlen <= NODE_POD_PREFIX else 0
+    if room < node_count:
+        return (f"holds {room} node networks of /{NODE_POD_PREFIX} (one per node), fewer than "
+                f"the {node_count} nodes")
+    return None
+
+
+# --- packages
+
+
+def version_glob(version: str) -> str:
+    """The package version pattern for ``version``: '1.35.2-*' pins a patch, '1.35.*' a minor."""
+    return f"{version}-*" if version.count(".") == 2 else f"{version}.*"
+
+
+def upstream(package_version: str) -> tuple[int, ...]:
+    """'1.35.2-1.1' (deb) or '1.35.2-150500.1.1' (rpm) as (1, 35, 2); another vendor's
+    '1:528.0.0-0' (an epoch) as (528, 0, 0)."""
+    version = package_version.split(":")[-1].split("-")[0]
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def matches(package_version: str, version: str) -> bool:
+    """Whether an installed package version is the data's ``1.N`` or ``1.N.P``."""
+    wanted = tuple(int(part) for part in version.split("."))
+    return upstream(package_version)[:len(wanted)] == wanted
+
+
+def downgrades(installed: Mapping[str, str], version: str) -> list[str]:
+    """The packages installing ``version`` would downgrade, as 'kubeadm 1.35.2 -> 1.34'."""
+    wanted = tuple(int(part) for part in version.split("."))
+    return [
+        f"{name} {'.'.join(map(str, upstream(found)))} -> {version}"
+        for name, found in installed.items()
+        if upstream(found)[:len(wanted)] > wanted
+    ]
+
+
+def apt_source(kube: Kubernetes, keyring: str) -> str:
+    """The sources.list.d entry of the install guide, for the data's minor."""
+    return f"deb [signed-by={keyring}] {kube.apt_url()} /\n"
+
+
+def dnf_repo(kube: Kubernetes) -> str:
+    """The yum.repos.d file of the install guide, for the data's minor."""
+    return (
+        "[kubernetes]\n"
+        "name=Kubernetes\n"
+        f"baseurl={kube.rpm_url()}\n"
+        "enabled=1\n"
+        "gpgcheck=1\n"
+        f"gpgkey={kube.rpm_url()}repodata/repomd.xml.key\n"
+        f"exclude={DNF_EXCLUDES}\n"
+    )
+
+
+# --- kubeadm's config file
+
+
+@dataclass(frozen=True)
+class JoinCredentials:
+    """What ``kubeadm token create --print-join-command`` prints, and a certificate key."""
+
+    endpoint: str
+    token: str
+    ca_cert_hash: str
+    certificate_key: str | None = None
+
+
+def _q(value: object) -> str:
+    """A YAML scalar: JSON strings are YAML strings."""
+    return json.dumps(value)
+
+
+def control_plane_endpoint(kube: Kubernetes, first_address: str) -> str:
+    return kube.endpoint or f"{first_address}:{API_PORT}"
+
+
+def _node_registration(address: str) -> list[str]:
+    return [
+        "nodeRegistration:",
+        "  kubeletExtraArgs:",
+        "    - name: node-ip",
+        f"      value: {_q(address)}",
+    ]
+
+
+def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
+    """InitConfiguration, ClusterConfiguration and KubeletConfiguration for the first control
+    plane (kubeadm config API v1beta4, kubelet.config.k8s.io/v1beta1)."""
+    cluster = [
+        "apiVersion: kubeadm.k8s.io/v1beta4",
+        "kind: ClusterConfiguration",
+        f"controlPlaneEndpoint: {_q(endpoint)}",
+        "networking:",
+        f"  podSubnet: {_q(kube.pod_cidr)}",
+        f"  serviceSubnet: {_q(kube.service_cidr)}",
+    ]
+    # A pinned patch is the control plane's version; with a minor alone, kubeadm's own (the
+    # package's) is, without a lookup on dl.k8s.io.
+    if kube.version.count(".") == 2:
+        cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.version)}")
+    kubelet = [
+        "apiVersion: kubelet.config.k8s.io/v1beta1",
+        "kind: KubeletConfiguration",
+        f"cgroupDriver: {kube.cgroup_driver}",
+    ]
+    if kube.swap == "keep":
+        kubelet += ["failSwapOn: false", "memorySwap:", f"  swapBehavior: {kube.swap_behavior}"]
+    init = [
+        "apiVersion: kubeadm.k8s.io/v1beta4",
+        "kind: InitConfiguration",
+        "localAPIEndpoint:",
+        f"  advertiseAddress: {_q(address)}",
+        f"  bindPort: {API_PORT}",
+        *_node_registration(address),
+    ]
+    return "\n---\n".join("\n".join(part) for part in (init, cluster, kubelet)) + "\n"
+
+
+def join_config(address: str, credentials: JoinCredentials, control_plane: bool) -> str:
+    """JoinConfiguration (v1beta4) for a worker, or a further control plane with its
+    certificate key. The kubelet's configuration comes from the cluster (kubelet-config)."""
+    lines = [
+        "apiVersion: kubeadm.k8s.io/v1beta4",
+        "kind: JoinConfiguration",
+        "discovery:",
+        "  bootstrapToken:",
+        f"    apiServerEndpoint: {_q(credentials.endpoint)}",
+        f"    token: {_q(credentials.token)}",
+        "    caCertHashes:",
+        f"      - {_q(credentials.ca_cert_hash)}",
+        *_node_registration(address),
+    ]
+    if control_plane:
+        lines += [
+            "controlPlane:",
+            "  localAPIEndpoint:",
+            f"    advertiseAddress: {_q(address)}",
+            f"    bindPort: {API_PORT}",
+            f"  certificateKey: {_q(credentials.certificate_key)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_join_command(output: str) -> JoinCredentials | None:
+    """The endpoint, token and CA hash in ``kubeadm token create --print-join-command`` output."""
+    match = _JOIN.search(" ".join(output.replace("\\\n", " ").split()))
+    return JoinCredentials(*match.groups()) if match else None
+
+
+def parse_certificate_key(output: str) -> str | None:
+    """The key ``kubeadm init phase upload-certs --upload-certs`` prints on its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines and _CERTIFICATE_KEY.match(lines[-1]) else None

@@ -1,0 +1,241 @@
+"""
+Create and join a kubeadm cluster: init on the first control plane, fresh join credentials read
+there during the run, joins on the other nodes, the admin kubeconfig, the CNI.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from weakref import WeakKeyDictionary
+
+from pyinfra import host, logger, state
+from pyinfra.api import (
+    FileUploadCommand,
+    FunctionCommand,
+    OperationValueError,
+    StringCommand,
+    operation,
+)
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+from pyinfra.api.command import QuoteString
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from facts.kubernetes import ADMIN_CONF, KUBELET_CONF, DaemonSet, KubeadmNode
+from kubeprep.kubeadm import (
+    CNI_MANIFESTS,
+    JoinCredentials,
+    join_config,
+    parse_certificate_key,
+    parse_join_command,
+)
+
+CNI_FILE = "/etc/kubernetes/kubeprep-cni.yaml"
+# A join token lives long enough for every node of one run to join, and no longer.
+TOKEN_TTL = "1h"
+# Shown by --dry, where the first control plane has not been asked yet.
+PLACEHOLDER = JoinCredentials(
+    "<endpoint>", "<token from the first control plane>", "<CA hash from the first control plane>",
+    "<certificate key from the first control plane>",
+)
+
+# Join credentials made on the first control plane during the run, for the nodes joining after.
+_credentials: WeakKeyDictionary[State, JoinCredentials] = WeakKeyDictionary()
+
+
+@operation()
+def init(config: str, upload_certs: bool = False):
+    """
+    Run ``kubeadm init`` with a config file where ``/etc/kubernetes/admin.conf`` is absent.
+
+    + config: the kubeadm config file on the host
+    + upload_certs: store the control-plane certificates in the cluster, for further control
+      planes to join
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.init(
+            name="kubeadm init",
+            config="/etc/kubernetes/kubeadm-config.yaml",
+        )
+    """
+    if ADMIN_CONF in host.get_fact(KubeadmNode, user="root")["files"]:
+        host.noop(f"{ADMIN_CONF} exists: the cluster is initialised")
+        return
+    yield StringCommand(
+        "kubeadm init --config", QuoteString(config), *(["--upload-certs"] if upload_certs else []),
+    )
+
+
+@operation()
+def admin_kubeconfig(user: str):
+    """
+    Copy ``/etc/kubernetes/admin.conf`` to the user's ``~/.kube/config``, mode 600.
+
+    + user: the admin user
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.admin_kubeconfig(name="kubectl for kubeadmin", user="kubeadmin")
+    """
+    node = host.get_fact(KubeadmNode, user=user)
+    # Before the account task's run the user is not there yet (--dry): useradd's defaults,
+    # a home in /home and a group of its name, until the run reads the real ones.
+    home, group = node["home"] or f"/home/{user}", node["group"] or user
+    path = f"{home}/.kube/config"
+    admin, copy = node["files"].get(ADMIN_CONF), node["files"].get(path)
+    # Before init (--dry) admin.conf is not there yet: init makes it.
+    if admin and copy == {"mode": "600", "owner": user, "sha256": admin["sha256"]}:
+        host.noop(f"{path} is {ADMIN_CONF}, mode 600")
+        return
+    owner = [QuoteString(f"--owner={user}"), QuoteString(f"--group={group}")]
+    yield StringCommand("install -d -m 700", *owner, QuoteString(f"{home}/.kube"))
+    yield StringCommand("install -m 600", *owner, ADMIN_CONF, QuoteString(path))
+
+
+@operation()
+def cni(cni: str, pod_cidr: str, manifest: str | None = None):
+    """
+    Apply a CNI's manifest once, with the pod network: nothing while its DaemonSet exists.
+
+    + cni: ``flannel``, ``calico`` or ``cilium``
+    + pod_cidr: the pod network, written into manifests that carry their own (flannel)
+    + manifest: an http(s) URL, or a local file uploaded; ``None``: the CNI's upstream manifest
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.cni(name="flannel", cni="flannel", pod_cidr="10.244.0.0/16")
+    """
+    if cni not in CNI_MANIFESTS:
+        raise OperationValueError(f"unknown CNI {cni!r}: use one of {', '.join(CNI_MANIFESTS)}")
+    preset = CNI_MANIFESTS[cni]
+    source = manifest or preset.url
+    if source is None:
+        raise OperationValueError(f"{cni} needs a manifest")
+    namespace, daemonset = preset.daemonset
+    if host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset):
+        host.noop(f"{cni} is applied (daemonset {namespace}/{daemonset} exists)")
+        return
+    if source.startswith(("http://", "https://")):
+        yield StringCommand("curl -fsSL -o", CNI_FILE, QuoteString(source))
+    else:
+        yield FileUploadCommand(source, CNI_FILE, remote_temp_filename=host.get_temp_filename())
+    if preset.default_network and preset.default_network != pod_cidr:
+        yield StringCommand(
+            "sed -i", QuoteString(f"s#{preset.default_network}#{pod_cidr}#g"), CNI_FILE,
+        )
+    yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
+
+
+def _run(on: Host, command: StringCommand) -> tuple[bool, str]:
+    arguments = {key: value for key, value in (on.current_op_global_arguments or {}).items()
+                 if key in CONNECTOR_ARGUMENT_KEYS}
+    ok, output = on.run_shell_command(command, **arguments)
+    return ok, "\n".join(line.line for line in output)
+
+
+def _create_credentials(state: State, host: Host, certificate_key: bool) -> bool:
+    ok, output = _run(host, StringCommand(
+        "kubeadm token create --print-join-command --ttl", TOKEN_TTL, "2>&1",
+    ))
+    credentials = parse_join_command(output) if ok else None
+    if credentials and certificate_key:
+        ok, output = _run(host, StringCommand(
+            "kubeadm init phase upload-certs --upload-certs 2>&1",
+        ))
+        key = parse_certificate_key(output) if ok else None
+        credentials = JoinCredentials(
+            credentials.endpoint, credentials.token, credentials.ca_cert_hash, key,
+        ) if key else None
+    if credentials is None:
+        logger.error(
+            f"{host.print_prefix}kubeprep: no join credentials: kubeadm said: {output.strip()}. "
+            f"Fix: make the API server on {host.name} answer (`kubectl --kubeconfig={ADMIN_CONF} "
+            "get nodes`), then run kubeprep again.",
+        )
+        return False
+    _credentials[state] = credentials
+    return True
+
+
+@operation()
+def join_credentials(first: str, pending: list[str], certificate_key: bool = False):
+    """
+    Create a fresh join token (and, for control planes, upload the certificates for a fresh
+    certificate key) on the first control plane, at run time, for the nodes joining later in
+    the same run (``kubeadm.join``). Call it for every node: it does nothing on the others, and
+    nothing when no node is waiting to join.
+
+    + first: the name of the first control plane, where the credentials are made
+    + pending: the names of the nodes that will join in this run
+    + certificate_key: also run ``kubeadm init phase upload-certs --upload-certs``
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.join_credentials(name="A fresh join token", first="cp1", pending=["w1"])
+    """
+    if host.name != first:
+        host.noop(f"join credentials are made on {first}")
+    elif not pending:
+        host.noop("every node has joined")
+    else:
+        yield FunctionCommand(_create_credentials, (certificate_key,), {})
+
+
+def _no_credentials(state: State, host: Host, first: str) -> bool:
+    logger.error(
+        f"{host.print_prefix}kubeprep: {host.name} cannot join: {first} made no join "
+        f"credentials before it (see its error). Fix: correct {first} and run kubeprep again, "
+        "without --no-wait (the token is made one operation before the joins).",
+    )
+    return False
+
+
+@operation()
+def join(config: str, address: str, first: str, control_plane: bool = False):
+    """
+    Run ``kubeadm join`` where ``/etc/kubernetes/kubelet.conf`` is absent, with the credentials
+    ``kubeadm.join_credentials`` made earlier in the run; the config file (mode 600) carries them.
+
+    + config: the kubeadm config file written on the host
+    + address: the node's address on the cluster network (node IP, advertise address)
+    + first: the name of the first control plane, for messages
+    + control_plane: join as a further control plane
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.join(
+            name="kubeadm join",
+            config="/etc/kubernetes/kubeadm-config.yaml",
+            address="192.168.77.21",
+            first="cp1",
+        )
+    """
+    if KUBELET_CONF in host.get_fact(KubeadmNode, user="root")["files"]:
+        host.noop(f"{KUBELET_CONF} exists: {host.name} has joined")
+        return
+    credentials = _credentials.get(state) if state.is_executing else PLACEHOLDER
+    if credentials is None:
+        yield FunctionCommand(_no_credentials, (first,), {})
+        return
+    content = join_config(address, credentials, control_plane)
+    yield FileUploadCommand(
+        StringIO(content), config, remote_temp_filename=host.get_temp_filename(config),
+    )
+    yield StringCommand("chmod 600", QuoteString(config))
+    fix = (f"kubeprep: {host.name} did not join the cluster (kubeadm's message above). "
+           f"Fix: on {host.name} run 'kubeadm reset -f', correct the cause, run kubeprep again")
+    yield StringCommand(
+        "kubeadm join --config", QuoteString(config), "|| {", "echo", QuoteString(fix),
+        ">&2; exit 1; }",
+    )

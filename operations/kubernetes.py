@@ -1,0 +1,70 @@
+"""
+Install kubeadm, kubelet and kubectl at one version and hold them there.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import OperationValueError, StringCommand, operation
+from pyinfra.api.command import QuoteString
+
+from facts.kubernetes import KubernetesPackages
+from kubeprep.kubeadm import PACKAGES, downgrades, matches, version_glob
+
+
+@operation()
+def packages(version: str, apt: bool, allow_downgrade: bool = False):
+    """
+    Install, upgrade (kubeadm first, as kubeadm's upgrade guide orders it) or, when allowed,
+    downgrade kubeadm, kubelet and kubectl to ``version``, and hold them: ``apt-mark hold`` on
+    apt; on dnf the repository's ``exclude=`` holds them and kubeprep installs with
+    ``--disableexcludes=kubernetes``. The kubelet restarts when it was upgraded.
+
+    + version: ``1.N`` (the minor's newest patch) or ``1.N.P``
+    + apt: ``True`` on Debian and Ubuntu, ``False`` on dnf systems
+    + allow_downgrade: install a lower version than the installed one
+
+    **Example:**
+
+    .. code:: python
+
+        kubernetes.packages(
+            name="kubeadm, kubelet and kubectl 1.35.2, held",
+            version="1.35.2",
+            apt=True,
+        )
+    """
+    found = host.get_fact(KubernetesPackages)
+    installed, held = found["installed"], found["held"]
+    wrong = [name for name in PACKAGES if not matches(installed.get(name, "0"), version)]
+    lower = downgrades({name: installed[name] for name in wrong if name in installed}, version)
+    if lower and not allow_downgrade:
+        raise OperationValueError(f"would downgrade {', '.join(lower)}")
+
+    pattern = version_glob(version)
+    steps = [group for group in (["kubeadm"], ["kubelet", "kubectl"]) if set(group) & set(wrong)]
+    if steps and apt:
+        yield "apt-get update"
+    for group in steps:
+        names = [name for name in group if name in wrong]
+        if apt:
+            yield StringCommand(
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages",
+                *(["--allow-downgrades"] if lower else []),
+                *(QuoteString(f"{name}={pattern}") for name in names),
+            )
+        else:
+            yield StringCommand(
+                "dnf", "downgrade" if lower else "install", "-y", "--disableexcludes=kubernetes",
+                *(QuoteString(f"{name}-{pattern}") for name in names),
+            )
+    # A new version can come back unheld (dpkg -i set the selection back to "install" when
+    # tried on dpkg 1.21): every package installed here is held again.
+    unheld = [name for name in PACKAGES if name in wrong or name not in held]
+    if apt and unheld:
+        yield StringCommand("apt-mark hold", *unheld)
+    if "kubelet" in wrong and "kubelet" in installed:
+        yield "systemctl daemon-reload"
+        yield "systemctl restart kubelet"
+    if not wrong and not (apt and unheld):
+        host.noop(f"kubeadm, kubelet and kubectl are {version} and held")

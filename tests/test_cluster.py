@@ -1,0 +1,465 @@
+"""tasks/cluster.py on a whole fake fleet (cp1, w1, w2; cp2 for a second control plane): the
+config files and commands each node gets at prepare time (what --dry plans), then pyinfra's own
+``run_ops`` with a recording connector, to prove the join credentials made on cp1 reach the
+joining nodes in the same run, in pyinfra's order of operations.
+
+kubeadm output, as kubeadm prints it (sources in docs/cluster.md):
+- ``kubeadm token create --print-join-command`` and ``kubeadm init phase upload-certs
+  --upload-certs`` (with the klog line kubeadm writes when dl.k8s.io is unreachable): recorded
+  from kubeadm 1.35 in a public Ansible role's README; the join line has the same form in
+  kubeadm's "Creating a cluster with kubeadm" page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from kube_states import DIRECTORY, PLATFORMS, OthersMissing, case_output, kubeadm_node
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host
+from pyinfra.api.operations import run_ops
+from pyinfra.api.state import StateStage
+from pyinfra.connectors.util import CommandOutput, OutputLine
+from pyinfra.context import ctx_host, ctx_state
+from pyinfra_cli.util import load_deploy_file
+from pyinfra_testing.operations import parse_commands
+from taskrun import ByArguments, fact_key, group_data
+
+from kubeprep.kubeadm import (
+    JoinCredentials,
+    init_config,
+    join_config,
+    kubernetes_from_data,
+    parse_certificate_key,
+    parse_join_command,
+)
+
+TOKEN_OUTPUT = (
+    "kubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v "
+    "--discovery-token-ca-cert-hash "
+    "sha256:9f960c17cea57c7be0411f1996ee0b63ecd322e0a67fb217328953a6823b18ca"
+)
+UPLOAD_CERTS_OUTPUT = (
+    "I0828 16:50:07.313959   11042 version.go:260] remote version is much newer: v1.37.0; "
+    "falling back to: stable-1.35\n"
+    '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" '
+    "Namespace\n"
+    "[upload-certs] Using certificate key:\n"
+    "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"
+)
+ADDRESSES = {"cp1": "192.168.77.11", "cp2": "192.168.77.12", "w1": "192.168.77.21",
+             "w2": "192.168.77.22"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def node_facts(state: str, cni_applied: bool = False) -> dict:
+    """A node whose kubeadm files are those of the KubeadmNode case ``state``."""
+    return {
+        "server.LinuxDistribution": {
+            "name": "Debian", "major": 12, "minor": None,
+            "release_meta": {"ID": "debian", "VERSION_ID": "12"},
+        },
+        "kubernetes.KubeadmNode": kubeadm_node(state),
+        "kubernetes.DaemonSet": case_output(
+            "kubernetes.DaemonSet", "flannel_applied" if cni_applied else
+            "not_applied_or_no_cluster",
+        ),
+        "files.File": None,
+        "files.Directory": OthersMissing({"path=/etc/kubernetes": DIRECTORY}),
+        "files.Sha1File": None,
+        "server.TmpDir": "/tmp",
+    }
+
+
+class Fleet:
+    """cp1 (and cp2) and workers, prepared with tasks/cluster.py like the CLI does."""
+
+    def __init__(self, facts: dict[str, dict], data: dict | None = None,
+                 active: list[str] | None = None):
+        groups: dict[str, list] = {"control_plane": [], "workers": []}
+        for name in facts:
+            group = "control_plane" if name.startswith("cp") else "workers"
+            groups[group].append((name, {
+                **group_data(group), "cluster_address": ADDRESSES[name], "cni": "flannel",
+                **(data or {}),
+            }))
+        self.inventory = Inventory(
+            (list(facts), {}), **{group: (members, {}) for group, members in groups.items()},
+        )
+        self.state = State(self.inventory, Config())
+        self.state.cwd = str(ROOT)
+        self.state.set_stage(StateStage.Prepare)
+        for name in active or list(facts):
+            self.state.activate_host(self.inventory.get_host(name))
+        self.facts = facts
+        self.errors: list[str] = []
+
+    def fake_get_fact(self, host: Host, fact_cls, *args, **kwargs):
+        value = self.facts[host.name][fact_key(fact_cls)]
+        if isinstance(value, ByArguments):
+            value = value[",".join(f"{k}={v}" for k, v in sorted(kwargs.items()))]
+        if isinstance(value, dict) and set(value) == {"output"}:
+            return fact_cls().process(value["output"].split("\n"))
+        return value
+
+    def patches(self):
+        fleet = self
+        return (
+            patch.object(Host, "get_fact", lambda host, cls, *a, **k: fleet.fake_get_fact(
+                host, cls, *a, **k)),
+            patch("pyinfra.is_cli", True),
+            patch("fleet.hosts.logger.error", self.errors.append),
+            patch("operations.kubeadm.logger.error", self.errors.append),
+        )
+
+    def prepare(self) -> Fleet:
+        one, two, three, four = self.patches()
+        with one, two, three, four, ctx_state.use(self.state):
+            try:
+                load_deploy_file(self.state, str(ROOT / "tasks/cluster.py"))
+            except PyinfraError as error:  # failing the last host ends pyinfra's prepare
+                if "No hosts remaining" not in str(error):
+                    raise
+        return self
+
+    def plan(self, name: str) -> list[tuple[str, list[Any]]]:
+        """(operation, commands) for one host in pyinfra's order, as prepared (--dry)."""
+        host = self.inventory.get_host(name)
+        one, two, three, four = self.patches()
+        ops = []
+        with one, two, three, four, ctx_state.use(self.state):
+            for op_hash in self.state.get_op_order():
+                if op_hash not in self.state.ops[host]:
+                    continue
+                op_name = next(iter(self.state.get_op_meta(op_hash).names))
+                with ctx_host.use(host):
+                    commands = parse_commands(list(
+                        self.state.get_op_data_for_host(host, op_hash).command_generator(),
+                    ))
+                ops.append((op_name, commands))
+        return ops
+
+    def run(self, answer: Callable[[str, str], tuple[bool, str]]) -> list[tuple[str, Any]]:
+        """Execute with pyinfra's run_ops; ``answer(host, command)`` gives each command's
+        status and output. Returns every (host, command or uploaded text) in execution order."""
+        log: list[tuple[str, Any]] = []
+
+        def run_shell_command(host, command, **_):
+            text = command.get_raw_value()
+            log.append((host.name, text))
+            ok, output = answer(host.name, text)
+            return ok, CommandOutput([OutputLine("stdout", line) for line in output.split("\n")])
+
+        def put_file(host, source, remote_filename, *_, **__):
+            log.append((host.name, ("upload", remote_filename, source.getvalue())))
+            return True
+
+        one, two, three, four = self.patches()
+        with one, two, three, four, \
+                patch.object(Host, "run_shell_command", run_shell_command), \
+                patch.object(Host, "put_file", put_file):
+            try:
+                run_ops(self.state)
+            except PyinfraError as error:  # every host failed
+                if "No hosts remaining" not in str(error):
+                    raise
+        return log
+
+
+def kubeadm_answers(join_fails: tuple[str, ...] = ()) -> Callable[[str, str], tuple[bool, str]]:
+    def answer(host: str, command: str) -> tuple[bool, str]:
+        if command.startswith("kubeadm token create"):
+            return True, TOKEN_OUTPUT
+        if command.startswith("kubeadm init phase upload-certs"):
+            return True, UPLOAD_CERTS_OUTPUT
+        if command.startswith("kubeadm join") and host in join_fails:
+            return False, "error execution phase preflight: couldn't validate the identity of " \
+                          "the API Server: Get \"https://192.168.77.11:6443/...\": dial tcp " \
+                          "192.168.77.11:6443: connect: no route to host"
+        return True, ""
+    return answer
+
+
+def fresh_fleet(platform: str = "debian12", **data) -> Fleet:
+    facts = {name: node_facts("fresh") for name in ("cp1", "w1", "w2")}
+    for node in facts.values():
+        node["server.LinuxDistribution"] = PLATFORMS[platform]
+    return Fleet(facts, data).prepare()
+
+
+# --- pure: parsing and config files
+
+
+def test_parse_join_command_one_line_and_as_init_prints_it():
+    expected = JoinCredentials(
+        "192.168.77.11:6443", "jksc4g.zkvk38oruf9suy2v",
+        "sha256:9f960c17cea57c7be0411f1996ee0b63ecd322e0a67fb217328953a6823b18ca",
+    )
+    assert parse_join_command(TOKEN_OUTPUT) == expected
+    init_tail = (  # kubeadm init's closing lines: a backslash, a tab
+        "Then you can join any number of worker nodes by running the following on each as root:"
+        "\n\nkubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v \\\n"
+        "\t--discovery-token-ca-cert-hash "
+        "sha256:9f960c17cea57c7be0411f1996ee0b63ecd322e0a67fb217328953a6823b18ca \n"
+    )
+    assert parse_join_command(init_tail) == expected
+    assert parse_join_command("failed to load admin kubeconfig: open /etc/kubernetes/admin.conf:"
+                              " no such file or directory") is None
+
+
+def test_parse_certificate_key():
+    assert parse_certificate_key(UPLOAD_CERTS_OUTPUT) == (
+        "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"
+    )
+    assert parse_certificate_key("[upload-certs] Using certificate key:\n") is None
+
+
+def kube(**over):
+    return kubernetes_from_data({**group_data("control_plane"), **over})
+
+
+def test_init_config_from_data():
+    assert init_config(kube(kubernetes_version="1.36.4", cni_pod_cidr="10.200.0.0/16"),
+                       "192.168.77.11", "192.168.77.11:6443") == """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: "192.168.77.11"
+  bindPort: 6443
+nodeRegistration:
+  kubeletExtraArgs:
+    - name: node-ip
+      value: "192.168.77.11"
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: "v1.36.4"
+controlPlaneEndpoint: "192.168.77.11:6443"
+networking:
+  podSubnet: "10.200.0.0/16"
+  serviceSubnet: "10.96.0.0/12"
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+"""
+
+
+def test_init_config_swap_keep_and_cgroupfs_and_a_minor_alone():
+    text = init_config(kube(swap="keep", cgroup_driver="cgroupfs", kubernetes_version="1.36"),
+                       "10.0.0.11", "k8s.example.com:6443")
+    assert text.endswith(
+        "cgroupDriver: cgroupfs\nfailSwapOn: false\nmemorySwap:\n  swapBehavior: LimitedSwap\n",
+    )
+    assert "kubernetesVersion" not in text  # kubeadm's own version, the installed package's
+    assert 'controlPlaneEndpoint: "k8s.example.com:6443"' in text
+    assert "ignore-preflight-errors" not in text
+
+
+def test_join_config_for_a_control_plane_carries_the_certificate_key():
+    credentials = JoinCredentials("192.168.77.11:6443", "abcdef.0123456789abcdef",
+                                  "sha256:" + "0" * 64, "1" * 64)
+    text = join_config("192.168.77.12", credentials, control_plane=True)
+    assert text.endswith(
+        "controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: \"192.168.77.12\"\n"
+        f"    bindPort: 6443\n  certificateKey: \"{'1' * 64}\"\n",
+    )
+    assert "controlPlane" not in join_config("192.168.77.21", credentials, control_plane=False)
+
+
+# --- the plan each node gets (--dry)
+
+
+def test_fresh_fleet_plan():
+    fleet = fresh_fleet()
+    cp1 = fleet.plan("cp1")
+    assert [name for name, _ in cp1] == [
+        "kubeadm config file", "kubeadm init", "kubectl for kubeadmin", "CNI flannel",
+        "Fresh join credentials",
+    ]
+    upload = cp1[0][1][0]
+    assert upload[0] == "upload" and upload[2] == "/etc/kubernetes/kubeadm-config.yaml"
+    assert upload[1] == init_config(kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443")
+    assert cp1[1][1] == ["kubeadm init --config /etc/kubernetes/kubeadm-config.yaml"]
+    assert cp1[2][1] == [
+        "install -d -m 700 --owner=kubeadmin --group=kubeadmin /home/kubeadmin/.kube",
+        "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
+        "/home/kubeadmin/.kube/config",
+    ]
+    assert cp1[3][1] == [
+        "curl -fsSL -o /etc/kubernetes/kubeprep-cni.yaml "
+        "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml",
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f "
+        "/etc/kubernetes/kubeprep-cni.yaml",
+    ]
+    w1 = fleet.plan("w1")
+    assert w1[0] == ("Fresh join credentials", [])  # made on cp1
+    assert [name for name, _ in w1] == ["Fresh join credentials", "kubeadm join"]
+    upload, chmod, join = w1[1][1]
+    assert upload == ["upload", join_config("192.168.77.21", JoinCredentials(
+        "<endpoint>", "<token from the first control plane>",
+        "<CA hash from the first control plane>",
+        "<certificate key from the first control plane>"), False),
+        "/etc/kubernetes/kubeadm-config.yaml"]
+    assert chmod == "chmod 600 /etc/kubernetes/kubeadm-config.yaml"
+    assert join == (
+        "kubeadm join --config /etc/kubernetes/kubeadm-config.yaml || { echo 'kubeprep: w1 did "
+        "not join the cluster (kubeadm'\"'\"'s message above). Fix: on w1 run '\"'\"'kubeadm "
+        "reset -f'\"'\"', correct the cause, run kubeprep again' >&2; exit 1; }"
+    )
+
+
+def test_token_is_made_before_any_join_in_pyinfras_order():
+    """pyinfra orders operations by each host's chain, then by line: a worker's first
+    operation would run in the first step. The token operation on every host chains them."""
+    fleet = fresh_fleet()
+    order = [next(iter(fleet.state.get_op_meta(op).names)) for op in fleet.state.get_op_order()]
+    assert order == [
+        "kubeadm config file", "kubeadm init", "kubectl for kubeadmin", "CNI flannel",
+        "Fresh join credentials", "kubeadm join",
+    ]
+
+
+def test_converged_fleet_changes_nothing():
+    fleet = Fleet({
+        "cp1": node_facts("cp_converged", cni_applied=True),
+        "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined"),
+    })
+    fleet.facts["cp1"]["files.Sha1File"] = hashlib.sha1(init_config(
+        kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443").encode()).hexdigest()
+    fleet.facts["cp1"]["files.File"] = {"mode": 600, "user": "root", "group": "root"}
+    fleet.prepare()
+    for name in ("cp1", "w1", "w2"):
+        plan = fleet.plan(name)
+        assert plan, name
+        assert [op for op, commands in plan if commands] == [], name
+    # No token is made when every node has joined.
+    assert dict(fleet.plan("cp1"))["Fresh join credentials"] == []
+
+
+def test_half_joined_fleet_makes_a_token_and_joins_only_w2():
+    fleet = Fleet({
+        "cp1": node_facts("cp_converged", cni_applied=True),
+        "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
+    }).prepare()
+    assert [op for op, commands in fleet.plan("cp1") if commands][-1] == "Fresh join credentials"
+    assert fleet.plan("w1") == [("Fresh join credentials", []), ("kubeadm join", [])]
+    assert [op for op, commands in fleet.plan("w2") if commands] == ["kubeadm join"]
+
+
+def test_stale_admin_kubeconfig_is_copied_again():
+    fleet = Fleet({"cp1": node_facts("cp_stale_copy", cni_applied=True)}).prepare()
+    assert dict(fleet.plan("cp1"))["kubectl for kubeadmin"][-1] == (
+        "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
+        "/home/kubeadmin/.kube/config"
+    )
+
+
+# --- run time: pyinfra's run_ops with a recording connector
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_run_joins_workers_with_the_token_made_on_cp1_in_the_same_run(platform):
+    fleet = fresh_fleet(platform)
+    log = fleet.run(kubeadm_answers())
+    token_at = log.index(("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1"))
+    for worker, address in (("w1", "192.168.77.21"), ("w2", "192.168.77.22")):
+        config = next(entry for entry in log if entry[0] == worker and entry[1][0] == "upload")
+        assert log.index(config) > token_at
+        assert config[1][2] == join_config(address, parse_join_command(TOKEN_OUTPUT), False)
+        assert "kubeadm init phase upload-certs" not in str(log)  # no control plane joins
+    assert not fleet.state.failed_hosts
+
+
+def test_a_second_control_plane_joins_with_a_fresh_certificate_key():
+    fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "cp2", "w1")}).prepare()
+    assert [op for op, _ in fleet.plan("cp1")][1] == "kubeadm init"
+    assert fleet.plan("cp1")[1][1] == [
+        "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs",
+    ]
+    log = fleet.run(kubeadm_answers())
+    cp2_config = next(entry for entry in log if entry[0] == "cp2" and entry[1][0] == "upload")
+    assert 'certificateKey: "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"' \
+        in cp2_config[1][2]
+    assert ("cp2", "install -m 600 --owner=kubeadmin --group=kubeadmin "
+                   "/etc/kubernetes/admin.conf /home/kubeadmin/.kube/config") in log
+
+
+def test_a_node_that_fails_to_join_stops_and_the_others_go_on():
+    fleet = fresh_fleet()
+    fleet.run(kubeadm_answers(join_fails=("w2",)))
+    assert {host.name for host in fleet.state.failed_hosts} == {"w2"}
+
+
+def test_no_token_fails_every_joining_node_with_the_reason():
+    fleet = fresh_fleet()
+
+    def answer(host, command):
+        if command.startswith("kubeadm token create"):
+            return False, "failed to create or update bootstrap token: connection refused"
+        return True, ""
+
+    fleet.run(answer)
+    assert {host.name for host in fleet.state.failed_hosts} == {"cp1", "w1", "w2"}
+    assert any("no join credentials: kubeadm said: failed to create or update bootstrap token"
+               in error for error in fleet.errors)
+
+
+def test_limit_to_a_fresh_worker_is_refused_before_any_change():
+    fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "w1", "w2")},
+                  active=["w1"])
+    fleet.prepare()
+    assert fleet.plan("w1") == []
+    assert [" ".join(error.split()) for error in fleet.errors] == [
+        "[w1] kubeprep: w1: cannot join: the first control plane cp1 is not in this run, so no "
+        "join token can be made. Fix: run without --limit, or include cp1.",
+    ]
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    ({"cni_pod_cidr": "10.244.0.0/24"},
+     "cni_pod_cidr = '10.244.0.0/24': holds 1 node networks of /24 (one per node), fewer than "
+     "the 3 nodes"),
+    ({"cni": "cilium"}, "cni_manifest = None: cilium has no single upstream manifest"),
+])
+def test_bad_cluster_data_refused_on_every_node(data, error):
+    fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "w1", "w2")}, data).prepare()
+    assert all(fleet.plan(name) == [] for name in ("cp1", "w1", "w2"))
+    assert len(fleet.errors) == 3 and all(error in text for text in fleet.errors)
+
+
+def test_cni_none_applies_nothing():
+    fleet = fresh_fleet(cni="none")
+    assert "CNI flannel" not in [op for op, _ in fleet.plan("cp1")]
+
+
+def test_run_on_a_half_joined_fleet_joins_only_the_missing_worker():
+    fleet = Fleet({
+        "cp1": node_facts("cp_init_done", cni_applied=True),
+        "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
+    }).prepare()
+    log = fleet.run(kubeadm_answers())
+    assert [host for host, _ in log if host != "cp1"] == ["w2", "w2", "w2"]
+    assert ("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1") in log
+    assert log[-1][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
+    assert not fleet.state.failed_hosts
+
+
+def test_admin_kubeconfig_planned_before_the_admin_user_exists():
+    """--dry on a fresh host: the account task creates the user later in the same run."""
+    facts = node_facts("fresh")
+    facts["kubernetes.KubeadmNode"]["user=kubeadmin"] = case_output(
+        "kubernetes.KubeadmNode", "user_not_created_yet",
+    )
+    fleet = Fleet({"cp1": facts}).prepare()
+    assert dict(fleet.plan("cp1"))["kubectl for kubeadmin"] == [
+        "install -d -m 700 --owner=kubeadmin --group=kubeadmin /home/kubeadmin/.kube",
+        "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
+        "/home/kubeadmin/.kube/config",
+    ]
