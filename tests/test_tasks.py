@@ -150,9 +150,15 @@ def test_running_firewalld_gets_runtime_before_permanent():
     }
 
 
-def write_up_host(family: str = "rhel") -> dict:
+# The write-up's control plane ports as Rocky 8 lists them after its
+# `firewall-cmd --permanent --add-port={6443,2379,2380,10250,10259,10257}/tcp` (the seed).
+WRITE_UP_PORTS = ["22/tcp", "6443/tcp", "2379/tcp", "2380/tcp", "10250/tcp", "10259/tcp",
+                  "10257/tcp"]
+
+
+def write_up_host(family: str = "rhel", every_port: list[str] | None = None) -> dict:
     """A control plane set up the write-up's way: every port open to all in public."""
-    every_port = ROLE_PORTS["control_plane"][1]
+    every_port = every_port or ROLE_PORTS["control_plane"][1]
     facts = converged(family)
     facts["firewalld.FirewalldZone"] = ByArguments({
         "zone=None": firewalld_output(True, public_xml(every_port), list_all(" ".join(every_port))),
@@ -172,6 +178,16 @@ def test_write_up_ports_move_to_the_cluster_zone_before_they_close_to_all():
     ]
     nodes_only = ("--remove-port=2379-2380/tcp --remove-port=10250/tcp "
                   "--remove-port=10257/tcp --remove-port=10259/tcp")
+    assert run.commands("Open the SSH port and the role's public ports") == [
+        f"firewall-cmd --zone=public {nodes_only}",
+        f"firewall-cmd --permanent --zone=public {nodes_only}",
+    ]
+
+
+def test_write_up_single_ports_close_in_public_however_they_are_listed():
+    run = run_deploy("tasks/firewall.py", write_up_host(every_port=WRITE_UP_PORTS))
+    nodes_only = ("--remove-port=2379/tcp --remove-port=2380/tcp --remove-port=10250/tcp "
+                  "--remove-port=10259/tcp --remove-port=10257/tcp")
     assert run.commands("Open the SSH port and the role's public ports") == [
         f"firewall-cmd --zone=public {nodes_only}",
         f"firewall-cmd --permanent --zone=public {nodes_only}",
