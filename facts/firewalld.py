@@ -9,7 +9,9 @@ from typing_extensions import TypedDict, override
 
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(r"^--- (permanent|runtime|dbus|service (?P<service>[A-Za-z0-9_.-]+))$")
+_SECTION = re.compile(
+    r"^--- (permanent|zones|runtime|dbus|service (?P<service>[A-Za-z0-9_.-]+))$",
+)
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
@@ -46,6 +48,7 @@ class FirewalldZoneDict(TypedDict):
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
     service_ports: dict[str, list[str]]
+    zones: list[str]
 
 
 class FirewalldZone(FactBase[FirewalldZoneDict]):
@@ -53,6 +56,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
     Returns whether firewalld is installed, active and enabled, one zone's runtime and permanent
     ports, services, sources and protocols, and the ports of the Kubernetes service
     definitions on the host (``kube*``, ``etcd-*``, includes resolved), in one round trip.
+    For a zone that does not exist, ``zones`` lists the zones the host has (their files);
+    otherwise it is empty.
 
     The runtime config comes from firewalld over D-Bus (``busctl``, milliseconds; firewalld 0.9+)
     or, where that fails, ``firewall-cmd --list-all`` (seconds: it starts Python); only while
@@ -71,6 +76,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "runtime": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "service_ports": {"kubelet": ["10250/tcp"], "kube-worker": ["10250/tcp", ...]},
+            "zones": [],
         }
     """
 
@@ -85,6 +91,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "runtime": None,
             "permanent": None,
             "service_ports": {},
+            "zones": [],
         }
 
     @override
@@ -101,7 +108,9 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             pick_zone,
             '; zone="${zone:-public}"; echo "zone=$zone"; echo "--- permanent";',
             'cat "/etc/firewalld/zones/$zone.xml" 2>/dev/null'
-            ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null;',
+            ' || cat "/usr/lib/firewalld/zones/$zone.xml" 2>/dev/null',
+            ' || { echo "--- zones"; ls /usr/lib/firewalld/zones /etc/firewalld/zones 2>/dev/null'
+            " | sed -n 's/[.]xml$//p'; };",
             f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
             'if [ "$active" = active ]; then',
@@ -116,7 +125,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             return fact
         fact["installed"] = True
         sections: dict[str, list[str]] = {
-            "head": [], "permanent": [], "runtime": [], "dbus": [], "services": [],
+            "head": [], "permanent": [], "zones": [], "runtime": [], "dbus": [], "services": [],
         }
         current = sections["head"]
         for line in output:
@@ -140,6 +149,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         elif fact["active"] and any(line.strip() for line in sections["runtime"]):
             fact["runtime"] = parse_list_all(sections["runtime"])
         fact["service_ports"] = parse_service_definitions(sections["services"])
+        fact["zones"] = sorted({line.strip() for line in sections["zones"] if line.strip()})
         return fact
 
 

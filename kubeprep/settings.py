@@ -33,6 +33,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "firewall_cluster_only": (bool,),
     "firewall_cluster_zone": (str,),
     "firewall_services": (bool,),
+    "firewall_disable_others": (bool,),
     "cni": (str,),
     "cni_pod_cidr": (str,),
     "cni_service_cidr": (str,),
@@ -93,6 +94,7 @@ class Settings:
     firewall_cluster_only: bool
     firewall_cluster_zone: str
     firewall_services: bool
+    firewall_disable_others: bool
     cni: str
     cni_pod_cidr: str
     cni_service_cidr: str
@@ -201,6 +203,7 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
         firewall_cluster_only=data["firewall_cluster_only"],
         firewall_cluster_zone=data["firewall_cluster_zone"],
         firewall_services=data["firewall_services"],
+        firewall_disable_others=data["firewall_disable_others"],
         cni=data["cni"],
         cni_pod_cidr=data["cni_pod_cidr"],
         cni_service_cidr=data["cni_service_cidr"],
