@@ -9,7 +9,7 @@ from typing_extensions import TypedDict, override
 
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(r"^--- (permanent|runtime|service (?P<service>[A-Za-z0-9_.-]+))$")
+_SECTION = re.compile(r"^--- (permanent|zones|runtime|service (?P<service>[A-Za-z0-9_.-]+))$")
 _DBUS_MARK = "--- dbus"  # the runtime config that follows is a D-Bus reply
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
@@ -48,6 +48,7 @@ class FirewalldZoneDict(TypedDict):
     permanent: ZoneConfigDict | None
     permanent_problem: str | None  # why the zone file could not be read
     service_ports: dict[str, list[str]]
+    zones: list[str]
 
 
 def choose_zone(zone: str | None) -> StringCommand:
@@ -75,6 +76,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
     Returns whether firewalld is installed, active and enabled, one zone's runtime and permanent
     ports, services, sources and protocols, and the ports of the Kubernetes service
     definitions on the host (``kube*``, ``etcd-*``, includes resolved), in one round trip.
+    For a zone that does not exist, ``zones`` lists the zones the host has (their files);
+    otherwise it is empty.
 
     The runtime config comes from firewalld over D-Bus (``busctl``, milliseconds; firewalld 0.9+)
     or, where that fails, ``firewall-cmd --list-all`` (seconds: it starts Python); only while
@@ -95,6 +98,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "permanent": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent_problem": None,
             "service_ports": {"kubelet": ["10250/tcp"], "kube-worker": ["10250/tcp", ...]},
+            "zones": [],
         }
     """
 
@@ -110,6 +114,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "permanent": None,
             "permanent_problem": None,
             "service_ports": {},
+            "zones": [],
         }
 
     @override
@@ -120,6 +125,10 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             'echo "enabled=$(systemctl is-enabled firewalld 2>/dev/null)";',
             choose_zone(zone), 'echo "--- permanent";',
             zone_file_command("zone"),
+            # A zone without a file: the zones there are, to name them when refusing it.
+            '[ -e "/etc/firewalld/zones/$zone.xml" ] || [ -e "/usr/lib/firewalld/zones/$zone.xml" ]',
+            ' || { echo "--- zones"; ls /usr/lib/firewalld/zones /etc/firewalld/zones 2>/dev/null'
+            " | sed -n 's/[.]xml$//p'; };",
             f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
             'if [ "$active" = active ]; then',
@@ -134,7 +143,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             return fact
         fact["installed"] = True
         sections: dict[str, list[str]] = {
-            "head": [], "permanent": [], "runtime": [], "services": [],
+            "head": [], "permanent": [], "zones": [], "runtime": [], "services": [],
         }
         current = sections["head"]
         for line in output:
@@ -154,6 +163,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         fact["permanent"], fact["permanent_problem"] = parse_zone_file(sections["permanent"])
         fact["runtime"] = parse_runtime(fact["active"], sections["runtime"])
         fact["service_ports"] = parse_service_definitions(sections["services"])
+        fact["zones"] = sorted({line.strip() for line in sections["zones"] if line.strip()})
         return fact
 
 

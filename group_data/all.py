@@ -25,6 +25,10 @@ firewall_cluster_zone = "kubeprep"  # owned by kubeprep: its sources and ports a
 # Open ports through firewalld's kube-control-plane-secure / kube-worker definitions where one
 # opens only listed ports (firewalld >= 1.2); the rest as plain ports.
 firewall_services = True
+# Another firewall (an active ufw, nftables.service or iptables.service with rules of its own)
+# still drops what firewalld opens. False: such a host is refused before anything changes.
+# True: the firewall task stops and disables it before firewalld starts.
+firewall_disable_others = False
 
 # --- CNI: "none", "flannel", "calico" or "cilium". Opens the CNI's ports and protocols between
 # nodes and trusts the pod and service networks (README, "CNI presets").

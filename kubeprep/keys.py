@@ -260,6 +260,10 @@ DECLARED: tuple[Key, ...] = (
     Key("firewall_services", (bool,), True, "firewall",
         "use firewalld's `kube-control-plane-secure` / `kube-worker` where they open only "
         "listed ports"),
+    Key("firewall_disable_others", (bool,), False, "firewall",
+        "`False`: a host where ufw, `nftables.service` or `iptables.service` (with rules of its "
+        "own) would still drop what firewalld opens is refused; `True`: they are stopped and "
+        "disabled first"),
     # CNI
     Key("cni", (str,), "none", "firewall",
         "`flannel`, `calico`, `cilium` or `none`: the CNI's ports and protocols between nodes, "

@@ -11,7 +11,7 @@ from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, 
 from pyinfra.api.command import QuoteString
 
 from facts.firewalld import FirewalldZone, FirewalldZoneDict, ZoneConfigDict
-from kubeprep.ports import covered, port_error, source_error
+from kubeprep.ports import common, covered, minus, port_error, source_error
 
 # Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
 ROLE_SERVICES = ("kube-control-plane-secure", "kube-worker")
@@ -96,6 +96,58 @@ def _service_ports(services: list[str], state: FirewalldZoneDict) -> list[str]:
     return [port for service in services for port in state["service_ports"].get(service, [])]
 
 
+def _port_plan(
+    config: ZoneConfigDict,
+    state: FirewalldZoneDict,
+    wanted: list[str],
+    role_services: list[str],
+    unwanted: Callable[[list[str]], list[str]],
+    closing: list[str],
+    daemon: bool,
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(services to add, ports to add, services to remove, ports to remove) for one config.
+
+    Ports are compared by the numbers they cover. An entry that holds unwanted numbers goes: the
+    running daemon (firewalld >= 0.9) is told to remove just those numbers and splits the entry
+    itself in one step, so its other numbers never close; ``firewall-offline-cmd`` only removes
+    entries as listed, so there the entry goes and its other numbers are added back as ports.
+    """
+    current_services = config["services"]
+    entries = [port for port in config["ports"] if not port_error(port)]
+    bad = {entry: unwanted([entry]) for entry in entries}
+    touched = [entry for entry in entries if bad[entry]]
+    stale_services = [
+        service for service in current_services
+        if common(_service_ports([service], state), closing)
+    ]
+    services_open = _service_ports(
+        [service for service in current_services if service not in stale_services], state,
+    )
+    untouched = [entry for entry in entries if not bad[entry]]
+    kept_parts = [part for entry in touched for part in minus([entry], bad[entry])]
+    stays = untouched + (kept_parts if daemon else []) + services_open
+    # A service only for ports not open yet: a zone that has them as ports stays as it is.
+    new_services = [
+        service for service in role_services if service not in current_services
+        and not all(covered(port, stays) for port in _service_ports([service], state))
+    ]
+    stays += _service_ports(new_services, state)
+    # What must stay open but is only listed in what goes: added back as ports, first.
+    stale_ports = _service_ports(stale_services, state)
+    reopen = minus((kept_parts if not daemon else []) + minus(stale_ports, unwanted(stale_ports)),
+                   stays)
+    missing = [port for port in wanted if not covered(port, stays + reopen)]
+    removed: list[str] = []
+    for entry in touched:
+        if not daemon:
+            removed.append(entry)  # the entry as listed: its kept numbers are in reopen
+            continue
+        # Numbers inside one listed entry (an earlier removal may have split it already).
+        pieces = minus(bad[entry], removed)
+        removed += [entry] if pieces == minus([entry], []) else pieces
+    return new_services, missing + reopen, stale_services, removed
+
+
 @operation()
 def ports(
     ports: list[str],
@@ -109,9 +161,10 @@ def ports(
 
     + ports: ports such as ``22/tcp`` or ``30000-32767/tcp``; opened in this order
     + zone: the zone to change; the default zone when omitted
-    + prune: also close the zone's ports that no listed port covers
-    + close: ports to close in this zone where they are listed as such (e.g. ports moved to
-      another zone), with the role services that open any of them
+    + prune: also close the zone's port numbers that no listed port covers
+    + close: ports to close in this zone (e.g. ports moved to another zone) however the zone
+      lists them (single ports, ranges that hold them), with the services that open any of them;
+      numbers also in ``ports`` stay open
     + services: open ports through the role service definitions on the host
       (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
 
@@ -119,7 +172,8 @@ def ports(
     open at once and no reload is needed. While it is stopped, only the permanent config is
     changed (``firewall-offline-cmd``), so the ports are already open when it starts: listing the
     SSH port here before starting firewalld keeps the session alive. Ports a service in the zone
-    already opens count as open.
+    already opens count as open. Every addition comes before any removal, and a range that holds
+    a port to close keeps its other numbers open throughout.
 
     **Example:**
 
@@ -131,49 +185,33 @@ def ports(
         )
     """
     wanted = _check_list("ports", ports, port_error)
-    closing = _check_list("close", close or [], port_error)
+    closing = minus(_check_list("close", close or [], port_error), wanted)
     state, zone_name = _zone_state(zone)
     role_services = _service_plan(wanted, state) if services else []
 
-    plans = []
-    for _, config, tool in _targets(state):
-        config = config or {}
-        current_services = config.get("services", [])
-        current_ports = config.get("ports", [])
-        closed_ports = [port for port in current_ports if port in closing]
-        stale_services = [
-            service for service in current_services if service in ROLE_SERVICES
-            and any(covered(port, closing) for port in state["service_ports"].get(service, []))
-        ]
-        kept_open = [port for port in current_ports if port not in closed_ports] + _service_ports(
-            [service for service in current_services if service not in stale_services], state,
-        )
-        # A service only for ports not open yet: a zone that has them as ports stays as it is.
-        new_services = [
-            service for service in role_services if service not in current_services
-            and not all(covered(port, kept_open) for port in _service_ports([service], state))
-        ]
-        open_now = kept_open + _service_ports(new_services, state)
-        missing = [port for port in wanted if not covered(port, open_now)]
-        surplus = [port for port in current_ports if not covered(port, wanted)] if prune else []
-        removed = list(dict.fromkeys(closed_ports + surplus))
-        # firewall-cmd takes one kind of option per call: services and ports go separately.
-        plans.append((tool, (
-            [_option("add-service", service) for service in new_services],
-            [_option("add-port", port) for port in missing],
-            [_option("remove-service", service) for service in stale_services],
-            [_option("remove-port", port) for port in removed],
-        )))
+    def unwanted(listed: list[str]) -> list[str]:
+        return minus(listed, wanted) if prune else common(listed, closing)
 
+    plans = [
+        (tool, _port_plan(config or _empty(), state, wanted, role_services, unwanted, closing,
+                          daemon=tool[0] == "firewall-cmd"))
+        for _, config, tool in _targets(state)
+    ]
+    # firewall-cmd takes one kind of option per call: services and ports go separately.
     # Every addition before any removal: nothing that stays listed is ever closed in between.
+    options = ("add-service", "add-port", "remove-service", "remove-port")
     commands = [
-        _firewall_cmd(tool, zone_name, *options)
-        for step in range(4) for tool, steps in plans if (options := steps[step])
+        _firewall_cmd(tool, zone_name, *(_option(option, value) for value in values))
+        for step, option in enumerate(options) for tool, plan in plans if (values := plan[step])
     ]
     yield from commands
     if not commands:
         configs = " and ".join(name for name, _, _ in _targets(state))
         host.noop(f"firewalld zone {zone_name} has {' '.join(wanted)} open ({configs})")
+
+
+def _empty() -> ZoneConfigDict:
+    return {"ports": [], "services": [], "sources": [], "protocols": []}
 
 
 def _sync_values(

@@ -1,26 +1,44 @@
 """firewall: firewalld installed, the SSH port open before it can start, the role's ports open;
-the nodes-only ports open to the cluster's nodes alone, in a zone of their own."""
+the nodes-only ports open to the cluster's nodes alone, in a zone of their own; no other firewall
+left to drop what firewalld opens."""
 
 from pyinfra import host
-from pyinfra.operations import apt, dnf, systemd
+from pyinfra.operations import apt, dnf, server, systemd
 
+from facts.firewalld import FirewalldZone
+from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
 from fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.firewalls import other_firewalls, other_firewalls_error, zone_error
 from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_error
 from operations import firewalld
 
 checked = checked_host()
-# sshd's ports do not change during the run: a port firewalld would close stops the host here,
-# before anything changes.
-lockout = checked and ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
+# Nothing read here changes before the firewall task runs: each problem stops the host here,
+# before anything changes. sshd's ports: a port firewalld would close is a lockout. The public
+# zone: the same read as its operation's (pyinfra keeps it), so no extra round trip.
+problem = checked and (
+    ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
+    or zone_error(host.name, checked[0].firewall_zone,
+                  host.get_fact(FirewalldZone, zone=checked[0].firewall_zone))
+)
+others = other_firewalls(host.get_fact(OtherFirewalls)) if checked else []
+if checked and not checked[0].firewall_disable_others:
+    problem = problem or other_firewalls_error(host.name, others)
 nodes = checked and checked[0].firewall_cluster_only and cluster_addresses()
 # The pod and service networks go into the trusted zone: neither may hold any node's address.
 untrusted = isinstance(nodes, list) and trusted_networks_error(checked[0], nodes)
-refusal = lockout or (nodes if isinstance(nodes, DataError) else untrusted)
+refusal = problem or (nodes if isinstance(nodes, DataError) else untrusted)
 if refusal:
     refuse(refusal)
 elif checked:
     settings, platform = checked
+    if others:
+        # Before firewalld is installed (Debian's package starts it): each goes now and at boot.
+        server.shell(
+            name="Stop and disable the other firewalls",
+            commands=[firewall.stop for firewall in others],
+        )
     if platform.family == "rhel":
         dnf.packages(name="Install firewalld", packages=["firewalld"])
     else:

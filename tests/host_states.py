@@ -277,6 +277,10 @@ def fresh(family: str) -> dict:
         "files.File": None,
         "firewalld.FirewalldZone": {"output": ""},
         "sshd.SshdPorts": {"output": "22"},
+        # Debian 12's nftables.service: installed, disabled, the empty default config.
+        "other_firewalls.OtherFirewalls": fact_case_output(
+            "other_firewalls.OtherFirewalls/debian12_fresh_nftables_default_disabled",
+        ),
         "network.DefaultRouteAddress": {"output": DEBIAN_ROUTE},
         "systemd.SystemdStatus": {},
         "systemd.SystemdEnabled": {},

@@ -21,6 +21,8 @@ from host_states import (
 )
 from taskrun import ByArguments, run_deploy
 
+from facts.firewalld import FirewalldZone
+
 FAMILIES = ["rhel", "debian"]
 SWAP_OFF_OPS = [
     "zram swap off, now and at boot (zram-generator config overridden)",
@@ -156,9 +158,15 @@ def test_running_firewalld_gets_runtime_before_permanent():
     }
 
 
-def write_up_host(family: str = "rhel") -> dict:
+# The write-up's control plane ports as Rocky 8 lists them after its
+# `firewall-cmd --permanent --add-port={6443,2379,2380,10250,10259,10257}/tcp` (the seed).
+WRITE_UP_PORTS = ["22/tcp", "6443/tcp", "2379/tcp", "2380/tcp", "10250/tcp", "10259/tcp",
+                  "10257/tcp"]
+
+
+def write_up_host(family: str = "rhel", every_port: list[str] | None = None) -> dict:
     """A control plane set up the write-up's way: every port open to all in public."""
-    every_port = ROLE_PORTS["control_plane"][1]
+    every_port = every_port or ROLE_PORTS["control_plane"][1]
     facts = converged(family)
     facts["firewalld.FirewalldZone"] = ByArguments({
         "zone=None": firewalld_output(True, public_xml(every_port), list_all(" ".join(every_port))),
@@ -178,6 +186,16 @@ def test_write_up_ports_move_to_the_cluster_zone_before_they_close_to_all():
     ]
     nodes_only = ("--remove-port=2379-2380/tcp --remove-port=10250/tcp "
                   "--remove-port=10257/tcp --remove-port=10259/tcp")
+    assert run.commands("Open the SSH port and the role's public ports") == [
+        f"firewall-cmd --zone=public {nodes_only}",
+        f"firewall-cmd --permanent --zone=public {nodes_only}",
+    ]
+
+
+def test_write_up_single_ports_close_in_public_however_they_are_listed():
+    run = run_deploy("tasks/firewall.py", write_up_host(every_port=WRITE_UP_PORTS))
+    nodes_only = ("--remove-port=2379/tcp --remove-port=2380/tcp --remove-port=10250/tcp "
+                  "--remove-port=10259/tcp --remove-port=10257/tcp")
     assert run.commands("Open the SSH port and the role's public ports") == [
         f"firewall-cmd --zone=public {nodes_only}",
         f"firewall-cmd --permanent --zone=public {nodes_only}",
@@ -218,6 +236,61 @@ def test_cluster_address_comes_from_the_default_route_without_data():
             f"firewall-cmd --permanent --zone=kubeprep {removed}",
         ],
     }
+
+
+UFW_ACTIVE = {
+    "units": {"ufw.service": {"active": True, "enabled": True}},
+    "ufw": {"installed": True, "enabled": True, "active": True},
+    "files": {},
+}
+
+
+@pytest.mark.parametrize("task", ["tasks/firewall.py", "deploy.py"])
+def test_active_ufw_is_refused_before_any_change(task):
+    facts = fresh("debian")
+    facts["other_firewalls.OtherFirewalls"] = UFW_ACTIVE
+    run = run_deploy(task, facts)
+    assert run.failed
+    # deploy.py: the account task's operations were added first, but a failed host runs none.
+    assert run.ops == [] if task == "tasks/firewall.py" else "Install firewalld" not in str(run.ops)
+    assert len(run.errors) == 1
+    assert run.errors[0].endswith(
+        "kubeprep: node: firewall_disable_others = False: ufw is active, which would still drop "
+        "what firewalld opens. Fix: stop it yourself (ufw disable), or set "
+        "firewall_disable_others = True so that the firewall task stops and disables it.",
+    )
+
+
+def test_active_ufw_is_disabled_before_firewalld_is_installed_when_allowed():
+    facts = fresh("debian")
+    facts["other_firewalls.OtherFirewalls"] = UFW_ACTIVE
+    run = run_deploy("tasks/firewall.py", facts, data={"firewall_disable_others": True})
+    assert not run.failed
+    assert [name for name, _ in run.ops] == ["Stop and disable the other firewalls", *FIREWALL_OPS]
+    assert run.commands("Stop and disable the other firewalls") == ["ufw disable"]
+
+
+@pytest.mark.parametrize(("facts", "found"), [
+    (converged("rhel"), "zones found: block, dmz, drop, external, home, internal, kubeprep, "
+                        "public, trusted, work"),
+    (fresh("rhel"), "firewalld is not installed yet; the zones it ships: block, dmz, drop, "
+                    "external, home, internal, public, trusted, work"),
+])
+def test_firewall_zone_the_host_lacks_is_refused_before_any_change(facts, found):
+    facts = copy.deepcopy(facts)
+    if not isinstance(facts["firewalld.FirewalldZone"], ByArguments):
+        facts["firewalld.FirewalldZone"] = FirewalldZone.default()  # no output: not installed
+    else:
+        facts["firewalld.FirewalldZone"]["zone=kubernetes"] = firewalld_output(
+            True, "--- zones\n" + "\n".join(
+                ["block", "dmz", "drop", "external", "home", "internal", "public", "trusted",
+                 "work", "kubeprep"]),
+            "", zone="kubernetes",
+        )
+    run = run_deploy("tasks/firewall.py", facts, data={"firewall_zone": "kubernetes"})
+    assert run.failed and run.ops == []
+    assert f"node: firewall_zone = 'kubernetes': firewalld has no such zone ({found})" in \
+        run.errors[0]
 
 
 def test_peer_without_cluster_address_that_is_not_connected_fails_the_host_first():

@@ -1,0 +1,113 @@
+"""What stands in firewalld's way on a host: a ``firewall_zone`` it does not have, and other
+firewalls (ufw, nftables.service, iptables.service) that would still drop what it opens.
+
+Pure Python: facts in (``facts.firewalld.FirewalldZone``, ``facts.other_firewalls.OtherFirewalls``),
+problems out, for tasks/firewall.py and the readiness check alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubeprep.settings import DataError
+
+# The zones the firewalld package ships (config/zones in firewalld 0.9 to 2.x).
+FIREWALLD_ZONES = ("block", "dmz", "drop", "external", "home", "internal", "public", "trusted",
+                   "work")
+# Where each service keeps its rules: Debian's nftables, RHEL's nftables, iptables-services.
+RULE_FILES = {
+    "nftables.service": ("/etc/nftables.conf", "/etc/sysconfig/nftables.conf"),
+    "iptables.service": ("/etc/sysconfig/iptables",),
+    "ip6tables.service": ("/etc/sysconfig/ip6tables",),
+}
+# The lines of an nftables file that hold no rule: Debian's default is only these (empty chains
+# that accept everything).
+_NFT_SKELETON = re.compile(
+    r"^(#.*|flush ruleset;?|table .*\{|chain .*\{|\}|policy accept;?"
+    r"|type \w+ hook \w+ priority [\w-]+;( policy accept;)?)$",
+)
+
+
+@dataclass(frozen=True)
+class OtherFirewall:
+    name: str  # ufw, nftables.service, iptables.service, ip6tables.service
+    detail: str  # what runs, for messages
+    stop: str  # the shell command that stops it now and at boot
+
+
+def zone_error(host: str, zone: str | None, firewalld: Mapping[str, Any]) -> DataError | None:
+    """A DataError when ``firewall_zone`` is not a zone of the host's firewalld (installed: its
+    zone files or runtime; not installed yet: the zones the package ships), else None."""
+    if zone is None:
+        return None
+    if firewalld.get("installed"):
+        if firewalld.get("permanent") is not None or firewalld.get("runtime") is not None:
+            return None
+        found, where = list(firewalld.get("zones") or []), "zones found"
+    elif zone in FIREWALLD_ZONES:
+        return None
+    else:
+        found, where = list(FIREWALLD_ZONES), "firewalld is not installed yet; the zones it ships"
+    return DataError(
+        f"{host}: firewall_zone = {zone!r}: firewalld has no such zone ({where}: "
+        f"{', '.join(found) or 'none'}). Fix: set firewall_zone to one of those, or None for the "
+        f"default zone, or create it first (firewall-cmd --permanent --new-zone={zone}).",
+    )
+
+
+def nftables_rules(text: str) -> list[str]:
+    """The lines of an nftables file beyond the empty skeleton Debian ships (rules, sets,
+    includes, a ``policy drop``)."""
+    lines = (line.split("#", 1)[0].strip() if not line.startswith("#!") else ""
+             for line in text.splitlines())
+    return [line for line in lines if line and not _NFT_SKELETON.match(line)]
+
+
+def iptables_rules(text: str) -> list[str]:
+    """The rules (``-A`` lines) of an iptables-save file such as /etc/sysconfig/iptables."""
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("-A ")]
+
+
+def other_firewalls(fact: Mapping[str, Any]) -> list[OtherFirewall]:
+    """The firewalls besides firewalld that would drop what it opens: ufw when it is active (or
+    set to start at boot), and nftables.service / iptables.service / ip6tables.service when
+    enabled or active with rules of their own."""
+    found = []
+    ufw = fact.get("ufw") or {}
+    units = fact.get("units") or {}
+    ufw_at_boot = ufw.get("enabled") and (units.get("ufw.service") or {}).get("enabled")
+    if ufw.get("active") or ufw_at_boot:
+        state = "active" if ufw.get("active") else "set to start at boot (ENABLED=yes)"
+        found.append(OtherFirewall("ufw", f"ufw is {state}", "ufw disable"))
+    files = fact.get("files") or {}
+    for unit, paths in RULE_FILES.items():
+        status = units.get(unit) or {}
+        states = [word for word in ("enabled", "active") if status.get(word)]
+        if not states:
+            continue
+        parse = nftables_rules if unit.startswith("nftables") else iptables_rules
+        counted = [(path, len(parse(files[path]))) for path in paths if path in files]
+        rules = [(path, count) for path, count in counted if count]
+        if rules:
+            where = ", ".join(f"{count} in {path}" for path, count in rules)
+            found.append(OtherFirewall(
+                unit, f"{unit} is {' and '.join(states)} with rules of its own ({where})",
+                f"systemctl disable --now {unit}",
+            ))
+    return found
+
+
+def other_firewalls_error(host: str, found: list[OtherFirewall]) -> DataError | None:
+    """A DataError naming what runs and the two fixes, or None when nothing does."""
+    if not found:
+        return None
+    details = "; ".join(firewall.detail for firewall in found)
+    commands = " && ".join(firewall.stop for firewall in found)
+    return DataError(
+        f"{host}: firewall_disable_others = False: {details}, which would still drop what "
+        f"firewalld opens. Fix: stop it yourself ({commands}), or set "
+        "firewall_disable_others = True so that the firewall task stops and disables it.",
+    )

@@ -1,0 +1,124 @@
+"""kubeprep.firewalls: a firewall_zone the host lacks, and other firewalls that drop what
+firewalld opens, from the facts' values."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubeprep.firewalls import (
+    FIREWALLD_ZONES,
+    iptables_rules,
+    nftables_rules,
+    other_firewalls,
+    other_firewalls_error,
+    zone_error,
+)
+
+CASES = Path(__file__).parent / "fact_cases"
+# What iptables-services installs as /etc/sysconfig/iptables on RHEL 8/9.
+IPTABLES_SERVICES_DEFAULT = """# sample configuration for iptables service
+# you can edit this manually or use system-config-firewall
+# please do not ask us to add additional ports/services to this default configuration
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+-A INPUT -i lo -j ACCEPT
+-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT
+-A INPUT -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -j REJECT --reject-with icmp-host-prohibited
+COMMIT
+"""
+
+
+def fact_case(name: str) -> dict:
+    return json.loads((CASES / "other_firewalls.OtherFirewalls" / f"{name}.json").read_text())["fact"]
+
+
+def test_debian_default_nftables_config_holds_no_rules():
+    fact = fact_case("debian12_fresh_nftables_default_disabled")
+    assert nftables_rules(fact["files"]["/etc/nftables.conf"]) == []
+    assert other_firewalls(fact) == []
+
+
+@pytest.mark.parametrize(("text", "rules"), [
+    ("table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+     "  }\n}\n", ["type filter hook input priority 0; policy drop;"]),
+    ("table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n"
+     "\t\ttcp dport 22 accept # ssh\n\t}\n}\n", ["tcp dport 22 accept"]),
+    ('include "/etc/nftables.d/*.nft"\n', ['include "/etc/nftables.d/*.nft"']),
+    ("#!/usr/sbin/nft -f\n# flush ruleset\n", []),
+])
+def test_nftables_rules_are_what_goes_beyond_the_empty_skeleton(text, rules):
+    assert nftables_rules(text) == rules
+
+
+def test_enabled_nftables_with_rules_is_found_disabled_without_is_not():
+    fact = fact_case("debian12_fresh_nftables_default_disabled")
+    fact["files"]["/etc/nftables.conf"] += "table ip own {\n chain input {\n  ip saddr 10.0.0.0/8 drop\n }\n}\n"
+    assert other_firewalls(fact) == []  # disabled and inactive: it never loads them
+    fact["units"]["nftables.service"]["enabled"] = True
+    (found,) = other_firewalls(fact)
+    assert found.name == "nftables.service"
+    assert found.detail == ("nftables.service is enabled with rules of its own "
+                            "(1 in /etc/nftables.conf)")
+    assert found.stop == "systemctl disable --now nftables.service"
+
+
+def test_iptables_services_default_rules_count():
+    fact = {"units": {"iptables.service": {"active": True, "enabled": True}},
+            "files": {"/etc/sysconfig/iptables": IPTABLES_SERVICES_DEFAULT}}
+    assert len(iptables_rules(IPTABLES_SERVICES_DEFAULT)) == 6
+    (found,) = other_firewalls(fact)
+    assert found.detail == ("iptables.service is enabled and active with rules of its own "
+                            "(6 in /etc/sysconfig/iptables)")
+
+
+@pytest.mark.parametrize(("ufw", "service_enabled", "found"), [
+    ({"installed": True, "enabled": True, "active": True}, True, "ufw is active"),
+    ({"installed": True, "enabled": True, "active": False}, True,
+     "ufw is set to start at boot (ENABLED=yes)"),
+    ({"installed": True, "enabled": True, "active": False}, False, None),
+    ({"installed": True, "enabled": False, "active": False}, True, None),  # Ubuntu's default
+])
+def test_ufw_counts_when_active_or_set_to_start(ufw, service_enabled, found):
+    fact = {"ufw": ufw, "units": {"ufw.service": {"active": True, "enabled": service_enabled}}}
+    assert [firewall.detail for firewall in other_firewalls(fact)] == ([found] if found else [])
+
+
+def test_refusal_names_the_host_what_runs_and_both_fixes():
+    fact = {"ufw": {"installed": True, "enabled": True, "active": True}, "units": {}}
+    error = other_firewalls_error("w2", other_firewalls(fact))
+    assert str(error) == (
+        "w2: firewall_disable_others = False: ufw is active, which would still drop what "
+        "firewalld opens. Fix: stop it yourself (ufw disable), or set "
+        "firewall_disable_others = True so that the firewall task stops and disables it."
+    )
+    assert other_firewalls_error("w2", []) is None
+
+
+INSTALLED_NO_ZONE = {"installed": True, "active": True, "permanent": None, "runtime": None,
+                     "zones": ["block", "public", "trusted"]}
+
+
+@pytest.mark.parametrize(("zone", "fact", "message"), [
+    (None, INSTALLED_NO_ZONE, None),
+    ("internal", {**INSTALLED_NO_ZONE, "permanent": {"ports": []}}, None),
+    ("internal", {"installed": False}, None),
+    ("kubernetes", INSTALLED_NO_ZONE,
+     "cp1: firewall_zone = 'kubernetes': firewalld has no such zone (zones found: block, public, "
+     "trusted). Fix: set firewall_zone to one of those, or None for the default zone, or create "
+     "it first (firewall-cmd --permanent --new-zone=kubernetes)."),
+    ("kubernetes", {"installed": False},
+     "cp1: firewall_zone = 'kubernetes': firewalld has no such zone (firewalld is not installed "
+     f"yet; the zones it ships: {', '.join(FIREWALLD_ZONES)}). Fix:"),
+])
+def test_zone_error(zone, fact, message):
+    error = zone_error("cp1", zone, fact)
+    if message is None:
+        assert error is None
+    else:
+        assert str(error).startswith(message)
