@@ -126,7 +126,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             choose_zone(zone), 'echo "--- permanent";',
             zone_file_command("zone"),
             # A zone without a file: the zones there are, to name them when refusing it.
-            '[ -e "/etc/firewalld/zones/$zone.xml" ] || [ -e "/usr/lib/firewalld/zones/$zone.xml" ]',
+            '[ -e "/etc/firewalld/zones/$zone.xml" ]'
+            ' || [ -e "/usr/lib/firewalld/zones/$zone.xml" ]',
             ' || { echo "--- zones"; ls /usr/lib/firewalld/zones /etc/firewalld/zones 2>/dev/null'
             " | sed -n 's/[.]xml$//p'; };",
             f"{SERVICE_DEFINITIONS};",
