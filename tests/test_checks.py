@@ -268,11 +268,32 @@ def test_converged_rocky_8_still_has_cgroup_v1_and_an_old_kernel():
 
 @pytest.mark.parametrize(("version", "cgroup", "kernel"), [
     ("1.35", ERROR, WARNING), ("1.36", ERROR, WARNING), ("1.34", WARNING, WARNING),
-    ("1.33", WARNING, ERROR), ("1.32", WARNING, ERROR), ("1.31", WARNING, WARNING),
+    ("1.33", WARNING, ERROR), ("1.32", WARNING, ERROR), ("1.31", WARNING, OK),
 ])
 def test_cgroup_v1_and_kernel_4_18_by_kubernetes_version(version, cgroup, kernel):
     found = run_checks("rhel", True, spec_over={"kubernetes_version": version})
     assert (found["cgroup"], found["kernel"]) == (cgroup, kernel)
+
+
+@pytest.mark.parametrize(("release", "version", "level"), [
+    ("4.18.0-553.el8_10.x86_64", "1.35", WARNING),  # EL8
+    ("5.14.0-503.14.1.el9_5.x86_64", "1.35", WARNING),  # EL9: not a kernel.org LTS
+    ("4.19.0-27-amd64", "1.35", WARNING),  # Debian 10: 4.x is gone from the list
+    ("5.4.0-216-generic", "1.35", OK),  # Ubuntu 20.04
+    ("5.10.0-33-amd64", "1.35", OK),  # Debian 11
+    ("5.15.0-130-generic", "1.35", OK),  # Ubuntu 22.04
+    ("6.1.0-28-amd64", "1.35", OK),  # Debian 12
+    ("6.8.0-51-generic", "1.34", OK),  # Ubuntu 24.04
+    ("5.14.0-503.14.1.el9_5.x86_64", "1.33", OK),  # 1.33's list took any 5.x
+    ("4.19.0-27-amd64", "1.32", OK),
+    ("4.18.0-553.el8_10.x86_64", "1.33", ERROR),
+])
+def test_kernel_against_kubeadm_system_verification(release, version, level):
+    (result,) = node_checks.check_kernel(spec(kubernetes_version=version),
+                                         facts_of("rhel", True, kernel=[release]))
+    assert result.level == level
+    if level != OK:
+        assert "SystemVerification" in result.detail and "SystemVerification" in result.fix
 
 
 def test_cgroup_fix_is_the_kernel_argument():
@@ -568,6 +589,11 @@ def test_cpu_and_memory(role, cpus, memory_kb, level):
     ("cp_1", ["192.168.77.11   cp_1"], ERROR),
     ("cp1", [], WARNING),  # not resolvable: kubeadm warns
     ("localhost.localdomain", ["::1             localhost localhost.localdomain"], WARNING),
+    # 64 characters, a valid DNS name: the kubelet cannot label its Node with it
+    ("node-7f3c9a1e.k8s.internal.eu-central-1.compute.example.com.lan1",
+     ["10.0.0.7        node-7f3c9a1e.k8s.internal.eu-central-1.compute.example.com.lan1"], ERROR),
+    ("node-7f3c9a1e.k8s.internal.eu-central-1.compute.example.com.lan",  # 63
+     ["10.0.0.7        node-7f3c9a1e.k8s.internal.eu-central-1.compute.example.com.lan"], OK),
 ])
 def test_hostname(hostname, addresses, level):
     found = run_checks("rhel", True, hostname=[hostname], hostname_addresses=addresses)

@@ -23,6 +23,8 @@ KUBEADM_PREFLIGHT_PORTS = {
     "workers": (10250,),
 }
 MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
+# A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
+MAX_LABEL_VALUE = 63
 # Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
 _DNF_DISTROS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
 # A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
@@ -208,6 +210,15 @@ def check_hostname(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     if len(node_name) > 253 or not _DNS_SUBDOMAIN.match(node_name):
         results.append(Result("hostname", ERROR,
                               f"{name!r} is not a valid node name (RFC 1123 subdomain)", fix))
+    elif len(node_name) > MAX_LABEL_VALUE:
+        results.append(Result(
+            "hostname", ERROR,
+            f"{name!r} has {len(node_name)} characters: kubeadm warns ([WARNING Hostname]: name "
+            f"part must be no more than {MAX_LABEL_VALUE} characters) and the kubelet cannot "
+            "register the node (its kubernetes.io/hostname label value is limited to "
+            f"{MAX_LABEL_VALUE})",
+            "hostnamectl set-hostname with a name of at most 63 characters (e.g. the short name)",
+        ))
     elif node_name.split(".")[0] == "localhost":
         results.append(Result("hostname", WARNING,
                               f"{name!r}: every fresh machine is called that", fix))
@@ -243,25 +254,41 @@ def check_cgroup(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
                    f"cgroup v1 ({fs_type}): in maintenance mode, an error from kubelet 1.35", fix)]
 
 
-def check_kernel(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
-    """kubeadm's SystemVerification list: 4.19+ of 4.x, any 5.x or 6.x (and later).
+# kubeadm's SystemVerification kernel list (kubernetes/system-validators, validators/types_unix.go
+# KernelSpec.Versions; kernel_validator.go validateKernelVersion), per kubeadm minor version:
+# system-validators 1.10.0 dropped 4.x for the kernel.org LTS 5.4, 5.10, 5.15 and any 6.x or
+# later (used from kubeadm 1.34; 1.35 has 1.12.1, same list), and 1.10.1 made a release outside
+# it a warning; 1.9.x (kubeadm 1.32 and 1.33) took 4.19+, 5.x, 6.x and refused the rest.
+KERNELS_SINCE_1_34 = (
+    r"^5\.4.*$", r"^5\.10.*$", r"^5\.15.*$", r"^([6-9]|[1-9][0-9]+)\.([0-9]+)\.([0-9]+).*$",
+)
+KERNELS_1_32 = (r"^4\.19.*$", r"^4\.[2-9][0-9].*$", r"^([5-9]|[1-9][0-9]+)\.([0-9]+)\.([0-9]+).*$")
 
-    Outside the list it is a warning from kubeadm 1.34 (system-validators 1.10.1), an error in
-    1.32 and 1.33, which introduced the 4.19 floor.
+
+def check_kernel(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """The kernel release against kubeadm's SystemVerification list for ``kubernetes_version``.
+
+    From 1.34: 5.4, 5.10, 5.15, 6.x and later; outside it a warning (EL8's 4.18 and EL9's 5.14
+    get kubeadm's warning too). 1.32 and 1.33: 4.19+, 5.x, 6.x; outside it an error. Before
+    1.32 kubeadm took any 3.10+ kernel: nothing kubeprep supports is outside it.
     """
     release = facts.get("kernel")
-    match = re.match(r"^(\d+)\.(\d+)", release or "")
-    if not match:
+    if not release or not re.match(r"^\d+\.\d+", release):
         return [Result("kernel", WARNING, "could not read the kernel release")]
-    major, minor = int(match.group(1)), int(match.group(2))
-    if major >= 5 or (major, minor) >= (4, 19):
-        return [Result("kernel", OK, release)]
     version = parse_version(spec.kubernetes_version)
-    level = ERROR if version in ((1, 32), (1, 33)) else WARNING
+    if version is not None and version < (1, 32):
+        return [Result("kernel", OK, release)]
+    old = version in ((1, 32), (1, 33))
+    accepted = KERNELS_1_32 if old else KERNELS_SINCE_1_34
+    if any(re.match(pattern, release) for pattern in accepted):
+        return [Result("kernel", OK, release)]
+    listed = "4.19+, 5.x, 6.x" if old else "5.4, 5.10, 5.15, 6.x and later"
+    level = ERROR if old else WARNING
     return [Result(
         "kernel", level,
-        f"{release} is outside kubeadm's validated kernels (4.19+, 5.x, 6.x)",
-        "run a newer kernel (EL9: 5.14), or pass --ignore-preflight-errors=SystemVerification",
+        f"{release} is outside kubeadm {spec.kubernetes_version}'s validated kernels ({listed}): "
+        f"[{level.upper()} SystemVerification]",
+        "run a kernel from that list, or pass --ignore-preflight-errors=SystemVerification",
     )]
 
 
