@@ -48,6 +48,7 @@ from kubeprep.checks.probes import (
     probe_command,
     stop_command,
 )
+from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
 from kubeprep.settings import ROLES, DataError, Settings, settings_from_data
 
@@ -110,6 +111,10 @@ def gather() -> None:
         cluster_ports=tuple(settings.open_ports) if cluster_zone else (),
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
+        nodes_only_ports=_nodes_only_ports(settings),
+        cluster_address=settings.cluster_address,
+        pod_cidr=settings.cni_pod_cidr,
+        service_cidr=settings.cni_service_cidr,
         kubernetes_version=version,
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
@@ -119,6 +124,12 @@ def gather() -> None:
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
     )
     fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
+
+
+def _nodes_only_ports(settings: Settings) -> tuple[str, ...]:
+    """The nodes' own ports (firewall_cluster_ports, the CNI's) that are not also public."""
+    public = [settings.firewall_ssh_port, *settings.firewall_ports]
+    return tuple(port for port in settings.node_ports if not covered(port, public))
 
 
 def _cluster_sources(settings: Settings) -> tuple[str, ...] | None:

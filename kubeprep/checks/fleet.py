@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from kubeprep.checks.model import ERROR, OK, WARNING, Node, Path, PathResult, Report, Result
-from kubeprep.checks.node import NODE_CHECKS
+from kubeprep.checks.node import NODE_CHECKS, check_proxy
 
 API_PORT, KUBELET_PORT, ETCD_PORTS = 6443, 10250, (2379, 2380)
 
@@ -28,9 +28,14 @@ def _duplicates(values: Mapping[str, Iterable[str]]) -> dict[str, dict[str, list
 
 
 def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
-    """Hostname, product_uuid and MAC uniqueness across every node that was read."""
+    """Hostname, product_uuid and MAC uniqueness across every node that was read; the HTTPS
+    proxy against every node's address."""
     read = [node for node in nodes if node.facts is not None]
     results: dict[str, list[Result]] = {node.name: [] for node in read}
+    addresses = list(dict.fromkeys(node.address for node in nodes if node.address))
+    for node in read:
+        if node.spec is not None:
+            results[node.name] += check_proxy(node.spec, node.facts, addresses)
     names = {
         node.name: [node.facts["hostname"].lower()] for node in read if node.facts.get("hostname")
     }
