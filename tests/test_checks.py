@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import runpy
+import shlex
 from dataclasses import MISSING, fields
 from pathlib import Path
 from unittest.mock import patch
@@ -884,6 +885,63 @@ def test_required_paths():
     }
 
 
+def test_outside_paths_want_nodes_only_ports_closed_and_public_ports_open():
+    paths = fleet_checks.outside_paths(["bastion"], fleet())
+    found = {(p.target, p.port, p.why, p.expected) for p in paths}
+    assert found == {
+        ("cp1", 2379, "nodes only", "closed"), ("cp1", 2380, "nodes only", "closed"),
+        ("cp1", 10250, "nodes only", "closed"), ("cp1", 10257, "nodes only", "closed"),
+        ("cp1", 10259, "nodes only", "closed"), ("cp1", 22, "public", "open"),
+        ("cp1", 6443, "public", "open"),
+        ("w1", 10250, "nodes only", "closed"), ("w1", 22, "public", "open"),
+        ("w1", 30000, "public", "open"),  # a NodePort range is probed at its start
+    }
+    assert {p.source for p in paths} == {"bastion"}
+    # UDP (a CNI's VXLAN) cannot be probed over TCP
+    nodes = fleet()
+    nodes[1].spec = spec("workers", nodes_only_ports=("10250/tcp", "8472/udp"))
+    assert {p.port for p in fleet_checks.outside_paths(["bastion"], nodes)
+            if p.target == "w1" and p.expected == "closed"} == {10250}
+
+
+@pytest.mark.parametrize(("expected", "result", "level"), [
+    ("open", "open", OK), ("open", "filtered", ERROR), ("open", "refused", ERROR),
+    ("closed", "filtered", OK), ("closed", "refused", OK), ("closed", "open", ERROR),
+    ("closed", "not checked", WARNING),
+])
+def test_path_level_against_what_is_expected(expected, result, level):
+    path = NetPath("bastion", "cp1", "192.168.77.11", 2379, "nodes only", expected=expected)
+    assert PathResult(path, result, "").level == level
+
+
+def test_nodes_only_port_reached_from_outside_is_an_error_on_that_node():
+    nodes = fleet()
+    paths = [
+        PathResult(NetPath("w1", "cp1", "192.168.77.11", 6443, "API server"), "open", "connected"),
+        PathResult(NetPath("bastion", "cp1", "192.168.77.11", 2379, "nodes only", "closed"),
+                   "open", "connected"),
+        PathResult(NetPath("bastion", "w1", "192.168.77.21", 10250, "nodes only", "closed"),
+                   "filtered", "rejected (ICMP host-prohibited: a firewall reject rule)"),
+    ]
+    built = evaluate(nodes, paths, "1.35")
+    cp1 = [r for r in built.nodes[0].results if r.check == "reach"]
+    assert [(r.level, r.detail) for r in cp1] == [(
+        ERROR, "bastion -> cp1:2379 (nodes only) open (reachable from a non-node address): "
+        "connected")]
+    assert cp1[0].fix.startswith("close 2379/tcp on cp1 to everyone but the nodes")
+    (w1,) = [r for r in built.nodes[1].results if r.check == "reach"]
+    assert (w1.level, w1.detail) == (OK, "1 nodes-only from outside, all closed")
+
+
+def test_probe_through_a_prefix():
+    command = probes.probe_command([("192.168.77.11", 2379)])
+    assert probes.prefixed("ip netns exec kubeprep-lab", command) == (
+        f"ip netns exec kubeprep-lab sh -c {shlex.quote(command)}")
+    assert probes.prefixed("", command) == command
+    with pytest.raises(ValueError):
+        probes.prefixed("ip netns exec 'unclosed", command)
+
+
 def test_address_falls_back_to_the_default_route_source():
     node = lab_node("w9", "workers", facts_of("debian", True, "workers"))
     assert node.address == "10.0.2.15"
@@ -979,7 +1037,7 @@ def test_json_report():
     assert data["nodes"]["w2"]["address"] == "10.0.2.15"
     assert data["paths"][3] == {
         "source": "cp1", "target": "w2", "address": "10.0.2.15", "port": 10250,
-        "why": "kubelet API", "result": "filtered",
+        "why": "kubelet API", "expected": "open", "result": "filtered",
         "detail": "rejected (ICMP host-prohibited: a firewall reject rule)",
     }
     swap = data["nodes"]["cp1"]["checks"][0]
@@ -1111,6 +1169,77 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
         ("cp1", "w1", 10250, "open"), ("cp1", "w2", 10250, "filtered"),
         ("w1", "cp1", 6443, "open"), ("w2", "cp1", 6443, "open"),
     ]
+
+
+def test_check_py_probes_from_an_outside_host(monkeypatch, capsys):
+    """A host of the outside group (the lab host in the lab's network namespace) is no node: no
+    fact, no row; it probes every node through its probe_prefix; w1's 10250 answering it fails
+    w1 only."""
+    from fleet import readiness as fleet_module
+
+    monkeypatch.delenv(fleet_module.JSON_ENV, raising=False)
+    hosts = {
+        "cp1": FakeHost("cp1", ["control_plane"], {**_group_data("control_plane"),
+                        "cluster_address": "192.168.77.11"},
+                        node_output("debian", True, ip_addresses=lab_addresses(11))),
+        "w1": FakeHost("w1", ["workers"], {**_group_data("workers"),
+                       "cluster_address": "192.168.77.21"},
+                       node_output("debian", True, "workers", ip_addresses=lab_addresses(21))),
+        "@local": FakeHost("@local", ["outside"],
+                           {"probe_prefix": "ip netns exec kubeprep-lab"}, ""),
+    }
+
+    class FakeState:
+        inventory = type("Inv", (list,), {"get_host": lambda self, n: hosts[n]})(hosts.values())
+
+        @staticmethod
+        def is_host_in_limit(_):
+            return True
+
+    state = FakeState()
+
+    def fake_run(_state, target, command):
+        target.commands.append(command)
+        if command.startswith("timeout "):
+            ports = [int(p) for p in command.split("</dev/null")[0].split()[-8:] if p.isdigit()]
+            return ["pid 4242", *(f"bound {p:04X}" for p in ports)]
+        inner = shlex.split(command)[-1] if command.startswith("ip netns") else command
+        if inner.startswith("for t in"):
+            pairs = inner.split(";")[0].split()[3:]
+            reached = {"192.168.77.21/10250", "192.168.77.11/6443", "192.168.77.11/22",
+                       "192.168.77.21/22", "192.168.77.21/30000"}
+            return [f"probe {p.replace('/', ' ')} 0" if p in reached or target.name != "@local"
+                    else f"probe {p.replace('/', ' ')} 1 bash: connect: No route to host"
+                    for p in pairs]
+        return []
+
+    with patch.object(fleet_module, "_run", fake_run), \
+            patch.object(fleet_module.ctx_state, "get", lambda: state):
+        for current in hosts.values():
+            with patch.object(fleet_module, "host", current):
+                fleet_module.gather()
+        verdicts = {name: fleet_module.finish(state, h) for name, h in hosts.items()}
+
+    assert verdicts == {"cp1": True, "w1": False, "@local": True}
+    assert hosts["@local"].fact_arguments == {}  # no fact read
+    report_nodes = fleet_module._fleet(state).report.nodes
+    assert [node.name for node in report_nodes] == ["cp1", "w1"]
+    (probe,) = hosts["@local"].commands
+    assert probe.startswith("ip netns exec kubeprep-lab sh -c 'for t in 192.168.77.11/2379 ")
+    out = capsys.readouterr().out
+    assert "  ✗ @local -> w1:10250   open         nodes only: connected" in out
+    assert "  ✓ @local -> cp1:2379   filtered     nodes only: rejected" in out
+    assert "(reachable from a non-node address)" in out
+
+
+def test_outside_host_with_a_broken_probe_prefix_is_not_checked():
+    from fleet import readiness as fleet_module
+
+    outsider = fleet_module._outsider("bastion", "ip netns exec 'unclosed")
+    assert outsider.problem.startswith("bastion: probe_prefix = \"ip netns exec 'unclosed\": ")
+    assert "Fix: " in outsider.problem
+    assert fleet_module._outsider("bastion", ["ip"]).problem.startswith(
+        "bastion: probe_prefix = ['ip']: not a string")
 
 
 def test_node_spec_has_no_defaults_of_its_own():

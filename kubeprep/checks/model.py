@@ -77,6 +77,7 @@ class Path:
     address: str
     port: int
     why: str  # what uses it
+    expected: str = "open"  # "closed": a nodes-only port probed from a host that is not a node
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ class PathResult:
 
     @property
     def level(self) -> str:
-        return {"open": OK, "not checked": WARNING}.get(self.result, ERROR)
+        if self.result == "not checked":
+            return WARNING
+        return OK if (self.result == "open") == (self.path.expected == "open") else ERROR
 
 
 @dataclass
