@@ -159,8 +159,12 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     Returns, in one round trip and without changing anything, what kubeadm and the kubelet need
     from a node: swap, sysctls (live and persisted), kernel modules (loaded, built in, loadable,
     persisted), SELinux, firewalld (one or two zones, runtime and permanent, and the ports of the
-    Kubernetes service definitions), CPUs, memory, hostname, product_uuid, MAC addresses, cgroup
-    version, kernel, binaries, listening TCP ports and the python to run a probe listener with.
+    Kubernetes service definitions; the default zone and every zone bound to an interface, now
+    or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
+    cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
+    with, the node's IP addresses, what an earlier kubeadm run left (``LEFTOVER_FILES``, a
+    non-empty /var/lib/etcd) and the proxy variables of the SSH session, /etc/environment and
+    /etc/profile.d.
 
     Each concern's part of the command and its parser are that concern's own (``facts.swap``,
     ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
@@ -193,7 +197,11 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
                           "permanent_problem": None,
                           "cluster_zone": "kubeprep", "cluster_runtime": {...},
                           "cluster_permanent": {...}, "cluster_permanent_problem": None,
-                          "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]}},
+                          "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]},
+                          "default_zone": "public",
+                          "interface_zones": {"public": {"interfaces": ["enp0s3"],
+                                                         "permanent_interfaces": [],
+                                                         "runtime": {...}, "permanent": {...}}}},
             "cpus": 2,
             "memory_mb": 1774,
             "hostname": "localhost.localdomain",
@@ -206,6 +214,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "listening": [22],
             "default_address": "10.0.2.15",
             "python": "/usr/libexec/platform-python",
+            "ip_addresses": ["127.0.0.1", "::1", "10.0.2.15", "fe80::a00:27ff:fe5e:1a01"],
+            "leftovers": ["/etc/kubernetes/kubelet.conf"],
+            "proxy": {"/etc/environment": {"https_proxy": "http://proxy.corp.example:3128"}},
         }
     """
 
