@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ElementTree
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
@@ -23,17 +24,46 @@ from facts.network import DEFAULT_ROUTE, parse_default_route_address
 from facts.selinux import SELINUX_COMMAND, SelinuxModeDict, parse_selinux
 from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
+from kubeprep.busctl import parse_reply
 
 _SECTION = re.compile(r"^--- kubeprep:([a-z_]+)$")
 # Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
 _CONF_DIRS = ("/etc", "/run", "/usr/lib")
 _SETTING_LINE = "'^[[:space:]]*[^#;[:space:]]'"  # not blank, not a comment
+_ZONE_MARK = re.compile(r"^--- zone (?P<zone>[A-Za-z0-9_-]+)$")
+_FIREWALLD_ZONE_API = (
+    "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
+    " org.fedoraproject.FirewallD1.zone"
+)
+# What kubeadm refuses on a node from an earlier attempt (cmd/kubeadm/app/preflight/checks.go):
+# init's FileAvailable checks of the static Pod manifests, join's of the kubelet's kubeconfigs
+# and the CA certificate; DirAvailable--var-lib-etcd is the non-empty etcd data directory.
+LEFTOVER_FILES = (
+    "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    "/etc/kubernetes/manifests/kube-scheduler.yaml",
+    "/etc/kubernetes/manifests/etcd.yaml",
+    "/etc/kubernetes/kubelet.conf",
+    "/etc/kubernetes/bootstrap-kubelet.conf",
+    "/etc/kubernetes/pki/ca.crt",
+)
+ETCD_DATA_DIR = "/var/lib/etcd"
+# Where a proxy for kubeadm comes from: the session's environment (pam_env reads
+# /etc/environment), and the files login shells read.
+_PROXY_VARIABLE = "'^[[:space:]]*(export[[:space:]]+)?(https?|no)_proxy='"
 
 
 class InterfaceDict(TypedDict):
     name: str
     address: str
     device: bool  # backed by a device (a NIC), not a bridge, veth or tunnel
+
+
+class InterfaceZoneDict(TypedDict):
+    interfaces: list[str]  # bound now (firewalld's active zones); empty while it is stopped
+    permanent_interfaces: list[str]  # bound in the zone file
+    runtime: ZoneConfigDict | None
+    permanent: ZoneConfigDict | None
 
 
 class FirewallDict(TypedDict):
@@ -48,6 +78,8 @@ class FirewallDict(TypedDict):
     cluster_permanent: ZoneConfigDict | None
     cluster_permanent_problem: str | None
     service_ports: dict[str, list[str]]
+    default_zone: str | None
+    interface_zones: dict[str, InterfaceZoneDict]
 
 
 class NodeReadinessDict(TypedDict):
@@ -71,6 +103,9 @@ class NodeReadinessDict(TypedDict):
     listening: list[int]
     default_address: str | None
     python: str | None
+    ip_addresses: list[str]
+    leftovers: list[str]
+    proxy: dict[str, dict[str, str]]
 
 
 def _section(name: str) -> str:
@@ -89,13 +124,47 @@ def _read_zone(variable: str, prefix: str) -> list[str]:
     ]
 
 
+def _read_interface_zones() -> list[str]:
+    """The default zone's name, the zones bound to an interface now (firewalld's active zones,
+    over D-Bus, else ``firewall-cmd --get-active-zones``) and in their files, then each of these
+    zones not read already: its file and its runtime config (``--- zone NAME``)."""
+    return [
+        _section("firewall_default"),
+        'default=$(sed -n "s/^DefaultZone=//p" /etc/firewalld/firewalld.conf 2>/dev/null);',
+        'default="${default:-public}"; echo "$default";',
+        _section("firewall_bindings"), 'names="$default";',
+        'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then',
+        f'if reply=$({_FIREWALLD_ZONE_API} getActiveZones 2>/dev/null); then',
+        'echo "--- dbus"; echo "$reply";',
+        """names="$names $(echo "$reply" | grep -o '"[^"]*"' | tr -d '"')";""",
+        'else reply=$(firewall-cmd --get-active-zones 2>/dev/null); echo "$reply";',
+        """names="$names $(echo "$reply" | awk '/^[^[:space:]]/ {print $1}')"; fi; fi;""",
+        "for f in $(grep -sl '<interface ' /etc/firewalld/zones/*.xml);",
+        'do f="${f##*/}"; names="$names ${f%.xml}"; done;',
+        _section("firewall_zones"),
+        "for z in $(echo $names | tr ' ' '\\n' | grep -E '^[A-Za-z0-9_-]+$' | sort -u); do",
+        '[ "$z" = "$zone" ] || [ "$z" = "${cluster_zone:-}" ] && continue;',
+        '[ -e "/etc/firewalld/zones/$z.xml" ] || [ -e "/usr/lib/firewalld/zones/$z.xml" ]',
+        '|| continue; echo "--- zone $z"; echo "--- permanent";', zone_file_command("z"),
+        'echo "--- runtime";',
+        'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then',
+        f'if reply=$({_FIREWALLD_ZONE_API} getZoneSettings2 s "$z" 2>/dev/null);',
+        'then echo "--- dbus"; echo "$reply";',
+        'else firewall-cmd --zone="$z" --list-all 2>/dev/null; fi; fi; done;',
+    ]
+
+
 class NodeReadiness(FactBase[NodeReadinessDict]):
     """
     Returns, in one round trip and without changing anything, what kubeadm and the kubelet need
     from a node: swap, sysctls (live and persisted), kernel modules (loaded, built in, loadable,
     persisted), SELinux, firewalld (one or two zones, runtime and permanent, and the ports of the
-    Kubernetes service definitions), CPUs, memory, hostname, product_uuid, MAC addresses, cgroup
-    version, kernel, binaries, listening TCP ports and the python to run a probe listener with.
+    Kubernetes service definitions; the default zone and every zone bound to an interface, now
+    or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
+    cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
+    with, the node's IP addresses, what an earlier kubeadm run left (``LEFTOVER_FILES``, a
+    non-empty /var/lib/etcd) and the proxy variables of the SSH session, /etc/environment and
+    /etc/profile.d.
 
     Each concern's part of the command and its parser are that concern's own (``facts.swap``,
     ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
@@ -129,7 +198,11 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
                           "permanent_problem": None,
                           "cluster_zone": "kubeprep", "cluster_runtime": {...},
                           "cluster_permanent": {...}, "cluster_permanent_problem": None,
-                          "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]}},
+                          "service_ports": {"kube-worker": ["10250/tcp", "30000-32767/tcp"]},
+                          "default_zone": "public",
+                          "interface_zones": {"public": {"interfaces": ["enp0s3"],
+                                                         "permanent_interfaces": [],
+                                                         "runtime": {...}, "permanent": {...}}}},
             "cpus": 2,
             "memory_mb": 1774,
             "hostname": "localhost.localdomain",
@@ -142,6 +215,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "listening": [22],
             "default_address": "10.0.2.15",
             "python": "/usr/libexec/platform-python",
+            "ip_addresses": ["127.0.0.1", "::1", "10.0.2.15", "fe80::a00:27ff:fe5e:1a01"],
+            "leftovers": ["/etc/kubernetes/kubelet.conf"],
+            "proxy": {"/etc/environment": {"https_proxy": "http://proxy.corp.example:3128"}},
         }
     """
 
@@ -164,6 +240,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
                 "cluster_zone": None, "cluster_runtime": None, "cluster_permanent": None,
                 "cluster_permanent_problem": None,
                 "service_ports": {},
+                "default_zone": None,
+                "interface_zones": {},
             },
             "cpus": None,
             "memory_mb": None,
@@ -177,6 +255,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "listening": [],
             "default_address": None,
             "python": None,
+            "ip_addresses": [],
+            "leftovers": [],
+            "proxy": {},
         }
 
     @override
@@ -210,6 +291,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             choose_zone(zone), *cluster,
             *_read_zone("zone", "firewall"),
             *(_read_zone("cluster_zone", "cluster") if cluster_zone else []),
+            *_read_interface_zones(),
             _section("firewall_services"), f"{SERVICE_DEFINITIONS}; fi;",
             _section("cpus"), "nproc 2>/dev/null;",
             _section("memory"), "grep '^MemTotal:' /proc/meminfo;",
@@ -229,6 +311,12 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             _section("route"), f"{DEFAULT_ROUTE};",
             _section("python"),
             "for p in python3 /usr/libexec/platform-python; do command -v $p && break; done;",
+            _section("ip_addresses"), "ip -o addr show 2>/dev/null | awk '{print $2, $4}';",
+            _section("leftovers"), f"for f in {' '.join(LEFTOVER_FILES)};",
+            'do [ -e "$f" ] && echo "$f"; done;',
+            f'[ -n "$(ls -A {ETCD_DATA_DIR} 2>/dev/null)" ] && echo {ETCD_DATA_DIR};',
+            _section("proxy"), "env | grep -iE '^(https?|no)_proxy=' | sed 's/^/env:/';",
+            f"grep -sHiE {_PROXY_VARIABLE} /etc/environment /etc/profile.d/*.sh;",
             "exit 0",
         )
 
@@ -284,6 +372,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             firewall["service_ports"] = parse_service_definitions(
                 sections.get("firewall_services", []),
             )
+            firewall["default_zone"] = first("firewall_default")
+            firewall["interface_zones"] = _interface_zones(firewall, sections)
         cpus = first("cpus")
         fact["cpus"] = int(cpus) if cpus and cpus.isdigit() else None
         memory = first("memory")
@@ -316,6 +406,12 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         fact["listening"] = sorted(ports)
         fact["default_address"] = parse_default_route_address(sections.get("route", []))
         fact["python"] = first("python")
+        fact["ip_addresses"] = [
+            fields[1].split("/")[0] for fields in map(str.split, sections.get("ip_addresses", []))
+            if len(fields) == 2
+        ]
+        fact["leftovers"] = [line.strip() for line in sections.get("leftovers", []) if line.strip()]
+        fact["proxy"] = _proxy_settings(sections.get("proxy", []))
         return fact
 
 
@@ -346,3 +442,80 @@ def _effective_lines(lines: list[str]) -> list[tuple[str, str]]:
             if stripped and not stripped.startswith(("#", ";")):
                 result.append((path, stripped))
     return result
+
+
+def _zone_file_interfaces(lines: list[str]) -> list[str]:
+    """The interfaces a zone file binds to its zone (``<interface name="eth0"/>``)."""
+    try:
+        root = ElementTree.fromstring("\n".join(lines).strip())
+    except ElementTree.ParseError:
+        return []
+    return [element.get("name", "") for element in root.iter("interface") if element.get("name")]
+
+
+def _active_zones(lines: list[str]) -> dict[str, list[str]]:
+    """zone -> interfaces bound now: firewalld's ``getActiveZones`` reply after a ``--- dbus``
+    line, else ``firewall-cmd --get-active-zones`` (a zone name, then indented
+    ``interfaces:`` and ``sources:`` lines)."""
+    if lines[:1] == ["--- dbus"]:
+        (zones,) = parse_reply(" ".join(lines[1:]))
+        return {zone: list(bound.get("interfaces", [])) for zone, bound in zones.items()}
+    found: dict[str, list[str]] = {}
+    zone = None
+    for line in lines:
+        if line.strip() and not line[0].isspace():
+            zone = line.split()[0]
+            found[zone] = []
+        elif zone and line.strip().startswith("interfaces:"):
+            found[zone] = line.split(":", 1)[1].split()
+    return found
+
+
+def _interface_zones(
+    firewall: FirewallDict, sections: dict[str, list[str]],
+) -> dict[str, InterfaceZoneDict]:
+    """Every zone bound to an interface (now or in its file), and the default zone, with both
+    configs; the zones read for the check already come from their own sections."""
+    files: dict[str, list[str]] = {}
+    runtimes: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in sections.get("firewall_zones", []):
+        mark = _ZONE_MARK.match(line)
+        if mark:
+            zone = mark["zone"]
+            files[zone], runtimes[zone] = [], []
+            current = []
+        elif line in ("--- permanent", "--- runtime") and files:
+            current = files[zone] if line == "--- permanent" else runtimes[zone]
+        else:
+            current.append(line)
+    for zone, prefix in ((firewall["zone"], "firewall"), (firewall["cluster_zone"], "cluster")):
+        if zone:
+            files[zone] = sections.get(f"{prefix}_permanent", [])
+            runtimes[zone] = sections.get(f"{prefix}_runtime", [])
+    bound_now = _active_zones(sections.get("firewall_bindings", []))
+    result = {}
+    for zone in files:
+        interfaces = bound_now.get(zone, [])
+        permanent_interfaces = _zone_file_interfaces(files[zone])
+        if not (interfaces or permanent_interfaces or zone == firewall["default_zone"]):
+            continue
+        result[zone] = {
+            "interfaces": interfaces,
+            "permanent_interfaces": permanent_interfaces,
+            "runtime": parse_runtime(firewall["active"], runtimes[zone]),
+            "permanent": parse_zone_file(files[zone])[0],
+        }
+    return result
+
+
+def _proxy_settings(lines: list[str]) -> dict[str, dict[str, str]]:
+    """``SOURCE:NAME=VALUE`` lines (``env:`` for the session, else the file) as
+    source -> {NAME: value}: ``export`` and quotes dropped, names as written."""
+    found: dict[str, dict[str, str]] = {}
+    for line in lines:
+        source, sep, assignment = line.partition(":")
+        name, equals, value = assignment.strip().removeprefix("export").strip().partition("=")
+        if sep and equals:
+            found.setdefault(source, {})[name] = value.strip().strip("\"'")
+    return found

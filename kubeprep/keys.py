@@ -279,6 +279,9 @@ DECLARED: tuple[Key, ...] = (
         "the node's address on the cluster network: a source of every node's cluster zone, and "
         "the address the readiness check probes; default: the source address of the node's "
         "default route", _address, inventory=True),
+    Key("probe_prefix", (str, type(None)), None, "check",
+        "for a host of the `outside` group: the command its probes run through, e.g. "
+        "`ip netns exec kubeprep-lab`", inventory=True),
     # swap
     Key("swap", (str,), "off", "swap",
         "`\"off\"`: swap off now and at boot; `\"keep\"` (kubelet NodeSwap): undo what kubeprep "

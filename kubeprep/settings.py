@@ -21,6 +21,7 @@ from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
+OUTSIDE = "outside"  # inventory group of hosts that are not nodes: check.py's probe sources
 
 # The keys of group_data/, with the types they may have; the inventory's own keys apart.
 KEYS: dict[str, tuple[type, ...]] = {key.name: key.types for key in DECLARED if not key.inventory}

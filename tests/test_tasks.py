@@ -602,3 +602,9 @@ def test_disabled_needs_the_kernel_argument_from_rhel_9_on(release, grubby):
     assert commands[0] == "setenforce 0"
     assert commands[1].endswith("'s/^[[:space:]]*SELINUX=.*/SELINUX=disabled/' /etc/selinux/config")
     assert commands[2:] == (["grubby --update-kernel ALL --args selinux=0"] if grubby else [])
+
+
+def test_a_host_of_the_outside_group_gets_no_operation_and_is_not_failed():
+    """check.py's probe sources (group ``outside``) are not nodes: the deploy leaves them alone."""
+    run = run_deploy("deploy.py", fresh("debian"), groups=["outside"])
+    assert (run.ops, run.failed, run.errors) == ([], False, [])

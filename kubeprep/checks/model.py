@@ -16,7 +16,8 @@ LEVELS = (OK, WARNING, ERROR)
 
 COLUMNS = (
     "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "cpu/mem",
-    "hostname", "uuid", "mac", "cgroup", "kernel", "tools", "ports", "reach",
+    "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports", "leftover",
+    "proxy", "reach",
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -44,6 +45,10 @@ class NodeSpec:
     cluster_ports: tuple[str, ...]  # the cluster zone's
     cluster_sources: tuple[str, ...] | None  # every node's address; None: not known
     protocols: tuple[str, ...]  # the CNI's: in the cluster zone, else in the public zone
+    nodes_only_ports: tuple[str, ...]  # ports only nodes may reach (not also public ports)
+    cluster_address: str | None  # the data's address of this node; None: its default route's
+    pod_cidr: str
+    service_cidr: str
     kubernetes_version: str
 
 
@@ -72,6 +77,7 @@ class Path:
     address: str
     port: int
     why: str  # what uses it
+    expected: str = "open"  # "closed": a nodes-only port probed from a host that is not a node
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,9 @@ class PathResult:
 
     @property
     def level(self) -> str:
-        return {"open": OK, "not checked": WARNING}.get(self.result, ERROR)
+        if self.result == "not checked":
+            return WARNING
+        return OK if (self.result == "open") == (self.path.expected == "open") else ERROR
 
 
 @dataclass
