@@ -2,6 +2,11 @@
 # and the command line (--data key=value) override these. Every key is documented in the README
 # ("Data keys") and declared in kubeprep/keys.py; a test keeps the three in step.
 
+# How far deploy.py goes: "ready" (account, firewall, swap, kernel, selinux: the nodes are ready
+# for kubeadm), "runtime" (+ containerd), "kubernetes" (+ kubelet/kubeadm/kubectl), "cluster"
+# (+ kubeadm init, joins, the CNI).
+deploy_until = "cluster"
+
 # --- account: the non-root admin user
 admin_user = "kubeadmin"
 # crypt(3) hash, never plain text: `openssl passwd -6` or `mkpasswd -m sha-512`.

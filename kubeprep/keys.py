@@ -16,8 +16,10 @@ from typing import Any
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.ports import port_error, source_error
 
-TASKS = ("account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes", "cluster",
-         "check")
+TASKS = ("deploy", "account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes",
+         "cluster", "check")
+# How far deploy.py goes, in order: "ready" is the write-up's aim (nodes ready for kubeadm).
+DEPLOY_STAGES = ("ready", "runtime", "kubernetes", "cluster")
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,10 @@ def _kubernetes_version(value: str) -> Invalid | None:
 
 
 DECLARED: tuple[Key, ...] = (
+    Key("deploy_until", (str,), "cluster", "deploy",
+        "how far `deploy.py` goes: `ready` (account … selinux), `runtime` (+ containerd), "
+        "`kubernetes` (+ packages), `cluster` (+ init, join, CNI)",
+        _one_of(DEPLOY_STAGES)),
     # account
     Key("admin_user", (str,), "kubeadmin", "account", "the admin account to create",
         _admin_user),

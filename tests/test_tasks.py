@@ -19,6 +19,7 @@ from host_states import (
     show,
     swap_output,
 )
+from kube_states import packages_facts
 from taskrun import ByArguments, run_deploy
 
 from facts.firewalld import FirewalldZone
@@ -47,16 +48,21 @@ def test_converged_host_gets_no_command(task, family):
     assert run.changes == {}
 
 
+# deploy.py up to the runtime on one host; tests/test_kubernetes.py and tests/test_cluster.py
+# cover the later stages (the cluster's needs a whole fleet).
+UP_TO_RUNTIME = {"deploy_until": "runtime"}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_deploy_on_converged_worker_changes_nothing(family):
-    run = run_deploy("deploy.py", converged(family, "workers"), group="workers")
+    run = run_deploy("deploy.py", converged(family, "workers"), group="workers", data=UP_TO_RUNTIME)
     assert len(run.ops) == {"rhel": 18, "debian": 17}[family]  # RHEL adds a repository
     assert run.changes == {}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_operation_reads_each_fact_once(family):
-    run = run_deploy("deploy.py", fresh(family))
+    run = run_deploy("deploy.py", fresh(family), data=UP_TO_RUNTIME)
     for (name, _), reads in zip(run.ops, run.fact_reads, strict=True):
         twice = {fact: n for fact, n in reads.items() if n > 1 and not fact.startswith("files.")}
         assert not twice, f"{name} reads {twice}"
@@ -73,7 +79,7 @@ FIREWALL_OPS = [
 
 
 def test_fresh_rocky_control_plane_in_order():
-    run = run_deploy("deploy.py", fresh("rhel"))
+    run = run_deploy("deploy.py", fresh("rhel"), data=UP_TO_RUNTIME)
     assert [name for name, _ in run.ops] == [
         "Admin user kubeadmin",
         *FIREWALL_OPS,
@@ -128,7 +134,7 @@ def test_fresh_rocky_control_plane_in_order():
 
 
 def test_fresh_debian_worker():
-    run = run_deploy("deploy.py", fresh("debian"), group="workers")
+    run = run_deploy("deploy.py", fresh("debian"), group="workers", data=UP_TO_RUNTIME)
     install = run.commands("Install firewalld")
     assert install[0] == "apt-get update"
     assert install[-1].endswith(" install firewalld")
@@ -608,3 +614,23 @@ def test_a_host_of_the_outside_group_gets_no_operation_and_is_not_failed():
     """check.py's probe sources (group ``outside``) are not nodes: the deploy leaves them alone."""
     run = run_deploy("deploy.py", fresh("debian"), groups=["outside"])
     assert (run.ops, run.failed, run.errors) == ([], False, [])
+
+
+@pytest.mark.parametrize(("until", "last_task_op"), [
+    ("ready", "SELinux permissive"),
+    ("runtime", "containerd configured for the kubelet, running and enabled"),
+])
+def test_deploy_until_decides_the_last_stage(until, last_task_op):
+    run = run_deploy("deploy.py", converged("debian", "workers"), group="workers",
+                     data={"deploy_until": until})
+    assert run.ops[-1][0] == last_task_op
+
+
+def test_deploy_until_kubernetes_adds_the_packages_task():
+    facts = {**converged("debian", "workers"),
+             **packages_facts("debian12", "debian_none_installed", None)}
+    run = run_deploy("deploy.py", facts, group="workers",
+                     data={"deploy_until": "kubernetes", "kubernetes_version": "1.36.4"})
+    assert [name for name, _ in run.ops][-2:] == [
+        "kubeadm, kubelet and kubectl 1.36.4, held", "kubelet enabled",
+    ]
