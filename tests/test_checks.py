@@ -154,6 +154,47 @@ def firewall_sections(family: str, converged: bool, role: str) -> dict[str, list
     }
 
 
+def case_output(fact: str, name: str) -> list[str]:
+    """The output of a fact case (tests/fact_cases/<fact>/<name>.json)."""
+    return json.loads((ROOT / "tests" / "fact_cases" / fact / f"{name}.json").read_text())["output"]
+
+
+# Rocky 8: nftables.service installed with firewalld, disabled; its config the package's, every
+# line a comment. ufw and iptables-services are not installed (systemctl show: no UnitFileState).
+ROCKY_OTHER_FIREWALLS = [
+    "Id=ufw.service", "ActiveState=inactive", "UnitFileState=", "",
+    "Id=nftables.service", "ActiveState=inactive", "UnitFileState=disabled", "",
+    "Id=iptables.service", "ActiveState=inactive", "UnitFileState=", "",
+    "Id=ip6tables.service", "ActiveState=inactive", "UnitFileState=", "--- ufw",
+    "--- file /etc/sysconfig/nftables.conf",
+    "|# Uncomment the include statement here to load the default config sample",
+    "|# in /etc/nftables for nftables service.", "|", '|#include "/etc/nftables/main.nft"', "|",
+    "|# To customize, either edit the samples in /etc/nftables, append further",
+    "|# commands to the end of this file or overwrite it after first service",
+    "|# start by calling: 'nft list ruleset >/etc/sysconfig/nftables.conf'.",
+]
+# ctr plugins ls | awk '$2 == "cri"' of containerd 1.6.20 (Debian 12) serving its socket.
+CRI_OK = "io.containerd.grpc.v1           cri                      linux/amd64    ok        "
+
+
+def runtime_sections(family: str, converged: bool) -> dict[str, list[str]]:
+    """The runtime's sections: no containerd on a fresh node; after the deploy containerd runs
+    with kubeprep's config (1.7 from Docker's containerd.io on Rocky, Debian's 1.6), the CRI
+    answers; the Kubernetes packages come later (tasks/kubernetes.py), the kubelet is absent."""
+    rhel = family == "rhel"
+    case = ("converged_1_7_opt_cni_bin" if rhel else "debian12_converged_1_6") if converged \
+        else ("not_installed_opt_cni_bin" if rhel else "not_installed")
+    return {
+        "other_firewalls": ROCKY_OTHER_FIREWALLS if rhel else case_output(
+            "other_firewalls.OtherFirewalls", "debian12_fresh_nftables_default_disabled"),
+        "containerd": case_output("containerd.ContainerdState", case),
+        "cri": [CRI_OK] if converged else [],
+        "packages": case_output("kubernetes.KubernetesPackages",
+                                "rocky_none_installed" if rhel else "debian_none_installed"),
+        "kubelet": ["enabled="],
+    }
+
+
 def node_output(family: str, converged: bool, role: str = "control_plane", **over) -> str:
     """What NodeReadiness prints on a fresh or converged Rocky 8 / Debian 12 node."""
     rhel = family == "rhel"
@@ -195,6 +236,7 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
                          "enp0s3 fe80::a00:27ff:fe5e:1a01/64"],
         "leftovers": [],
         "proxy": [],
+        **runtime_sections(family, converged),
     }
     s.update(over)
     # SELinux is one section, as facts.selinux.SELINUX_COMMAND prints it.
@@ -225,7 +267,8 @@ def spec(role: str = "control_plane", **over) -> NodeSpec:
         "cluster_sources": LAB_SOURCES, "protocols": (),
         "nodes_only_ports": CP_NODES_ONLY if control_plane else WORKER_NODES_ONLY,
         "cluster_address": None, "pod_cidr": "10.244.0.0/16", "service_cidr": "10.96.0.0/12",
-        "kubernetes_version": "1.35", **over,
+        "kubernetes_version": "1.35", "cgroup_driver": "systemd",
+        "disable_other_firewalls": False, **over,
     })
 
 
@@ -264,6 +307,7 @@ def test_fresh_rocky_control_plane():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": ERROR, "firewall": ERROR, "cpu/mem": OK, "hostname": OK, "cgroup": ERROR,
         "kernel": WARNING, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
+        "others": OK, "runtime": ERROR, "packages": WARNING,
     }
 
 
@@ -272,19 +316,20 @@ def test_fresh_debian_worker():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": OK, "firewall": WARNING, "cpu/mem": OK, "hostname": OK, "cgroup": OK,
         "kernel": OK, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
+        "others": OK, "runtime": ERROR, "packages": WARNING,
     }
 
 
-def test_converged_debian_is_clean_but_for_optional_tools():
+def test_converged_debian_is_clean_but_for_optional_tools_and_the_packages_to_come():
     found = run_checks("debian", True)
-    assert found.pop("tools") == WARNING
+    assert (found.pop("tools"), found.pop("packages")) == (WARNING, WARNING)
     assert set(found.values()) == {OK}
 
 
 def test_converged_rocky_8_still_has_cgroup_v1_and_an_old_kernel():
     found = run_checks("rhel", True)
-    assert (found.pop("cgroup"), found.pop("kernel"), found.pop("tools")) == (
-        ERROR, WARNING, WARNING)
+    assert (found.pop("cgroup"), found.pop("kernel"), found.pop("tools"),
+            found.pop("packages")) == (ERROR, WARNING, WARNING, WARNING)
     assert set(found.values()) == {OK}
 
 
@@ -1015,11 +1060,12 @@ def test_text_report():
     text = report.render_text(sample_report())
     lines = text.split("\n")
     assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
-                        "8 errors, 3 warnings")
+                        "8 errors, 6 warnings")
     assert lines[2].split() == ["node", "role", *model.COLUMNS]
-    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 13, "!", *["✓"] * 4]
-    assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✗",
-                                "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✗"]
+    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓"]
+    assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓",
+                                "✗", "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✓", "!",
+                                "✗"]
     assert "  ✗ cp1 -> w2:10250  filtered     kubelet API: rejected (ICMP host-prohibited: " \
         "a firewall reject rule)" in lines
     assert "  ✗ cp1 swap: swap is on: /swapfile (file); the kubelet refuses to start with swap" \
@@ -1035,7 +1081,7 @@ def test_text_report():
 def test_json_report():
     data = report.render_json(sample_report())
     assert json.loads(json.dumps(data)) == data
-    assert (data["ready"], data["errors"], data["warnings"]) == (False, 8, 3)
+    assert (data["ready"], data["errors"], data["warnings"]) == (False, 8, 6)
     assert data["nodes"]["w2"]["status"]["reach"] == ERROR
     assert data["nodes"]["w2"]["address"] == "10.0.2.15"
     assert data["paths"][3] == {
