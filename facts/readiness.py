@@ -196,12 +196,15 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
     cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
     with, the node's IP addresses, what an earlier kubeadm run left (``LEFTOVER_FILES``, a
-    non-empty /var/lib/etcd) and the proxy variables of the SSH session, /etc/environment and
-    /etc/profile.d.
+    non-empty /var/lib/etcd), the proxy variables of the SSH session, /etc/environment and
+    /etc/profile.d, the other firewalls (ufw, nftables/iptables services and their rule files),
+    containerd (``ContainerdState``'s reading; the CRI plugin's status in ``ctr plugins ls``),
+    the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
 
     Each concern's part of the command and its parser are that concern's own (``facts.swap``,
     ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
-    ``facts.sysctl``), so this fact reads them as the per-concern facts do.
+    ``facts.sysctl``, ``facts.other_firewalls``, ``facts.containerd``, ``facts.kubernetes``), so
+    this fact reads them as the per-concern facts do.
 
     A zone's runtime config is ``None`` while firewalld is stopped; both configs are ``None`` for
     a zone that does not exist; a zone file that is not valid XML reads as no permanent config,
@@ -212,6 +215,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     + binaries: commands to look up on ``PATH``
     + zone: the firewalld zone; the default zone when omitted
     + cluster_zone: a second zone to read (the nodes-only zone); none when omitted
+    + cni_bin_dir: the CNI plugins directory to list; the platform's when omitted (the RHEL
+      family's ``/opt/cni/bin``, else ``/usr/lib/cni``, as tasks/runtime.py picks it)
 
     .. code:: python
 
@@ -251,6 +256,14 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "ip_addresses": ["127.0.0.1", "::1", "10.0.2.15", "fe80::a00:27ff:fe5e:1a01"],
             "leftovers": ["/etc/kubernetes/kubelet.conf"],
             "proxy": {"/etc/environment": {"https_proxy": "http://proxy.corp.example:3128"}},
+            "other_firewalls": {"units": {"nftables.service": {"active": False,
+                                                               "enabled": False}},
+                                "ufw": {"installed": False, "enabled": False, "active": False},
+                                "files": {"/etc/sysconfig/nftables.conf": "# ..."}},
+            "containerd": {"version": "1.7.24~ds1", "active": "active", ...},
+            "cri": {"status": "ok", "error": None},
+            "packages": {"installed": {"kubeadm": "1.35.2-150500.1.1", ...}, "held": [...]},
+            "kubelet": {"enabled": "enabled", "config": True, "cgroup_driver": "systemd"},
         }
     """
 
