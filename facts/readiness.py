@@ -9,6 +9,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts.containerd import ContainerdStateDict, parse_state, state_command
 from facts.firewalld import (
     SERVICE_DEFINITIONS,
     ZoneConfigDict,
@@ -20,11 +21,14 @@ from facts.firewalld import (
     zone_file_command,
 )
 from facts.kernel import ModuleStateDict, module_states_command, parse_module_states
+from facts.kubernetes import PACKAGES_COMMAND, KubernetesPackagesDict, parse_packages
 from facts.network import DEFAULT_ROUTE, parse_default_route_address
+from facts.other_firewalls import OTHER_FIREWALLS, OtherFirewallsDict, parse_other_firewalls
 from facts.selinux import SELINUX_COMMAND, SelinuxModeDict, parse_selinux
 from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 from kubeprep.busctl import parse_reply
+from kubeprep.containerd import CNI_BIN_DIRS, SOCKET
 
 _SECTION = re.compile(r"^--- kubeprep:([a-z_]+)$")
 # Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
@@ -51,6 +55,19 @@ ETCD_DATA_DIR = "/var/lib/etcd"
 # Where a proxy for kubeadm comes from: the session's environment (pam_env reads
 # /etc/environment), and the files login shells read.
 _PROXY_VARIABLE = "'^[[:space:]]*(export[[:space:]]+)?(https?|no)_proxy='"
+# The platform's CNI plugins directory, as tasks/runtime.py picks it: the RHEL family's (os-release
+# names rhel in ID or ID_LIKE: RHEL, Rocky, AlmaLinux), else Debian's and Ubuntu's.
+_PLATFORM_CNI_BIN_DIR = (
+    'cni_bin_dir=$( . /etc/os-release 2>/dev/null; case " $ID $ID_LIKE " in'
+    f' *" rhel "*) echo {CNI_BIN_DIRS["rhel"]};; *) echo {CNI_BIN_DIRS["debian"]};; esac);'
+)
+# Whether the CRI answers on its socket: containerd's plugin list (over that socket) has the CRI
+# gRPC plugin, with its status; else ctr's error (nothing listening).
+_CRI_PLUGIN = (
+    f"if [ -S {SOCKET} ] && command -v ctr >/dev/null 2>&1; then"
+    " timeout 10 ctr plugins ls 2>&1 | awk '$2 == \"cri\" || /^ctr: /'; fi;"
+)
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 
 
 class InterfaceDict(TypedDict):
@@ -82,6 +99,17 @@ class FirewallDict(TypedDict):
     interface_zones: dict[str, InterfaceZoneDict]
 
 
+class CriDict(TypedDict):
+    status: str | None  # the CRI plugin's: ok, skip, error; None: not listed or not asked
+    error: str | None  # ctr's, when the socket does not answer
+
+
+class KubeletDict(TypedDict):
+    enabled: str | None  # systemctl is-enabled kubelet
+    config: bool  # /var/lib/kubelet/config.yaml exists (kubeadm init or join wrote it)
+    cgroup_driver: str | None  # its cgroupDriver; None: not set there (the kubelet: cgroupfs)
+
+
 class NodeReadinessDict(TypedDict):
     os: dict[str, str]
     swaps: list[ActiveSwapDict]
@@ -106,6 +134,11 @@ class NodeReadinessDict(TypedDict):
     ip_addresses: list[str]
     leftovers: list[str]
     proxy: dict[str, dict[str, str]]
+    other_firewalls: OtherFirewallsDict
+    containerd: ContainerdStateDict
+    cri: CriDict
+    packages: KubernetesPackagesDict
+    kubelet: KubeletDict
 
 
 def _section(name: str) -> str:
@@ -163,12 +196,15 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
     cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
     with, the node's IP addresses, what an earlier kubeadm run left (``LEFTOVER_FILES``, a
-    non-empty /var/lib/etcd) and the proxy variables of the SSH session, /etc/environment and
-    /etc/profile.d.
+    non-empty /var/lib/etcd), the proxy variables of the SSH session, /etc/environment and
+    /etc/profile.d, the other firewalls (ufw, nftables/iptables services and their rule files),
+    containerd (``ContainerdState``'s reading; the CRI plugin's status in ``ctr plugins ls``),
+    the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
 
     Each concern's part of the command and its parser are that concern's own (``facts.swap``,
     ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
-    ``facts.sysctl``), so this fact reads them as the per-concern facts do.
+    ``facts.sysctl``, ``facts.other_firewalls``, ``facts.containerd``, ``facts.kubernetes``), so
+    this fact reads them as the per-concern facts do.
 
     A zone's runtime config is ``None`` while firewalld is stopped; both configs are ``None`` for
     a zone that does not exist; a zone file that is not valid XML reads as no permanent config,
@@ -179,6 +215,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     + binaries: commands to look up on ``PATH``
     + zone: the firewalld zone; the default zone when omitted
     + cluster_zone: a second zone to read (the nodes-only zone); none when omitted
+    + cni_bin_dir: the CNI plugins directory to list; the platform's when omitted (the RHEL
+      family's ``/opt/cni/bin``, else ``/usr/lib/cni``, as tasks/runtime.py picks it)
 
     .. code:: python
 
@@ -218,6 +256,14 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "ip_addresses": ["127.0.0.1", "::1", "10.0.2.15", "fe80::a00:27ff:fe5e:1a01"],
             "leftovers": ["/etc/kubernetes/kubelet.conf"],
             "proxy": {"/etc/environment": {"https_proxy": "http://proxy.corp.example:3128"}},
+            "other_firewalls": {"units": {"nftables.service": {"active": False,
+                                                               "enabled": False}},
+                                "ufw": {"installed": False, "enabled": False, "active": False},
+                                "files": {"/etc/sysconfig/nftables.conf": "# ..."}},
+            "containerd": {"version": "1.7.24~ds1", "active": "active", ...},
+            "cri": {"status": "ok", "error": None},
+            "packages": {"installed": {"kubeadm": "1.35.2-150500.1.1", ...}, "held": [...]},
+            "kubelet": {"enabled": "enabled", "config": True, "cgroup_driver": "systemd"},
         }
     """
 
@@ -258,6 +304,16 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "ip_addresses": [],
             "leftovers": [],
             "proxy": {},
+            "other_firewalls": {"units": {}, "files": {},
+                                "ufw": {"installed": False, "enabled": False, "active": False}},
+            "containerd": {
+                "version": None, "active": None, "enabled": None, "started": None,
+                "config": None, "config_mtime": None, "effective": None, "socket": False,
+                "images": [], "cni_bin_dir": "", "cni_plugins": [], "hosts": {},
+            },
+            "cri": {"status": None, "error": None},
+            "packages": {"installed": {}, "held": []},
+            "kubelet": {"enabled": None, "config": False, "cgroup_driver": None},
         }
 
     @override
@@ -268,12 +324,17 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         binaries: list[str],
         zone: str | None = None,
         cluster_zone: str | None = None,
+        cni_bin_dir: str | None = None,
     ) -> StringCommand:
         cluster = [
             StringCommand("cluster_zone=", QuoteString(cluster_zone), _separator=""),
             '; echo "cluster_zone=$cluster_zone";',
         ] if cluster_zone else []
         conf = " ".join(f"{root}/{{kind}}.d/*.conf" for root in _CONF_DIRS)
+        cni = (
+            [StringCommand("cni_bin_dir=", QuoteString(cni_bin_dir), _separator=""), ";"]
+            if cni_bin_dir else [_PLATFORM_CNI_BIN_DIR]
+        )
         return StringCommand(
             _section("os"),
             '( . /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_ID"; echo "$ID_LIKE" );',
@@ -317,6 +378,13 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             f'[ -n "$(ls -A {ETCD_DATA_DIR} 2>/dev/null)" ] && echo {ETCD_DATA_DIR};',
             _section("proxy"), "env | grep -iE '^(https?|no)_proxy=' | sed 's/^/env:/';",
             f"grep -sHiE {_PROXY_VARIABLE} /etc/environment /etc/profile.d/*.sh;",
+            _section("other_firewalls"), f"{OTHER_FIREWALLS};",
+            _section("containerd"), *cni, state_command('"$cni_bin_dir"'), ";",
+            _section("cri"), _CRI_PLUGIN,
+            _section("packages"), f"{PACKAGES_COMMAND};",
+            _section("kubelet"), 'echo "enabled=$(systemctl is-enabled kubelet 2>/dev/null)";',
+            f"[ ! -f {KUBELET_CONFIG} ] || echo \"config=$(sed -n"
+            f" 's/^cgroupDriver:[[:space:]]*//p' {KUBELET_CONFIG})\";",
             "exit 0",
         )
 
@@ -412,6 +480,17 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         ]
         fact["leftovers"] = [line.strip() for line in sections.get("leftovers", []) if line.strip()]
         fact["proxy"] = _proxy_settings(sections.get("proxy", []))
+        fact["other_firewalls"] = parse_other_firewalls(sections.get("other_firewalls", []))
+        if "containerd" in sections:
+            fact["containerd"] = parse_state(sections["containerd"])
+        fact["cri"] = _cri(sections.get("cri", []))
+        fact["packages"] = parse_packages(sections.get("packages", []))
+        kubelet = parse_settings_lines(sections.get("kubelet", []))
+        fact["kubelet"] = {
+            "enabled": kubelet.get("enabled") or None,
+            "config": "config" in kubelet,
+            "cgroup_driver": kubelet.get("config", "").strip().strip("\"'") or None,
+        }
         return fact
 
 
@@ -518,4 +597,17 @@ def _proxy_settings(lines: list[str]) -> dict[str, dict[str, str]]:
         name, equals, value = assignment.strip().removeprefix("export").strip().partition("=")
         if sep and equals:
             found.setdefault(source, {})[name] = value.strip().strip("\"'")
+    return found
+
+
+def _cri(lines: list[str]) -> CriDict:
+    """The CRI plugin's status in ``ctr plugins ls`` (``io.containerd.grpc.v1 cri linux/amd64
+    ok``), or ctr's error when the socket does not answer."""
+    found: CriDict = {"status": None, "error": None}
+    for line in lines:
+        fields = line.split()
+        if line.startswith("ctr: "):
+            found["error"] = line.removeprefix("ctr: ").strip()
+        elif len(fields) >= 3 and fields[1] == "cri":
+            found["status"] = fields[-1]
     return found

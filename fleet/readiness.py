@@ -113,6 +113,7 @@ def gather() -> None:
         role=settings.role,
         swap=settings.swap,
         selinux_mode=settings.selinux_mode,
+        disable_other_firewalls=settings.firewall_disable_others,
         kernel_modules=settings.kernel_modules,
         kernel_sysctls=settings.kernel_sysctls,
         public_ports=tuple(settings.public_ports),
@@ -125,12 +126,14 @@ def gather() -> None:
         pod_cidr=settings.cni_pod_cidr,
         service_cidr=settings.cni_service_cidr,
         kubernetes_version=settings.kubernetes_version,
+        cgroup_driver=settings.cgroup_driver,
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
     facts = host.get_fact(
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
+        cni_bin_dir=settings.containerd_cni_bin_dir,  # None: the platform's, as tasks/runtime.py
     )
     fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
 

@@ -17,6 +17,7 @@ import ast
 import json
 import runpy
 import shlex
+import subprocess
 from dataclasses import MISSING, fields
 from pathlib import Path
 from unittest.mock import patch
@@ -154,6 +155,47 @@ def firewall_sections(family: str, converged: bool, role: str) -> dict[str, list
     }
 
 
+def case_output(fact: str, name: str) -> list[str]:
+    """The output of a fact case (tests/fact_cases/<fact>/<name>.json)."""
+    return json.loads((ROOT / "tests" / "fact_cases" / fact / f"{name}.json").read_text())["output"]
+
+
+# Rocky 8: nftables.service installed with firewalld, disabled; its config the package's, every
+# line a comment. ufw and iptables-services are not installed (systemctl show: no UnitFileState).
+ROCKY_OTHER_FIREWALLS = [
+    "Id=ufw.service", "ActiveState=inactive", "UnitFileState=", "",
+    "Id=nftables.service", "ActiveState=inactive", "UnitFileState=disabled", "",
+    "Id=iptables.service", "ActiveState=inactive", "UnitFileState=", "",
+    "Id=ip6tables.service", "ActiveState=inactive", "UnitFileState=", "--- ufw",
+    "--- file /etc/sysconfig/nftables.conf",
+    "|# Uncomment the include statement here to load the default config sample",
+    "|# in /etc/nftables for nftables service.", "|", '|#include "/etc/nftables/main.nft"', "|",
+    "|# To customize, either edit the samples in /etc/nftables, append further",
+    "|# commands to the end of this file or overwrite it after first service",
+    "|# start by calling: 'nft list ruleset >/etc/sysconfig/nftables.conf'.",
+]
+# ctr plugins ls | awk '$2 == "cri"' of containerd 1.6.20 (Debian 12) serving its socket.
+CRI_OK = "io.containerd.grpc.v1           cri                      linux/amd64    ok        "
+
+
+def runtime_sections(family: str, converged: bool) -> dict[str, list[str]]:
+    """The runtime's sections: no containerd on a fresh node; after the deploy containerd runs
+    with kubeprep's config (1.7 from Docker's containerd.io on Rocky, Debian's 1.6), the CRI
+    answers; the Kubernetes packages come later (tasks/kubernetes.py), the kubelet is absent."""
+    rhel = family == "rhel"
+    case = ("converged_1_7_opt_cni_bin" if rhel else "debian12_converged_1_6") if converged \
+        else ("not_installed_opt_cni_bin" if rhel else "not_installed")
+    return {
+        "other_firewalls": ROCKY_OTHER_FIREWALLS if rhel else case_output(
+            "other_firewalls.OtherFirewalls", "debian12_fresh_nftables_default_disabled"),
+        "containerd": case_output("containerd.ContainerdState", case),
+        "cri": [CRI_OK] if converged else [],
+        "packages": case_output("kubernetes.KubernetesPackages",
+                                "rocky_none_installed" if rhel else "debian_none_installed"),
+        "kubelet": ["enabled="],
+    }
+
+
 def node_output(family: str, converged: bool, role: str = "control_plane", **over) -> str:
     """What NodeReadiness prints on a fresh or converged Rocky 8 / Debian 12 node."""
     rhel = family == "rhel"
@@ -195,11 +237,14 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
                          "enp0s3 fe80::a00:27ff:fe5e:1a01/64"],
         "leftovers": [],
         "proxy": [],
+        **runtime_sections(family, converged),
     }
     s.update(over)
     # SELinux is one section, as facts.selinux.SELINUX_COMMAND prints it.
     s["selinux"] = [*s["selinux"], "--- config", *s.pop("selinux_config"), "--- relabel",
                     *s.pop("selinux_relabel", [])]
+    if "selinux_grubby" in s:
+        s["selinux"] += ["--- grubby", *s.pop("selinux_grubby")]
     lines = []
     for name, value in s.items():
         lines.append(f"--- kubeprep:{name}")
@@ -225,7 +270,8 @@ def spec(role: str = "control_plane", **over) -> NodeSpec:
         "cluster_sources": LAB_SOURCES, "protocols": (),
         "nodes_only_ports": CP_NODES_ONLY if control_plane else WORKER_NODES_ONLY,
         "cluster_address": None, "pod_cidr": "10.244.0.0/16", "service_cidr": "10.96.0.0/12",
-        "kubernetes_version": "1.35", **over,
+        "kubernetes_version": "1.35", "cgroup_driver": "systemd",
+        "disable_other_firewalls": False, **over,
     })
 
 
@@ -264,6 +310,7 @@ def test_fresh_rocky_control_plane():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": ERROR, "firewall": ERROR, "cpu/mem": OK, "hostname": OK, "cgroup": ERROR,
         "kernel": WARNING, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
+        "others": OK, "runtime": ERROR, "packages": WARNING,
     }
 
 
@@ -272,19 +319,20 @@ def test_fresh_debian_worker():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": OK, "firewall": WARNING, "cpu/mem": OK, "hostname": OK, "cgroup": OK,
         "kernel": OK, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
+        "others": OK, "runtime": ERROR, "packages": WARNING,
     }
 
 
-def test_converged_debian_is_clean_but_for_optional_tools():
+def test_converged_debian_is_clean_but_for_optional_tools_and_the_packages_to_come():
     found = run_checks("debian", True)
-    assert found.pop("tools") == WARNING
+    assert (found.pop("tools"), found.pop("packages")) == (WARNING, WARNING)
     assert set(found.values()) == {OK}
 
 
 def test_converged_rocky_8_still_has_cgroup_v1_and_an_old_kernel():
     found = run_checks("rhel", True)
-    assert (found.pop("cgroup"), found.pop("kernel"), found.pop("tools")) == (
-        ERROR, WARNING, WARNING)
+    assert (found.pop("cgroup"), found.pop("kernel"), found.pop("tools"),
+            found.pop("packages")) == (ERROR, WARNING, WARNING, WARNING)
     assert set(found.values()) == {OK}
 
 
@@ -826,6 +874,260 @@ def test_https_proxy_must_leave_the_nodes_and_cluster_networks_direct(proxy, lev
         assert "NO_PROXY and no_proxy" in result.fix
 
 
+# ------------------------------------------------------------------------------ new rows
+
+
+def node_results(family, converged, role="control_plane", spec_over=None, **over) -> list:
+    node_spec = spec(role, **(spec_over or {}))
+    facts = facts_of(family, converged, role, **over)
+    return [result for check in node_checks.NODE_CHECKS for result in check(node_spec, facts)]
+
+
+def column(results, name: str) -> list:
+    return [result for result in results if result.check == name]
+
+
+def debian_nftables_enabled_with_rules() -> list[str]:
+    """Debian 12's OtherFirewalls output with nftables.service enabled and a rule of its own."""
+    lines = case_output("other_firewalls.OtherFirewalls", "debian12_fresh_nftables_default_disabled")
+    lines[lines.index("UnitFileState=disabled")] = "UnitFileState=enabled"
+    lines.insert(lines.index("|\t\ttype filter hook input priority filter;") + 1,
+                 "|\t\ttcp dport 10250 drop")
+    return lines
+
+
+# systemctl show and ufw on an Ubuntu 24.04 node with ufw enabled (ENABLED=yes, its service on).
+UFW_ACTIVE = [
+    "Id=ufw.service", "ActiveState=active", "UnitFileState=enabled", "",
+    "Id=nftables.service", "ActiveState=inactive", "UnitFileState=disabled", "",
+    "Id=iptables.service", "ActiveState=inactive", "UnitFileState=", "",
+    "Id=ip6tables.service", "ActiveState=inactive", "UnitFileState=", "--- ufw",
+    "installed", "ENABLED=yes", "Status: active",
+]
+
+
+@pytest.mark.parametrize(("lines", "detail", "stop"), [
+    (debian_nftables_enabled_with_rules(),
+     "nftables.service is enabled with rules of its own (1 in /etc/nftables.conf)",
+     "systemctl disable --now nftables.service"),
+    (UFW_ACTIVE, "ufw is active", "ufw disable"),
+])
+@pytest.mark.parametrize("disable_others", [False, True])
+def test_other_firewalls_are_an_error_with_both_fixes(lines, detail, stop, disable_others):
+    (result,) = column(node_results("debian", True, spec_over={
+        "disable_other_firewalls": disable_others}, other_firewalls=lines), "others")
+    assert (result.level, result.detail) == (
+        ERROR, f"{detail}: it drops what firewalld opens")
+    assert result.fix.endswith(f", or by hand: {stop}")
+    assert ("set firewall_disable_others = True and run pyinfra inventory.py tasks/firewall.py"
+            in result.fix) is not disable_others
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_packaged_nftables_config_is_no_other_firewall(family):
+    (result,) = column(node_results(family, False), "others")
+    assert result.level == OK
+
+
+def test_relabel_pending_is_a_reboot_warning():
+    results = column(node_results("rhel", True, selinux=["Disabled"],
+                                  selinux_config=["SELINUX=permissive"],
+                                  selinux_relabel=["/.autorelabel"]), "selinux")
+    assert [result.level for result in results] == [OK, WARNING]
+    assert results[1].detail.startswith("reboot pending (relabel): /.autorelabel is there")
+    assert results[1].fix.startswith("reboot the node before kubeadm")
+
+
+ROCKY9_ARGS = ('args="ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rl-swap '
+               'rd.lvm.lv=rl/root rd.lvm.lv=rl/swap rhgb quiet')
+
+
+@pytest.mark.parametrize(("version", "grubby", "level"), [
+    ("9.4", [f'{ROCKY9_ARGS}"'] * 2, WARNING),  # the config alone
+    ("9.4", [f'{ROCKY9_ARGS} selinux=0"'] * 2, OK),
+    ("9.4", [f'{ROCKY9_ARGS} selinux=0"', f'{ROCKY9_ARGS}"'], WARNING),  # one entry lacks it
+    ("9.4", [f'{ROCKY9_ARGS} selinux=0 selinux=1"'] * 2, WARNING),  # the last one counts
+    ("9.4", None, WARNING),  # no grubby
+    ("8.10", [f'{ROCKY9_ARGS}"'] * 2, OK),  # RHEL 8's config still disables it
+])
+def test_disabled_on_rhel_9_needs_the_kernel_argument(version, grubby, level):
+    over = {"selinux_grubby": grubby} if grubby is not None else {}
+    results = column(node_results(
+        "rhel", True, spec_over={"selinux_mode": "disabled"},
+        os=["rocky", version, "rhel centos fedora"], selinux=["Permissive"],
+        selinux_config=["SELINUX=disabled"], **over), "selinux")
+    assert model.worst(result.level for result in results) == level
+    if level == WARNING:
+        assert f"on rocky {version} SELINUX=disabled in /etc/selinux/config does not disable " \
+            "SELinux" in results[-1].detail
+        assert "selinux=0" in results[-1].fix
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_no_containerd_is_kubeadms_cri_error(family):
+    (result,) = column(node_results(family, False), "runtime")
+    assert result.level == ERROR
+    assert result.detail == ("containerd is not installed ([ERROR CRI]: kubeadm finds no "
+                             "container runtime on its socket)")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_converged_runtime_answers(family):
+    results = column(node_results(family, True), "runtime")
+    assert {result.level for result in results} == {OK}
+    assert results[-1].detail == "the CRI answers on its socket (cri plugin ok)"
+
+
+def containerd_lines(family: str, **replace: list[str]) -> list[str]:
+    """The converged node's ContainerdState output with sections (``images`` ...) replaced."""
+    lines = runtime_sections(family, True)["containerd"]
+    for name, new in replace.items():
+        start = lines.index(f"--- {name}")
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("--- "))
+        lines = [*lines[:start + 1], *new, *lines[end:]]
+    return lines
+
+
+def test_sandbox_image_not_pulled_yet_is_a_warning():
+    results = column(node_results("debian", True, containerd=containerd_lines(
+        "debian", images=[])), "runtime")
+    (pause,) = [result for result in results if result.level != OK]
+    assert pause.level == WARNING
+    assert pause.detail.startswith("sandbox image registry.k8s.io/pause:3.10 not in the k8s.io "
+                                   "namespace: containerd pulls it for the first pod")
+
+
+# ctr plugins ls against a socket file nobody listens on (containerd 1.6.20, Debian 12).
+CTR_REFUSED = ('ctr: failed to dial "/run/containerd/containerd.sock": connection error: desc = '
+               '"transport: error while dialing: dial unix /run/containerd/containerd.sock: '
+               'connect: connection refused"')
+
+
+def test_socket_that_does_not_answer_is_a_cri_error():
+    results = column(node_results("debian", True, cri=[CTR_REFUSED]), "runtime")
+    (bad,) = [result for result in results if result.level != OK]
+    assert bad.level == ERROR
+    assert bad.detail.startswith("containerd does not answer: failed to dial ")
+    assert bad.detail.endswith('connect: connection refused" ([ERROR CRI])')
+
+
+def test_containerd_driver_against_the_data():
+    results = column(node_results("rhel", True, spec_over={"cgroup_driver": "cgroupfs"}),
+                     "runtime")
+    (bad,) = [result for result in results if result.level != OK]
+    assert (bad.level, bad.detail) == (
+        ERROR, "SystemdCgroup = true in effect (cgroup_driver = cgroupfs)")
+
+
+def packages_case(name: str) -> list[str]:
+    return case_output("kubernetes.KubernetesPackages", name)
+
+
+DEBIAN_1_35 = ["kubeadm 1.35.2-1.1 hi ", "kubectl 1.35.2-1.1 hi ", "kubelet 1.35.2-1.1 hi "]
+
+
+@pytest.mark.parametrize(("family", "packages", "kubelet", "levels", "detail"), [
+    ("rhel", packages_case("rocky_none_installed"), ["enabled="], [WARNING],
+     "kubeadm and kubelet not installed yet"),
+    ("debian", packages_case("debian_google_cloud_sdk_kubectl"), ["enabled="], [WARNING],
+     "kubeadm and kubelet not installed yet (only kubectl 1:528.0.0-0)"),
+    ("rhel", packages_case("rocky_installed_and_excluded"), ["enabled=enabled"], [OK],
+     "kubeadm 1.35.2, kubelet 1.35.2, kubectl 1.35.2, held; kubelet.service enabled; the kubelet "
+     "will use cgroup_driver = systemd (no /var/lib/kubelet/config.yaml yet)"),
+    ("debian", DEBIAN_1_35, ["enabled=enabled", "config=systemd"], [OK],
+     "kubeadm 1.35.2, kubectl 1.35.2, kubelet 1.35.2, held; kubelet.service enabled; kubelet "
+     "and containerd: systemd cgroups"),
+    ("debian", DEBIAN_1_35, ["enabled=disabled"], [WARNING],
+     "kubelet.service is disabled ([WARNING Service-Kubelet]: kubelet service is not enabled)"),
+    ("debian", DEBIAN_1_35, ["enabled=enabled", "config=cgroupfs"], [ERROR],
+     "the kubelet's cgroupDriver is cgroupfs (/var/lib/kubelet/config.yaml), containerd's "
+     "systemd: the static Pods crash-loop"),
+    ("debian", DEBIAN_1_35, ["enabled=enabled", "config="], [ERROR],  # the kubelet's default
+     "the kubelet's cgroupDriver is cgroupfs (/var/lib/kubelet/config.yaml), containerd's "
+     "systemd: the static Pods crash-loop"),
+    ("debian", packages_case("debian_installed_not_held"), ["enabled=enabled"],
+     [WARNING, WARNING],
+     "kubeadm 1.36.4, kubectl 1.36.4, kubelet 1.36.4 installed; the data says "
+     "kubernetes_version = 1.35"),
+    ("debian", packages_case("debian_kubeadm_upgraded_first_and_unheld"), ["enabled=enabled"],
+     [ERROR, WARNING, WARNING],
+     "not at one version: kubeadm 1.37.1, kubectl 1.36.4, kubelet 1.36.4"),
+    ("debian", ["kubeadm 1.35.2-1.1 hi ", "kubectl 1.35.2-1.1 hi ", "kubelet 1.36.0-1.1 hi "],
+     ["enabled=enabled"], [ERROR, WARNING],
+     "not at one version: kubeadm 1.35.2, kubectl 1.35.2, kubelet 1.36.0 ([ERROR "
+     "KubeletVersion]: the kubelet is newer than kubeadm)"),
+    ("debian", ["kubeadm 1.35.2-1.1 hi ", "kubelet 1.35.2-1.1 hi "], ["enabled=enabled"],
+     [WARNING], "not installed: kubectl"),
+    ("rhel", ["kubeadm 1.35.2-150500.1.1 ii", "package kubelet is not installed",
+              "kubectl 1.35.2-150500.1.1 ii", "--- exclude",
+              "kubelet kubeadm kubectl cri-tools kubernetes-cni"], ["enabled="], [ERROR],
+     "not installed: kubelet"),
+])
+def test_packages(family, packages, kubelet, levels, detail):
+    results = column(node_results(family, True, packages=packages, kubelet=kubelet), "packages")
+    assert [result.level for result in results] == levels
+    assert results[0].detail == detail
+
+
+def test_packages_not_held():
+    results = column(node_results("debian", True, kubelet=["enabled=enabled"], packages=[
+        line.replace(" hi ", " ii ") for line in DEBIAN_1_35]), "packages")
+    assert [(result.level, result.detail) for result in results] == [(
+        WARNING,
+        "not held: kubeadm kubectl kubelet (a system upgrade would move them past the cluster)")]
+
+
+@pytest.mark.parametrize(("w1_kubelet", "level"), [
+    ("1.35.2-1.1", None), ("1.35.1-1.1", WARNING), ("1.34.4-1.1", ERROR),
+])
+def test_kubelet_versions_agree_across_the_fleet(w1_kubelet, level):
+    nodes = fleet()
+    for node, version in zip(nodes, ["1.35.2-1.1", w1_kubelet], strict=True):
+        node.facts["packages"] = {"installed": {"kubelet": version}, "held": ["kubelet"]}
+    found = fleet_checks.fleet_checks(nodes)
+    versions = {name: [r for r in results if r.check == "packages"]
+                for name, results in found.items()}
+    if level is None:
+        assert versions == {"cp1": [], "w1": []}
+        return
+    assert [r.level for r in versions["cp1"]] == [r.level for r in versions["w1"]] == [level]
+    assert versions["cp1"][0].detail == (
+        f"kubelet 1.35.2 here, other versions on w1 {w1_kubelet.split('-')[0]}")
+
+
+# os-release's ID and ID_LIKE lines of each supported platform.
+OS_RELEASES = {
+    "rocky 8": ('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.10"\n', "/opt/cni/bin"),
+    "almalinux 9": ('ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.5"\n',
+                    "/opt/cni/bin"),
+    "rhel 9": ('ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n', "/opt/cni/bin"),
+    "debian 12": ('ID=debian\nVERSION_ID="12"\n', "/usr/lib/cni"),
+    "ubuntu 24.04": ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n', "/usr/lib/cni"),
+}
+
+
+@pytest.mark.parametrize("platform", OS_RELEASES)
+def test_cni_bin_dir_is_the_platforms_as_tasks_runtime_picks_it(tmp_path, platform):
+    from facts import readiness
+    from kubeprep.containerd import CNI_BIN_DIRS
+
+    text, directory = OS_RELEASES[platform]
+    (tmp_path / "os-release").write_text(text)
+    script = readiness._PLATFORM_CNI_BIN_DIR.replace("/etc/os-release",
+                                                     str(tmp_path / "os-release"))
+    found = subprocess.run(["sh", "-c", f'{script} echo "$cni_bin_dir"'], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    family = "rhel" if platform.split()[0] in ("rocky", "almalinux", "rhel") else "debian"
+    assert found == directory == CNI_BIN_DIRS[family]
+
+
+def test_data_cni_bin_dir_is_read_instead():
+    command = NodeReadiness().command(modules=[], sysctls=[], binaries=[],
+                                      cni_bin_dir="/opt/cni/bin").get_raw_value()
+    assert "cni_bin_dir=/opt/cni/bin ; if command -v containerd" in command
+    assert "os-release 2>/dev/null; case" not in command
+
+
 # ------------------------------------------------------------------------------ the fleet
 
 
@@ -1015,11 +1317,12 @@ def test_text_report():
     text = report.render_text(sample_report())
     lines = text.split("\n")
     assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
-                        "8 errors, 3 warnings")
+                        "8 errors, 6 warnings")
     assert lines[2].split() == ["node", "role", *model.COLUMNS]
-    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 13, "!", *["✓"] * 4]
-    assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✗",
-                                "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✗"]
+    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓"]
+    assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓",
+                                "✗", "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✓", "!",
+                                "✗"]
     assert "  ✗ cp1 -> w2:10250  filtered     kubelet API: rejected (ICMP host-prohibited: " \
         "a firewall reject rule)" in lines
     assert "  ✗ cp1 swap: swap is on: /swapfile (file); the kubelet refuses to start with swap" \
@@ -1035,7 +1338,7 @@ def test_text_report():
 def test_json_report():
     data = report.render_json(sample_report())
     assert json.loads(json.dumps(data)) == data
-    assert (data["ready"], data["errors"], data["warnings"]) == (False, 8, 3)
+    assert (data["ready"], data["errors"], data["warnings"]) == (False, 8, 6)
     assert data["nodes"]["w2"]["status"]["reach"] == ERROR
     assert data["nodes"]["w2"]["address"] == "10.0.2.15"
     assert data["paths"][3] == {
@@ -1155,8 +1458,9 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
 
     assert verdicts == {"cp1": True, "w1": True, "w2": False}
     assert hosts["w2"].logged == ["kubeprep: not ready, 1 errors: reach"]
-    assert {name: (h.fact_arguments["zone"], h.fact_arguments["cluster_zone"])
-            for name, h in hosts.items()} == dict.fromkeys(hosts, (None, "kubeprep"))
+    assert {name: (h.fact_arguments["zone"], h.fact_arguments["cluster_zone"],
+                   h.fact_arguments["cni_bin_dir"])
+            for name, h in hosts.items()} == dict.fromkeys(hosts, (None, "kubeprep", None))
     w2 = next(node for node in fleet_module._fleet(state).report.nodes if node.name == "w2")
     assert (w2.spec.public_ports, w2.spec.cluster_ports, w2.spec.cluster_sources) == (
         WORKER_PUBLIC, WORKER_PORTS, LAB_SOURCES)

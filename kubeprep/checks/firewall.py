@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result
+from kubeprep.firewalls import other_firewalls
 from kubeprep.ports import covered
 
 
@@ -213,3 +214,25 @@ def check_exposure(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
                 "in firewall_cluster_ports)"
         results.append(Result("firewall", ERROR, detail, fix))
     return results
+
+
+def check_others(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """No other firewall that would drop what firewalld opens: ufw active (or set to start at
+    boot), nftables.service / iptables.service / ip6tables.service enabled or active with rules
+    of their own (``kubeprep.firewalls.other_firewalls``). An error: the nodes' ports would be
+    dropped whatever firewalld says. kubeadm has no such check (its Firewalld check only warns
+    that firewalld runs).
+    """
+    found = other_firewalls(facts.get("other_firewalls") or {})
+    if not found:
+        return [Result("others", OK, "no other firewall (ufw, nftables, iptables services)")]
+    commands = " && ".join(firewall.stop for firewall in found)
+    rerun = "pyinfra inventory.py tasks/firewall.py"
+    fix = (f"{rerun} again (firewall_disable_others = True stops and disables them)"
+           if spec.disable_other_firewalls else
+           f"set firewall_disable_others = True and run {rerun}")
+    return [Result(
+        "others", ERROR,
+        "; ".join(firewall.detail for firewall in found) + ": it drops what firewalld opens",
+        f"{fix}, or by hand: {commands}",
+    )]

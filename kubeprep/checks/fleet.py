@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from kubeprep.checks.model import ERROR, OK, WARNING, Node, Path, PathResult, Report, Result
 from kubeprep.checks.node import NODE_CHECKS, check_proxy
+from kubeprep.checks.software import check_package_versions
 
 API_PORT, KUBELET_PORT, ETCD_PORTS = 6443, 10250, (2379, 2380)
 MAX_RANGE_PROBES = 8  # a range up to this size is probed port by port, a larger one at its start
@@ -30,7 +31,7 @@ def _duplicates(values: Mapping[str, Iterable[str]]) -> dict[str, dict[str, list
 
 def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
     """Hostname, product_uuid and MAC uniqueness across every node that was read; the HTTPS
-    proxy against every node's address."""
+    proxy against every node's address; one kubelet version."""
     read = [node for node in nodes if node.facts is not None]
     results: dict[str, list[Result]] = {node.name: [] for node in read}
     addresses = list(dict.fromkeys(node.address for node in nodes if node.address))
@@ -72,6 +73,8 @@ def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
         results, macs, "mac", "MAC {value} is also on {others} (cloned VM?)",
         "give each VM NIC its own MAC address (regenerate it in the hypervisor)",
     )
+    for name, found in check_package_versions(read).items():
+        results[name] += found
     return results
 
 

@@ -15,9 +15,9 @@ OK, WARNING, ERROR = "ok", "warning", "error"
 LEVELS = (OK, WARNING, ERROR)
 
 COLUMNS = (
-    "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "cpu/mem",
-    "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports", "leftover",
-    "proxy", "reach",
+    "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "others",
+    "cpu/mem", "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports",
+    "leftover", "proxy", "runtime", "packages", "reach",
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -40,6 +40,7 @@ class NodeSpec:
     selinux_mode: str
     kernel_modules: tuple[str, ...]
     kernel_sysctls: tuple[tuple[str, str], ...]
+    disable_other_firewalls: bool  # firewall_disable_others: tasks/firewall.py stops them
     public_ports: tuple[str, ...]  # the public zone's (firewall_zone, else the default zone)
     cluster_zone: str | None  # the nodes-only zone; None: every port is public
     cluster_ports: tuple[str, ...]  # the cluster zone's
@@ -50,6 +51,7 @@ class NodeSpec:
     pod_cidr: str
     service_cidr: str
     kubernetes_version: str
+    cgroup_driver: str  # containerd's SystemdCgroup and the kubelet's cgroupDriver
 
 
 @dataclass

@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubeprep.checks.firewall import check_exposure, check_firewall
+from kubeprep.checks.firewall import check_exposure, check_firewall, check_others
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
+from kubeprep.checks.software import check_packages, check_runtime
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
 OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
@@ -41,6 +42,8 @@ KUBEADM_LEFTOVERS = {
         "/etc/kubernetes/pki/ca.crt",
     ),
 }
+# The file whose presence makes the next boot relabel (facts.selinux.RELABEL_MARK).
+RELABEL_MARK = "/.autorelabel"
 # A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
 MAX_LABEL_VALUE = 63
 # Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
@@ -184,7 +187,9 @@ def check_persist(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
 
 def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     """The mode now and at boot against the data; SELinux disabled in the kernel counts as
-    permissive (it stays off whatever the config says until the kernel enables it)."""
+    permissive (it stays off whatever the config says until the kernel enables it). A relabel
+    waiting for the next boot, and ``disabled`` without the kernel argument RHEL 9 needs, are
+    warnings: neither enforces anything now."""
     selinux = facts.get("selinux") or {}
     current, config = selinux.get("current"), selinux.get("config")
     wanted = spec.selinux_mode
@@ -193,12 +198,52 @@ def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         return [Result("selinux", OK, "no SELinux on this host")]
     detail = f"SELinux {current or 'absent'} now, {config or 'unset'} at boot; data says {wanted}"
     if wanted != "enforcing" and "enforcing" in (current, config):
-        return [Result("selinux", ERROR, detail + " (kubeadm's install guide needs permissive)",
-                       fix)]
-    if (config is not None and config != wanted) or (wanted == "enforcing" and
-                                                      current != "enforcing"):
-        return [Result("selinux", WARNING, detail, fix)]
-    return [Result("selinux", OK, detail)]
+        results = [Result("selinux", ERROR,
+                          detail + " (kubeadm's install guide needs permissive)", fix)]
+    elif (config is not None and config != wanted) or (wanted == "enforcing" and
+                                                        current != "enforcing"):
+        results = [Result("selinux", WARNING, detail, fix)]
+    else:
+        results = [Result("selinux", OK, detail)]
+    if selinux.get("relabel_pending"):
+        results.append(Result(
+            "selinux", WARNING,
+            f"reboot pending (relabel): {RELABEL_MARK} is there, so the next boot relabels the "
+            f"file system and starts SELinux {config or 'as configured'}",
+            f"reboot the node before kubeadm (the relabel takes minutes), then {fix}",
+        ))
+    if wanted == "disabled" and _config_cannot_disable(facts):
+        boot_args = selinux.get("boot_args")
+        if boot_args is None or not all(map(_selinux_off_at_boot, boot_args)):
+            missing = ("grubby is not installed to read the boot entries" if boot_args is None
+                       else "a boot entry lacks the selinux=0 kernel argument")
+            results.append(Result(
+                "selinux", WARNING,
+                f"selinux_mode = disabled, but on {_release(facts)} SELINUX=disabled in "
+                f"/etc/selinux/config does not disable SELinux (it boots enabled with no policy "
+                f"loaded) and {missing}",
+                f"{fix} (grubby --update-kernel ALL --args selinux=0), then reboot; or set "
+                "selinux_mode = 'permissive'",
+            ))
+    return results
+
+
+def _config_cannot_disable(facts: Mapping[str, Any]) -> bool:
+    """RHEL 9 and later (and the Fedora releases they come from) dropped disabling SELinux
+    through /etc/selinux/config: only the ``selinux=0`` kernel argument does."""
+    major = str((facts.get("os") or {}).get("version", "")).split(".")[0]
+    return package_manager(facts) == "dnf" and major.isdigit() and int(major) >= 9
+
+
+def _release(facts: Mapping[str, Any]) -> str:
+    os_release = facts.get("os") or {}
+    return f"{os_release.get('id', '')} {os_release.get('version', '')}".strip()
+
+
+def _selinux_off_at_boot(args: str) -> bool:
+    """Whether a kernel command line turns SELinux off: its last ``selinux=`` is ``selinux=0``."""
+    values = [arg for arg in args.split() if arg.startswith("selinux=")]
+    return bool(values) and values[-1] == "selinux=0"
 
 
 def check_resources(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
@@ -436,6 +481,7 @@ def check_proxy(
 
 NODE_CHECKS = (
     check_swap, check_ip_forward, check_bridge, check_overlay, check_persist, check_selinux,
-    check_firewall, check_exposure, check_resources, check_hostname, check_cluster_address,
-    check_cgroup, check_kernel, check_binaries, check_ports, check_leftovers,
+    check_firewall, check_exposure, check_others, check_resources, check_hostname,
+    check_cluster_address, check_cgroup, check_kernel, check_binaries, check_ports,
+    check_leftovers, check_runtime, check_packages,
 )
