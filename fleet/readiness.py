@@ -104,7 +104,7 @@ def gather() -> None:
     except DataError as error:
         fleet.nodes[host.name] = Node(
             host.name, role, None, None,
-            Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"), address,
+            Result("data", ERROR, str(error), "correct the data (docs/data-keys.md)"), address,
         )
         return
     fleet.kubernetes_version = settings.kubernetes_version

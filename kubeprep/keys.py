@@ -1,7 +1,7 @@
 """Every data key kubeprep reads, declared once: its types, default, check, task and meaning.
 
 The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
-per-role keys); the README's "Data keys" table describes the keys. tests/test_settings.py fails
+per-role keys); docs/data-keys.md describes them. tests/test_settings.py fails
 when either disagrees with the declarations below. Checks that need several keys are in
 kubeprep.settings.
 """
@@ -49,7 +49,7 @@ class Key:
     types: tuple[type, ...]  # a list is stored as a tuple, a dict as a tuple of (key, str) pairs
     default: object  # the value in group_data/all.py, or PerRole
     task: str  # the task that acts on it (TASKS; "check" is check.py)
-    description: str  # the README's "meaning" column
+    description: str  # the "meaning" column of docs/data-keys.md
     check: Check | None = None  # the value's own check, after its type's
     secret: bool = False  # never shown in a message
     inventory: bool = False  # set per host in the inventory; may be absent

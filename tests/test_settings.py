@@ -72,8 +72,9 @@ def test_role_files_hold_the_declared_per_role_defaults(role):
 
 
 def readme_data_keys() -> dict[str, list[str]]:
-    """The README's "Data keys" table: each key's cells after the key, backticks kept."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The "Data keys" table of docs/data-keys.md: each key's cells after the key, backticks
+    kept."""
+    text = (ROOT / "docs" / "data-keys.md").read_text(encoding="utf-8")
     section = text.split("\n## Data keys\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
@@ -395,7 +396,7 @@ def test_missing_key_refused(key):
     where = "control_plane.py" if key in ("firewall_ports", "firewall_cluster_ports") else "all.py"
     assert message == (
         f"{HOST}: required key {key} is missing. "
-        f"Fix: set {key} in group_data/{where} (see README, 'Data keys')."
+        f"Fix: set {key} in group_data/{where} (see docs/data-keys.md)."
     )
 
 
