@@ -1,1 +1,2 @@
-"""Custom pyinfra facts for what pyinfra cannot read: firewalld, sysctl files, swap, SELinux."""
+"""Custom pyinfra facts for what pyinfra cannot read, one concern each (NodeReadiness composes
+them into the readiness check's one read)."""
