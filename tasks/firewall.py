@@ -16,11 +16,11 @@ from operations import firewalld
 checked = checked_host()
 # Nothing read here changes before the firewall task runs: each problem stops the host here,
 # before anything changes. sshd's ports: a port firewalld would close is a lockout. The public
-# zone: the same read as its operation's (pyinfra keeps it), so no extra round trip.
+# zone is read only when firewall_zone names one (each read is a round trip).
+zone = checked and checked[0].firewall_zone
 problem = checked and (
     ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
-    or zone_error(host.name, checked[0].firewall_zone,
-                  host.get_fact(FirewalldZone, zone=checked[0].firewall_zone))
+    or zone and zone_error(host.name, zone, host.get_fact(FirewalldZone, zone=zone))
 )
 others = other_firewalls(host.get_fact(OtherFirewalls)) if checked else []
 if checked and not checked[0].firewall_disable_others:

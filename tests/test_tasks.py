@@ -11,6 +11,7 @@ from host_states import (
     ROCKY_9,
     ROLE_PORTS,
     converged,
+    fact_case_output,
     firewalld_output,
     fresh,
     list_all,
@@ -244,11 +245,8 @@ def test_cluster_address_comes_from_the_default_route_without_data():
     }
 
 
-UFW_ACTIVE = {
-    "units": {"ufw.service": {"active": True, "enabled": True}},
-    "ufw": {"installed": True, "enabled": True, "active": True},
-    "files": {},
-}
+# Read on the lab's w2 after `apt-get install ufw && ufw allow 22/tcp && ufw --force enable`.
+UFW_ACTIVE = fact_case_output("other_firewalls.OtherFirewalls/debian12_ufw_enabled_by_hand")
 
 
 @pytest.mark.parametrize("task", ["tasks/firewall.py", "deploy.py"])
