@@ -4,9 +4,7 @@ lab's network namespace (192.168.77.250), as the inventory group ``outside`` wit
 filtered from there and every public port open; a nodes-only port opened by hand in the public
 zone is found twice, by the firewall column (the config) and by the probe (for real).
 
-NOT RUN YET: written by the checks helper while another helper owned the lab. It needs the
-converged lab that test_node_prep.py leaves: list it in FILE_ORDER (tests/e2e/conftest.py)
-right after test_readiness.py before running it.
+It runs on the converged lab that test_node_prep.py leaves (FILE_ORDER in conftest.py).
 """
 
 from __future__ import annotations
