@@ -39,7 +39,7 @@ NETNS = "kubeprep-lab"  # `ip netns exec kubeprep-lab CMD` runs from 192.168.77.
 # cut power last.
 FILE_ORDER = (
     "test_check_fresh.py", "test_lab_smoke.py", "test_node_prep.py", "test_readiness.py",
-    "test_swap_kinds.py", "test_faults.py", "test_cni.py",
+    "test_pods.py", "test_swap_kinds.py", "test_faults.py", "test_cni.py",
 )
 
 
