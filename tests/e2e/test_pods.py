@@ -232,9 +232,14 @@ def zones_before(lab):
 
 
 def test_pods_across_nodes_with_the_pod_network_not_trusted(lab, cri, pods, zones_before):
-    """cni = none (the lab's deploy): the pod network is in no zone of kubeprep's."""
+    """cni = none (the lab's deploy): the pod network is in no zone of kubeprep's, so a pod's
+    packet enters firewalld's default zone (public) through cni0 on its own node. firewalld's
+    intra-zone forwarding accepts only towards interfaces and sources bound to a zone, never the
+    default zone's catch-all (fw_zone.py skips interface "+"), so the packet falls to the end of
+    the forward chain: `reject with icmpx admin-prohibited`, which nc reports as EHOSTUNREACH at
+    once, not a timeout."""
     seen = connect_all(lab, cri, pods)
-    assert seen == {pair: "OBSERVE" for pair in seen}
+    assert all("No route to host" in answer for answer in seen.values()), seen
 
 
 def test_pods_across_nodes_with_the_pod_network_trusted(lab, cri, pods, zones_before):
