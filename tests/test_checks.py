@@ -938,6 +938,15 @@ def test_relabel_pending_is_a_reboot_warning():
     assert results[1].fix.startswith("reboot the node before kubeadm")
 
 
+def test_relabel_file_on_debian_with_selinux_off_in_the_kernel_is_no_reboot_warning():
+    """Debian's kernel starts SELinux only with security=selinux: a /.autorelabel (left by
+    selinux-activate, as on the lab's workers) waits there, no boot relabels anything."""
+    results = column(node_results("debian", True, selinux=["Disabled"],
+                                  selinux_config=["SELINUX=permissive"],
+                                  selinux_relabel=["/.autorelabel"]), "selinux")
+    assert [result.level for result in results] == [OK]
+
+
 ROCKY9_ARGS = ('args="ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rl-swap '
                'rd.lvm.lv=rl/root rd.lvm.lv=rl/swap rhgb quiet')
 

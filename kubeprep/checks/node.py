@@ -205,7 +205,11 @@ def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         results = [Result("selinux", WARNING, detail, fix)]
     else:
         results = [Result("selinux", OK, detail)]
-    if selinux.get("relabel_pending"):
+    # A pending relabel runs at the next boot only where the kernel starts SELinux by itself (the
+    # RHEL family); Debian's kernel needs security=selinux first, so there the file just waits.
+    if selinux.get("relabel_pending") and (
+        package_manager(facts) == "dnf" or current in ("enforcing", "permissive")
+    ):
         results.append(Result(
             "selinux", WARNING,
             f"reboot pending (relabel): {RELABEL_MARK} is there, so the next boot relabels the "

@@ -143,16 +143,14 @@ class Pod(NamedTuple):
 
 
 SCAFFOLD = (
-    "export DEBIAN_FRONTEND=noninteractive; apt-get install -y containernetworking-plugins "
-    ">/dev/null && ctr -n k8s.io images import --base-name localhost/pause "
+    "ctr -n k8s.io images import --base-name localhost/pause "
     "/opt/lab-images/pause-3.10.tar >/dev/null && ctr -n k8s.io images import --base-name "
     "localhost/busybox /opt/lab-images/busybox.tar >/dev/null && mkdir -p /etc/cni/net.d && "
     "echo '{conflist}' > /etc/cni/net.d/10-labpods.conflist{routes}"
 )
 UNSCAFFOLD = (
     "rm -f /etc/cni/net.d/10-labpods.conflist; ip link del cni0 2>/dev/null; rm -rf /var/lib/cni; "
-    "ctr -n k8s.io images rm {busybox} >/dev/null; {routes} "
-    "DEBIAN_FRONTEND=noninteractive apt-get purge -y containernetworking-plugins >/dev/null"
+    "ctr -n k8s.io images rm {busybox} >/dev/null; {routes}"
 )
 
 
