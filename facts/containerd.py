@@ -6,6 +6,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
 from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
 
 # Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
@@ -104,14 +105,7 @@ def state_command(cni_bin_dir: QuoteString | str) -> StringCommand:
 def parse_state(output) -> ContainerdStateDict:
     """The lines ``state_command`` prints, parsed (see ``ContainerdState``)."""
     fact = ContainerdState.default()
-    sections: list[tuple[str, list[str]]] = [("version", [])]
-    for line in output:
-        if line.startswith("--- "):
-            sections.append((line[4:], []))
-        else:
-            sections[-1][1].append(line)
-
-    for name, lines in sections:
+    for name, lines in marked_sections(output, "version"):
         values = [line.strip() for line in lines if line.strip()]
         if name == "version" and values:
             fact["version"] = _version_field(values[0])
