@@ -18,6 +18,7 @@ import importlib
 import json
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -62,9 +63,22 @@ class CriClient:
         return self.runtime.Version(self.api.VersionRequest(), timeout=TIMEOUT)
 
     def config(self) -> dict:
-        """The CRI plugin's config as the running daemon holds it (``crictl info``'s "config")."""
-        status = self.runtime.Status(self.api.StatusRequest(verbose=True), timeout=TIMEOUT)
-        return json.loads(status.info["config"])
+        """The CRI plugin's config as the running daemon holds it (``crictl info``'s "config").
+
+        Right after ``systemctl restart containerd`` the socket answers before the CRI plugin
+        has started (containerd 2.x: "server is not initialized yet"); wait for it, as the
+        kubelet does, up to TIMEOUT seconds.
+        """
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                status = self.runtime.Status(self.api.StatusRequest(verbose=True), timeout=TIMEOUT)
+                return json.loads(status.info["config"])
+            except grpc.RpcError as error:
+                starting = "not initialized yet" in (error.details() or "")
+                if not starting or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def image_present(self, image: str) -> bool:
         spec = self.api.ImageSpec(image=image)
