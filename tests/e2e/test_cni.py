@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from checkrun import MANY_LISTENERS, OUTSIDER, PROBE
+from checkrun import listening, probe, zone_sets
 
 pytestmark = pytest.mark.lab
 
@@ -26,19 +26,17 @@ def sh(lab, command: str) -> str:
 def test_calico_preset_on_a_node(lab):
     first = firewall_w2(lab)
     assert first["totals"]["error"] == 0
-    for config in ("", "--permanent "):
-        cluster = f"firewall-cmd {config}--zone=kubeprep"
-        assert set(sh(lab, f"{cluster} --list-ports").split()) >= CALICO_PORTS, config
-        assert sh(lab, f"{cluster} --list-protocols").split() == ["4"], config
-        assert set(sh(lab, f"firewall-cmd {config}--zone=trusted --list-sources").split()) == {
-            "10.244.0.0/16", "10.96.0.0/12"}, config
-        assert not CALICO_PORTS & set(sh(lab, f"firewall-cmd {config}--zone=public "
-                                              "--list-ports").split()), config
+    zones = zone_sets(lab, "w2", "kubeprep", "trusted", "public")
+    for config in ("runtime", "permanent"):
+        cluster = zones[config]["kubeprep"]
+        assert cluster["ports"] >= CALICO_PORTS, config
+        assert cluster["protocols"] == {"4"}, config
+        assert zones[config]["trusted"]["sources"] == {"10.244.0.0/16", "10.96.0.0/12"}, config
+        assert not CALICO_PORTS & zones[config]["public"]["ports"], config
     # BGP answers a node, not another address on the same network.
-    sh(lab, MANY_LISTENERS.format(ports="179"))
     address = lab.cluster_address["w2"]
-    assert lab.run("w1", f"python3 -c '{PROBE}' {address} 179", check=True).stdout.strip() == "open"
-    outside = lab.netns_exec("python3", "-c", PROBE, address, "179", OUTSIDER)
-    assert outside.stdout.strip() == "filtered", outside
+    with listening(lab, "w2", (179,)):
+        assert probe(lab, address, (179,), "w1") == {179: "open"}
+        assert probe(lab, address, (179,)) == {179: "filtered"}
     again = firewall_w2(lab)
     assert not any(op["success"] for op in again["operations"])

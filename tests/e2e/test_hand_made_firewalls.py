@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from checkrun import MANY_LISTENERS, OUTSIDER, PROBE
+from checkrun import ZONES_READ, listening, probe, zone_sets
 from test_node_prep import changes_by_host, data_args, deploy, sh
 
 pytestmark = pytest.mark.lab
@@ -29,17 +29,10 @@ UFW_ON = "apt-get install -y ufw && ufw allow 22/tcp && ufw --force enable"
 
 def reachability(lab, node: str, ports: tuple[int, ...], peer: str) -> dict[int, tuple[str, str]]:
     """Port -> (from the non-node address, from ``peer``), with a listener on every port."""
-    # A listener from an earlier call lives 90 s: wait until its ports are free.
-    busy = " or ".join(f"sport = :{port}" for port in ports)
-    sh(lab, node, f"for i in $(seq 95); do ss -ltnH '( {busy} )' | grep -q . || break; sleep 1; done")
-    sh(lab, node, MANY_LISTENERS.format(ports=" ".join(map(str, ports))))
     address = lab.cluster_address[node]
-    found = {}
-    for port in ports:
-        outside = lab.netns_exec("python3", "-c", PROBE, address, str(port), OUTSIDER)
-        inside = lab.run(peer, f"python3 -c '{PROBE}' {address} {port}", check=True)
-        found[port] = (outside.stdout.strip(), inside.stdout.strip())
-    return found
+    with listening(lab, node, ports):
+        outside, inside = probe(lab, address, ports), probe(lab, address, ports, peer)
+    return {port: (outside[port], inside[port]) for port in ports}
 
 
 def nodes_only(ports: tuple[int, ...]) -> dict[int, tuple[str, str]]:
@@ -49,8 +42,8 @@ def nodes_only(ports: tuple[int, ...]) -> dict[int, tuple[str, str]]:
 
 def test_write_up_node_is_taken_over_by_port_coverage(lab):
     sh(lab, "cp1", WRITE_UP)
-    listed = sh(lab, "cp1", "firewall-cmd --zone=public --list-ports").split()
-    assert {"2379/tcp", "2380/tcp"} <= set(listed), listed  # one by one, not 2379-2380/tcp
+    listed = zone_sets(lab, "cp1", "public")["runtime"]["public"]["ports"]
+    assert {"2379/tcp", "2380/tcp"} <= listed, listed  # one by one, not 2379-2380/tcp
     before = reachability(lab, "cp1", CONTROL_PLANE_PORTS, "w2")
     print(f"write-up cp1, from 192.168.77.250 / from w2: {before}")
     assert before == dict.fromkeys(CONTROL_PLANE_PORTS, ("open", "open"))
@@ -60,9 +53,9 @@ def test_write_up_node_is_taken_over_by_port_coverage(lab):
     print(f"converge of the write-up's cp1: {time.monotonic() - started:.0f} s")
     assert results["totals"]["error"] == 0
     assert "Open the SSH port and the role's public ports" in changes_by_host(results)["cp1"]
-    for config in ("", "--permanent "):
-        assert set(sh(lab, "cp1", f"firewall-cmd {config}--zone=public --list-ports").split()) == \
-            {"22/tcp", "6443/tcp"}, config
+    zones = zone_sets(lab, "cp1", "public")
+    for config in ("runtime", "permanent"):
+        assert zones[config]["public"]["ports"] == {"22/tcp", "6443/tcp"}, config
     after = reachability(lab, "cp1", CONTROL_PLANE_PORTS, "w2")
     print(f"converged cp1, from 192.168.77.250 / from w2: {after}")
     assert after == nodes_only(CONTROL_PLANE_PORTS)
@@ -78,7 +71,7 @@ def test_active_ufw_is_refused_unchanged_then_disabled_on_request(lab):
     # ufw drops what firewalld's cluster zone lets the nodes reach.
     assert reachability(lab, "w2", WORKER_PORTS, "cp1")[10250] == ("filtered", "filtered")
     # Stateless: the counters of ufw's rules move with every packet.
-    state = "ufw status verbose; nft -s list ruleset | md5sum; firewall-cmd --list-all-zones | md5sum"
+    state = f"ufw status verbose; nft -s list ruleset | md5sum; {ZONES_READ} | md5sum"
     before = sh(lab, "w2", state)
 
     refused = lab.pyinfra("--limit", "w2", *data_args(lab), "deploy.py")

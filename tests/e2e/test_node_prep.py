@@ -14,7 +14,7 @@ import time
 import tomllib
 
 import pytest
-from checkrun import MANY_LISTENERS, OUTSIDER, PROBE
+from checkrun import listening, probe, zone_sets
 
 pytestmark = pytest.mark.lab
 
@@ -167,18 +167,17 @@ def test_account(lab, first_run):
     assert login.stdout.strip() == "kubeadmin", login.stderr
 
 
-def check_zones(lab, node: str, configs=("", "--permanent ")) -> None:
+def check_zones(lab, node: str, configs=("runtime", "permanent")) -> None:
     """The public zone has the role's public ports, the cluster zone the rest, the nodes as
     sources; in the runtime and the permanent config."""
     services, ports = CLUSTER_ZONE[node]
+    zones = zone_sets(lab, node, "public", "kubeprep")
     for config in configs:
-        assert set(sh(lab, node, f"firewall-cmd {config}--zone=public --list-ports").split()) == \
-            PUBLIC_PORTS[node], (node, config)
-        cluster = f"firewall-cmd {config}--zone=kubeprep"
-        assert set(sh(lab, node, f"{cluster} --list-services").split()) == services, node
-        assert set(sh(lab, node, f"{cluster} --list-ports").split()) == ports, (node, config)
-        assert set(sh(lab, node, f"{cluster} --list-sources").split()) == \
-            set(lab.cluster_address.values()), (node, config)
+        public, cluster = zones[config]["public"], zones[config]["kubeprep"]
+        assert public["ports"] == PUBLIC_PORTS[node], (node, config)
+        assert cluster["services"] == services, (node, config)
+        assert cluster["ports"] == ports, (node, config)
+        assert cluster["sources"] == set(lab.cluster_address.values()), (node, config)
 
 
 def test_firewall_zones_runtime_and_permanent(lab, first_run):
@@ -210,16 +209,12 @@ def test_nodes_only_ports_answer_nodes_and_not_other_sources(lab, first_run):
     targets = {"cp1": (6443, 2379, 2380, 10250, 10257, 10259), "w1": (10250, 30080)}
     public = {6443, 30080}
     for node, ports in targets.items():
-        sh(lab, node, MANY_LISTENERS.format(ports=" ".join(map(str, ports))))
-    for node, ports in targets.items():
         address = lab.cluster_address[node]
         peer = "w2" if node == "cp1" else "cp1"
-        for port in ports:
-            outside = lab.netns_exec("python3", "-c", PROBE, address, str(port), OUTSIDER)
-            assert outside.stdout.strip() == ("open" if port in public else "filtered"), \
-                (node, port, outside.stdout, outside.stderr)
-            inside = lab.run(peer, f"python3 -c '{PROBE}' {address} {port}", check=True)
-            assert inside.stdout.strip() == "open", (peer, node, port, inside.stdout)
+        with listening(lab, node, ports):
+            outside, inside = probe(lab, address, ports), probe(lab, address, ports, peer)
+        assert outside == {port: "open" if port in public else "filtered" for port in ports}, node
+        assert inside == dict.fromkeys(ports, "open"), (peer, node)
 
 
 def test_swap_off_and_fstab_only_swap_lines_commented(lab, before, first_run):
@@ -293,8 +288,9 @@ def test_stopped_firewalld_without_ssh_is_converged_without_dropping_ssh(lab, fi
     alive = watch.finish()
     assert alive and watch.failures == [], watch.failures
     assert results["totals"]["error"] == 0
-    assert "22/tcp" in sh(lab, "w1", "firewall-cmd --list-ports").split()
-    assert "22/tcp" in sh(lab, "w1", "firewall-cmd --permanent --list-ports").split()
+    zones = zone_sets(lab, "w1", "public")
+    assert "22/tcp" in zones["runtime"]["public"]["ports"]
+    assert "22/tcp" in zones["permanent"]["public"]["ports"]
 
 
 def test_everything_persists_across_a_reboot(lab, first_run):
@@ -307,7 +303,7 @@ def test_everything_persists_across_a_reboot(lab, first_run):
     for node in lab.nodes:
         assert sh(lab, node, "swapon --show --noheadings").strip() == "", node
         check_kernel(lab, node)
-        check_zones(lab, node, configs=("",))
+        check_zones(lab, node, configs=("runtime",))
         assert sh(lab, node, "systemctl is-active containerd").strip() == "active", node
         assert tomllib.loads(sh(lab, node, "containerd config dump")) == \
             tomllib.loads(runtime[node]), node

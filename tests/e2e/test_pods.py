@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import pytest
+from checkrun import ZONES_READ, zone_sets
 from cri.client import CriClient
 
 pytestmark = pytest.mark.lab
@@ -32,7 +33,6 @@ POD_CIDR = "10.244.0.0/16"
 SUBNET = {"cp1": "10.244.0.0/24", "w1": "10.244.1.0/24", "w2": "10.244.2.0/24"}
 PORT = 8080
 TRUSTED = ("10.244.0.0/16", "10.96.0.0/12")  # cni_pod_cidr, cni_service_cidr
-ZONES = "firewall-cmd --list-all-zones; firewall-cmd --permanent --list-all-zones"
 
 
 def sid_version(package: str) -> str:
@@ -226,7 +226,7 @@ def connect_all(lab, cri, pods) -> dict[tuple[str, str], str]:
 
 @pytest.fixture(scope="module")
 def zones_before(lab):
-    return on_nodes(lab, lambda _: ZONES)
+    return on_nodes(lab, lambda _: ZONES_READ)
 
 
 def test_pods_across_nodes_with_the_pod_network_not_trusted(lab, cri, pods, zones_before):
@@ -245,18 +245,18 @@ def test_pods_across_nodes_with_the_pod_network_trusted(lab, cri, pods, zones_be
     assert result.rc == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     try:
         for node in lab.nodes:
-            assert set(sh(lab, node, "firewall-cmd --zone=trusted --list-sources").split()) == \
+            assert zone_sets(lab, node, "trusted")["runtime"]["trusted"]["sources"] == \
                 set(TRUSTED), node
         seen = connect_all(lab, cri, pods)
     finally:
+        sources = " ".join(f"--remove-source={source}" for source in TRUSTED)
         undo = "; ".join(
-            f"firewall-cmd {config}--zone=trusted --remove-source={source} >/dev/null"
-            for config in ("", "--permanent ") for source in TRUSTED
-        ) + "; " + "; ".join(f"firewall-cmd {config}--zone=kubeprep --remove-port=8472/udp"
-                             " >/dev/null" for config in ("", "--permanent "))
+            f"firewall-cmd {config}--zone=trusted {sources} >/dev/null; "
+            f"firewall-cmd {config}--zone=kubeprep --remove-port=8472/udp >/dev/null"
+            for config in ("", "--permanent "))
         on_nodes(lab, lambda _: undo)
     assert seen == {(source, target): f"pod-{target}" for source, target in seen}
-    assert on_nodes(lab, lambda _: ZONES) == zones_before
+    assert on_nodes(lab, lambda _: ZONES_READ) == zones_before
 
 
 def test_a_hand_edit_of_the_cgroup_driver_is_undone_and_containerd_restarted(lab, cri):
