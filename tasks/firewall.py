@@ -5,7 +5,6 @@ left to drop what firewalld opens."""
 from pyinfra import host
 from pyinfra.operations import apt, dnf, server, systemd
 
-from facts.firewalld import FirewalldZone
 from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
 from fleet.hosts import checked_host, cluster_addresses, refuse
@@ -15,12 +14,16 @@ from operations import firewalld
 
 checked = checked_host()
 # Nothing read here changes before the firewall task runs: each problem stops the host here,
-# before anything changes. sshd's ports: a port firewalld would close is a lockout. The public
-# zone: the same read as its operation's (pyinfra keeps it), so no extra round trip.
+# before anything changes. sshd's ports: a port firewalld would close is a lockout. The zones:
+# one read of every zone the operations below change, which they share (firewalld.read_zones).
+zones = checked and firewalld.read_zones([
+    checked[0].firewall_zone,
+    *([checked[0].firewall_cluster_zone] if checked[0].firewall_cluster_only else []),
+    *(["trusted"] if checked[0].trusted_sources else []),
+])
 problem = checked and (
     ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
-    or zone_error(host.name, checked[0].firewall_zone,
-                  host.get_fact(FirewalldZone, zone=checked[0].firewall_zone))
+    or zone_error(host.name, checked[0].firewall_zone, zones[checked[0].firewall_zone or ""])
 )
 others = other_firewalls(host.get_fact(OtherFirewalls)) if checked else []
 if checked and not checked[0].firewall_disable_others:
