@@ -1,5 +1,6 @@
 """
-Manage firewalld zones, ports, sources and protocols, runtime and permanent.
+Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
+D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 """
 
 from __future__ import annotations
@@ -250,10 +251,11 @@ def ports(
     + services: open ports through the role service definitions on the host
       (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
 
-    While firewalld runs, the runtime config is changed before the permanent one, so the ports are
-    open at once and no reload is needed. While it is stopped, only the permanent config is
-    changed (``firewall-offline-cmd``), so the ports are already open when it starts: listing the
-    SSH port here before starting firewalld keeps the session alive. Ports a service in the zone
+    While firewalld runs, the runtime config is changed before the permanent one (one command of
+    D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
+    only the permanent config is changed (``firewall-offline-cmd``), so the ports are already
+    open when it starts: listing the SSH port here before starting firewalld keeps the session
+    alive. Ports a service in the zone
     already opens count as open. Every addition comes before any removal, and a range that holds
     a port to close keeps its other numbers open throughout.
 

@@ -97,6 +97,17 @@ def test_an_operation_that_changes_a_zone_makes_the_next_one_read_again():
     }
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_swap_operations_share_one_read_until_one_changes_the_host(family):
+    converged_run = run_deploy("tasks/swap.py", converged(family), yes=True)
+    assert [reads["swap.SwapState"] for reads in converged_run.fact_reads] == [1, 0, 0, 0]
+    # Fresh: zram and the units are left alone (no read again), swap.target is masked (a
+    # change), so swap off reads the host again.
+    fresh_run = run_deploy("tasks/swap.py", fresh(family), yes=True)
+    assert [name for name, commands in fresh_run.ops if commands] == SWAP_OFF_OPS[2:]
+    assert [reads["swap.SwapState"] for reads in fresh_run.fact_reads] == [1, 0, 0, 1]
+
+
 FIREWALL_OPS = [
     "Install firewalld",
     "Create the cluster zone",
