@@ -46,16 +46,27 @@ _reads: WeakKeyDictionary[Host, tuple[list[str], dict[str, FirewalldZoneDict] | 
 )
 
 
+def zone_names(zones: list[str | None]) -> list[str]:
+    """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
+    host: them and every zone read before, so that one read serves every operation."""
+    known, _ = _reads.get(ctx_host.get(), ([], None))
+    return list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
+
+
+def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
+    """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
+    _reads[ctx_host.get()] = (names, read)
+
+
 def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
     """The current host's ``zones`` (``None``: the default zone) and any read before, in one
     round trip unless a read still holds them all. A read that found firewalld missing is not
-    kept: installing it changes everything."""
-    current = ctx_host.get()  # the Host object behind pyinfra's context proxy
-    known, read = _reads.get(current, ([], None))
-    wanted = list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
-    if read is None or not all(read.get(zone, {}).get("installed") for zone in wanted):
-        read = host.get_fact(FirewalldZones, zones=wanted)
-    _reads[current] = (wanted, read)
+    used: installing it changes everything."""
+    names = zone_names(zones)
+    _, read = _reads.get(ctx_host.get(), ([], None))
+    if read is None or not all(read.get(name, {}).get("installed") for name in names):
+        read = host.get_fact(FirewalldZones, zones=names)
+        keep_zones(names, read)
     return read
 
 

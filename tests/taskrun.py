@@ -4,7 +4,8 @@ Facts come from a case file. A fact given as ``{"output": "..."}`` is the raw co
 goes through the fact's own ``process()``, so kubeprep's facts are exercised on real output; any
 other value is used as the parsed fact (for pyinfra's own facts, tested upstream).
 ``firewalld.FirewalldZones`` (several zones in one read) is answered from each zone's
-``firewalld.FirewalldZone`` output, joined the way its command prints them.
+``firewalld.FirewalldZone`` output, joined the way its command prints them. Facts read together
+(``fleet.reads.read_together``) are answered one by one, and counted as one ``together.Together``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pyinfra_cli.util import load_deploy_file
 from pyinfra_testing.operations import parse_commands
 
 from facts.firewalld import FirewalldZone, FirewalldZones
+from facts.together import Together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,9 +147,14 @@ def run_deploy(
             return fact_cls().process(value["output"].split("\n"))
         return value
 
+    def fake_read_together(*facts_asked):
+        reads[fact_key(Together)] += 1  # one round trip for all of them
+        return [fake_get_fact(None, fact_cls, **arguments) for fact_cls, arguments in facts_asked]
+
     errors: list[str] = []
     with (
         patch.object(Host, "get_fact", fake_get_fact),
+        patch("fleet.reads.read_together", fake_read_together),
         patch("pyinfra.is_cli", True),
         patch("fleet.hosts.logger.error", lambda message: errors.append(message)),
         ctx_state.use(state),

@@ -63,10 +63,14 @@ def test_each_operation_reads_each_fact_once(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_converged_host_reads_its_zones_once(family):
-    """The firewall task reads every zone it changes in one round trip, before anything runs,
-    and its operations use that read: nothing changes firewalld in between on such a host."""
+    """The firewall task reads every zone it changes once, before anything runs, and its
+    operations use that read: nothing changes firewalld in between on such a host."""
     run = run_deploy("deploy.py", converged(family), yes=True)
     assert run.prepare_reads["firewalld.FirewalldZones"] == 1
+    # With sshd's ports and the other firewalls, in one round trip.
+    assert run.prepare_reads["together.Together"] == 1
+    assert run.prepare_reads["sshd.SshdPorts"] == 1
+    assert run.prepare_reads["other_firewalls.OtherFirewalls"] == 1
     assert sum(reads["firewalld.FirewalldZones"] for reads in run.fact_reads) == 0
 
 
