@@ -70,6 +70,14 @@ def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
     return read
 
 
+def running_and_enabled(zone: str | None) -> bool:
+    """Whether firewalld runs and starts at boot on the current host, from the read of its zones
+    (``zone`` among them), shared with the operations here: no extra round trip on a host where
+    none of them changed anything."""
+    state = read_zones([zone])[zone or ""]
+    return state["active"] and state["enabled"]
+
+
 def _changed() -> None:
     """Drop the current host's read: an operation is about to change its zones."""
     current = ctx_host.get()
