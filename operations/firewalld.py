@@ -28,7 +28,7 @@ _RUNTIME = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD
 _CONFIG = f"{_BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config"
 _PERMANENT = f'{_BUSCTL} "$zone_path" org.fedoraproject.FirewallD1.config.zone'
 _RELOAD = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 reload"
-# (runtime method, its signature, permanent method's signature) per option; runtime additions
+# (method, its runtime signature, its permanent signature) per option; runtime additions
 # take a timeout (0: for good). Removing what is not there, or adding what is, is an error.
 _METHODS = {
     "add-port": ("addPort", "sssi", "ss"), "remove-port": ("removePort", "sss", "ss"),
