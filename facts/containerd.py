@@ -6,6 +6,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
 from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
 
 # Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
@@ -73,58 +74,61 @@ class ContainerdState(FactBase[ContainerdStateDict]):
 
     @override
     def command(self, cni_bin_dir: str) -> StringCommand:
-        unit = "containerd.service"
-        return StringCommand(
-            "if command -v containerd >/dev/null 2>&1; then containerd --version;",
-            f"echo '--- service'; systemctl is-active {unit}; systemctl is-enabled {unit};",
-            f"t=$(systemctl show -p ActiveEnterTimestamp --value {unit});",
-            'echo "--- started"; [ -z "$t" ] || date -d "$t" +%s;',
-            f"echo '--- dump'; containerd config dump 2>/dev/null | sed 's/^/{_LINE}/';",
-            "echo '--- images'; ctr -n k8s.io images ls -q 2>/dev/null; fi;",
-            f"echo '--- socket'; [ -S {SOCKET} ] && echo yes;",
-            f"if [ -f {CONFIG_PATH} ]; then echo \"--- config $(stat -c %Y {CONFIG_PATH})\";",
-            f"sed 's/^/{_LINE}/' {CONFIG_PATH}; echo; fi;",
-            "echo '--- cni'", QuoteString(cni_bin_dir), "; ls -1", QuoteString(cni_bin_dir),
-            "2>/dev/null;",
-            f"for f in {CERTS_DIR}/*/hosts.toml; do [ -f \"$f\" ] || continue;",
-            'd=${f%/hosts.toml}; echo "--- hosts ${d##*/}";',
-            f"sed 's/^/{_LINE}/' \"$f\"; echo; done; echo '--- end'",
-        )
+        return state_command(QuoteString(cni_bin_dir))
 
     @override
     def process(self, output) -> ContainerdStateDict:
-        fact = self.default()
-        sections: list[tuple[str, list[str]]] = [("version", [])]
-        for line in output:
-            if line.startswith("--- "):
-                sections.append((line[4:], []))
-            else:
-                sections[-1][1].append(line)
+        return parse_state(output)
 
-        for name, lines in sections:
-            values = [line.strip() for line in lines if line.strip()]
-            if name == "version" and values:
-                fact["version"] = _version_field(values[0])
-            elif name == "service":
-                fact["active"] = values[0] if values else None
-                fact["enabled"] = values[1] if len(values) > 1 else None
-            elif name == "started" and values:
-                fact["started"] = int(values[0])
-            elif name == "dump":
-                fact["effective"] = _effective(_file_text(lines))
-            elif name == "images":
-                fact["images"] = values
-            elif name == "socket":
-                fact["socket"] = values == ["yes"]
-            elif name.startswith("config "):
-                fact["config_mtime"] = int(name[7:])
-                fact["config"] = _file_text(lines)
-            elif name.startswith("cni "):
-                fact["cni_bin_dir"] = name[4:]
-                fact["cni_plugins"] = values
-            elif name.startswith("hosts "):
-                fact["hosts"][name[6:]] = _file_text(lines) or ""
-        return fact
+
+def state_command(cni_bin_dir: QuoteString | str) -> StringCommand:
+    """``ContainerdState``'s command; ``cni_bin_dir`` is a quoted path, or a shell word such as
+    ``"$cni_bin_dir"`` when another fact's command picks the directory on the host."""
+    unit = "containerd.service"
+    return StringCommand(
+        "if command -v containerd >/dev/null 2>&1; then containerd --version;",
+        f"echo '--- service'; systemctl is-active {unit}; systemctl is-enabled {unit};",
+        f"t=$(systemctl show -p ActiveEnterTimestamp --value {unit});",
+        'echo "--- started"; [ -z "$t" ] || date -d "$t" +%s;',
+        f"echo '--- dump'; containerd config dump 2>/dev/null | sed 's/^/{_LINE}/';",
+        "echo '--- images'; ctr -n k8s.io images ls -q 2>/dev/null; fi;",
+        f"echo '--- socket'; [ -S {SOCKET} ] && echo yes;",
+        f"if [ -f {CONFIG_PATH} ]; then echo \"--- config $(stat -c %Y {CONFIG_PATH})\";",
+        f"sed 's/^/{_LINE}/' {CONFIG_PATH}; echo; fi;",
+        "echo '--- cni'", cni_bin_dir, "; ls -1", cni_bin_dir, "2>/dev/null;",
+        f"for f in {CERTS_DIR}/*/hosts.toml; do [ -f \"$f\" ] || continue;",
+        'd=${f%/hosts.toml}; echo "--- hosts ${d##*/}";',
+        f"sed 's/^/{_LINE}/' \"$f\"; echo; done; echo '--- end'",
+    )
+
+
+def parse_state(output) -> ContainerdStateDict:
+    """The lines ``state_command`` prints, parsed (see ``ContainerdState``)."""
+    fact = ContainerdState.default()
+    for name, lines in marked_sections(output, "version"):
+        values = [line.strip() for line in lines if line.strip()]
+        if name == "version" and values:
+            fact["version"] = _version_field(values[0])
+        elif name == "service":
+            fact["active"] = values[0] if values else None
+            fact["enabled"] = values[1] if len(values) > 1 else None
+        elif name == "started" and values:
+            fact["started"] = int(values[0])
+        elif name == "dump":
+            fact["effective"] = _effective(_file_text(lines))
+        elif name == "images":
+            fact["images"] = values
+        elif name == "socket":
+            fact["socket"] = values == ["yes"]
+        elif name.startswith("config "):
+            fact["config_mtime"] = int(name[7:])
+            fact["config"] = _file_text(lines)
+        elif name.startswith("cni "):
+            fact["cni_bin_dir"] = name[4:]
+            fact["cni_plugins"] = values
+        elif name.startswith("hosts "):
+            fact["hosts"][name[6:]] = _file_text(lines) or ""
+    return fact
 
 
 def _version_field(line: str) -> str | None:

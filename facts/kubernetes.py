@@ -36,34 +36,44 @@ class KubernetesPackages(FactBase[KubernetesPackagesDict]):
 
     @override
     def command(self) -> str:
-        names = " ".join(PACKAGES)
-        return (
-            "if command -v dpkg-query >/dev/null 2>&1; then "
-            f"dpkg-query -W -f='${{Package}} ${{Version}} ${{db:Status-Abbrev}}\\n' {names} "
-            "2>/dev/null; "
-            f"else rpm -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}} ii\\n' {names}; "
-            f"echo '--- exclude'; sed -n 's/^exclude *= *//p' {DNF_REPO_FILE} 2>/dev/null; fi; "
-            "true"
-        )
+        return PACKAGES_COMMAND
 
     @override
     def process(self, output) -> KubernetesPackagesDict:
-        installed: dict[str, str] = {}
-        held: list[str] = []
-        lines = iter(output)
-        for line in lines:
-            if line == "--- exclude":  # dnf: the repository's excludes hold the packages
-                excluded = " ".join(lines).split()
-                held = [name for name in PACKAGES if name in excluded and name in installed]
-                break
-            parts = line.split()
-            # dpkg: "kubeadm 1.35.0-1.1 hi " (selection, state); rpm: "package x is not
-            # installed" has no version. Removed packages whose config is left read "rc".
-            if len(parts) == 3 and parts[0] in PACKAGES and parts[2][1] == "i":
-                installed[parts[0]] = parts[1]
-                if parts[2][0] == "h":
-                    held.append(parts[0])
-        return {"installed": installed, "held": held}
+        return parse_packages(output)
+
+
+_NAMES = " ".join(PACKAGES)
+# dpkg-query on apt hosts; rpm and the repository's excludes on dnf hosts. Other facts may run it
+# and hand its output to parse_packages().
+PACKAGES_COMMAND = (
+    "if command -v dpkg-query >/dev/null 2>&1; then "
+    f"dpkg-query -W -f='${{Package}} ${{Version}} ${{db:Status-Abbrev}}\\n' {_NAMES} "
+    "2>/dev/null; "
+    f"else rpm -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}} ii\\n' {_NAMES}; "
+    f"echo '--- exclude'; sed -n 's/^exclude *= *//p' {DNF_REPO_FILE} 2>/dev/null; fi; "
+    "true"
+)
+
+
+def parse_packages(output) -> KubernetesPackagesDict:
+    """The lines ``PACKAGES_COMMAND`` prints, parsed (see ``KubernetesPackages``)."""
+    installed: dict[str, str] = {}
+    held: list[str] = []
+    lines = iter(output)
+    for line in lines:
+        if line == "--- exclude":  # dnf: the repository's excludes hold the packages
+            excluded = " ".join(lines).split()
+            held = [name for name in PACKAGES if name in excluded and name in installed]
+            break
+        parts = line.split()
+        # dpkg: "kubeadm 1.35.0-1.1 hi " (selection, state); rpm: "package x is not
+        # installed" has no version. Removed packages whose config is left read "rc".
+        if len(parts) == 3 and parts[0] in PACKAGES and parts[2][1] == "i":
+            installed[parts[0]] = parts[1]
+            if parts[2][0] == "h":
+                held.append(parts[0])
+    return {"installed": installed, "held": held}
 
 
 class NodeFileDict(TypedDict):

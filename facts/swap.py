@@ -4,6 +4,8 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
+
 # Where a hand-written unit kubeprep masked is kept: the unit file it moved away (from
 # /etc/systemd/system, where `systemctl mask` refuses to replace a file), or a symlink to the
 # vendor unit file it masked.
@@ -116,14 +118,7 @@ class SwapState(FactBase[SwapStateDict]):
     @override
     def process(self, output) -> SwapStateDict:
         fact = self.default()
-        sections: list[tuple[str, list[str]]] = [("", [])]
-        for line in output:
-            if line.startswith("--- "):
-                sections.append((line[4:], []))
-            else:
-                sections[-1][1].append(line)
-
-        for name, lines in sections:
+        for name, lines in marked_sections(output, ""):
             if name == "":
                 fact["active"] = parse_active_swaps(lines)
             elif name == "fstab":

@@ -12,6 +12,7 @@ from pyinfra.facts.server import LinuxDistribution
 
 from facts.network import DefaultRouteAddress
 from kubeprep.settings import (
+    OUTSIDE,
     ROLES,
     DataError,
     Platform,
@@ -29,7 +30,8 @@ _addresses: WeakKeyDictionary[State, list[str] | DataError] = WeakKeyDictionary(
 
 
 def checked_host() -> tuple[Settings, Platform] | None:
-    """The host's validated settings and platform; ``None`` once the host has been failed.
+    """The host's validated settings and platform; ``None`` once the host has been failed, and
+    for a host of the ``outside`` group (the readiness check's probe sources, not nodes).
 
     A problem is logged with the host, the key, the value and the fix, and the host is failed
     before any operation is added for it, so nothing on it changes; other hosts go on.
@@ -41,6 +43,8 @@ def checked_host() -> tuple[Settings, Platform] | None:
 
 
 def _check(current: Host) -> tuple[Settings, Platform] | None:
+    if OUTSIDE in host.groups:
+        return None  # no task changes a host that is not a node
     data = host.data.dict()
     try:
         settings = settings_from_data(host.name, list(host.groups), data)

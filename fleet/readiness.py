@@ -27,7 +27,7 @@ from pyinfra.context import ctx_state
 
 from facts.readiness import NodeReadiness
 from fleet.hosts import cluster_addresses
-from kubeprep.checks.fleet import evaluate, required_paths
+from kubeprep.checks.fleet import evaluate, outside_paths, required_paths
 from kubeprep.checks.model import (
     ERROR,
     Node,
@@ -44,11 +44,13 @@ from kubeprep.checks.probes import (
     listener_command,
     parse_listener,
     parse_probes,
+    prefixed,
     probe_command,
     stop_command,
 )
+from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
-from kubeprep.settings import ROLES, DataError, Settings, settings_from_data
+from kubeprep.settings import OUTSIDE, ROLES, DataError, Settings, settings_from_data
 
 JSON_ENV = "KUBEPREP_CHECK_JSON"  # a path for the JSON report, or "-" for stdout
 BASE_SYSCTLS = (
@@ -58,9 +60,21 @@ BASE_SYSCTLS = (
 )
 
 
+
+
+@dataclass(frozen=True)
+class Outsider:
+    """A host of the outside group: it probes every node's ports, through ``probe_prefix``."""
+
+    name: str
+    prefix: str
+    problem: str | None = None  # why its probes cannot run (bad probe_prefix)
+
+
 @dataclass
 class Fleet:
     nodes: dict[str, Node] = field(default_factory=dict)
+    outsiders: dict[str, Outsider] = field(default_factory=dict)
     kubernetes_version: str = "1.35"
     started: bool = False
     done: Event = field(default_factory=Event)
@@ -81,13 +95,16 @@ def gather() -> None:
     fleet = _fleet(ctx_state.get())
     data = host.data.dict()
     role = next((group for group in host.groups if group in ROLES), "?")
+    if OUTSIDE in host.groups and role == "?":
+        fleet.outsiders[host.name] = _outsider(host.name, data.get("probe_prefix", ""))
+        return
     address = data.get("cluster_address")
     try:
         settings = settings_from_data(host.name, list(host.groups), data)
     except DataError as error:
         fleet.nodes[host.name] = Node(
             host.name, role, None, None,
-            Result("data", ERROR, str(error), "correct the data (README, 'Data keys')"), address,
+            Result("data", ERROR, str(error), "correct the data (docs/data-keys.md)"), address,
         )
         return
     fleet.kubernetes_version = settings.kubernetes_version
@@ -96,6 +113,7 @@ def gather() -> None:
         role=settings.role,
         swap=settings.swap,
         selinux_mode=settings.selinux_mode,
+        disable_other_firewalls=settings.firewall_disable_others,
         kernel_modules=settings.kernel_modules,
         kernel_sysctls=settings.kernel_sysctls,
         public_ports=tuple(settings.public_ports),
@@ -103,15 +121,41 @@ def gather() -> None:
         cluster_ports=tuple(settings.cluster_zone_ports) if cluster_zone else (),
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
+        nodes_only_ports=_nodes_only_ports(settings),
+        cluster_address=settings.cluster_address,
+        pod_cidr=settings.cni_pod_cidr,
+        service_cidr=settings.cni_service_cidr,
         kubernetes_version=settings.kubernetes_version,
+        cgroup_driver=settings.cgroup_driver,
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
     facts = host.get_fact(
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
+        cni_bin_dir=settings.containerd_cni_bin_dir,  # None: the platform's, as tasks/runtime.py
     )
     fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
+
+
+def _outsider(name: str, prefix: object) -> Outsider:
+    """An outside host, or why its probe_prefix cannot wrap a command."""
+    problem = "not a string"
+    if isinstance(prefix, str):
+        try:
+            prefixed(prefix, "true")
+            return Outsider(name, prefix)
+        except ValueError as error:
+            problem = str(error)
+    return Outsider(name, "", (
+        f"{name}: probe_prefix = {prefix!r}: {problem}. Fix: give the command words to run the "
+        "probe through, e.g. 'ip netns exec kubeprep-lab', or leave it out"))
+
+
+def _nodes_only_ports(settings: Settings) -> tuple[str, ...]:
+    """The nodes' own ports (firewall_cluster_ports, the CNI's) that are not also public."""
+    public = [settings.firewall_ssh_port, *settings.firewall_ports]
+    return tuple(port for port in settings.node_ports if not covered(port, public))
 
 
 def _cluster_sources(settings: Settings) -> tuple[str, ...] | None:
@@ -157,6 +201,8 @@ def _check_fleet(state: State, fleet: Fleet) -> Report:
     for inventory_host in state.inventory:
         if not state.is_host_in_limit(inventory_host):
             continue
+        if OUTSIDE in inventory_host.groups and not set(inventory_host.groups) & set(ROLES):
+            continue  # a probe source, not a node
         node = fleet.nodes.get(inventory_host.name)
         if node is None:  # never prepared: the SSH connection failed
             role = next((g for g in inventory_host.groups if g in ROLES), "?")
@@ -166,8 +212,9 @@ def _check_fleet(state: State, fleet: Fleet) -> Report:
                        "check the inventory's ssh_* data and that the host is up"),
             )
         nodes.append(node)
-    paths = reachability(state, {node.name: node for node in nodes}, required_paths(nodes))
-    return evaluate(nodes, paths, fleet.kubernetes_version)
+    paths = [*required_paths(nodes), *outside_paths(list(fleet.outsiders), nodes)]
+    results = reachability(state, {node.name: node for node in nodes}, paths, fleet.outsiders)
+    return evaluate(nodes, results, fleet.kubernetes_version)
 
 
 def _run(state: State, target: Host, command: str) -> list[str]:
@@ -180,9 +227,14 @@ def _run(state: State, target: Host, command: str) -> list[str]:
     return output.stdout_lines
 
 
-def reachability(state: State, nodes: dict[str, Node], paths: list[Path]) -> list[PathResult]:
+def reachability(
+    state: State, nodes: dict[str, Node], paths: list[Path],
+    outsiders: dict[str, Outsider] | None = None,
+) -> list[PathResult]:
     """Probe every path: a short-lived listener on each target's free ports, a connection from
-    each source; every listener is stopped at the end (and is bounded in time anyway)."""
+    each source (an outside host's through its probe_prefix); every listener is stopped at the
+    end (and is bounded in time anyway)."""
+    outsiders = outsiders or {}
     if not paths:
         return []
     decided: dict[Path, PathResult] = {}
@@ -217,10 +269,17 @@ def reachability(state: State, nodes: dict[str, Node], paths: list[Path]) -> lis
 
         def probe(source: str) -> None:
             todo = [path for path in paths if path.source == source and path not in decided]
+            outsider = outsiders.get(source)
+            if outsider and outsider.problem:
+                decided.update((path, PathResult(path, "not checked", outsider.problem))
+                               for path in todo)
+                return
             if not todo:
                 return
-            lines = _run(state, state.inventory.get_host(source),
-                         probe_command([(path.address, path.port) for path in todo]))
+            command = probe_command([(path.address, path.port) for path in todo])
+            if outsider:
+                command = prefixed(outsider.prefix, command)
+            lines = _run(state, state.inventory.get_host(source), command)
             found = parse_probes(lines)
             for path in todo:
                 rc, message = found.get((path.address, path.port), (127, "no probe output"))

@@ -1,6 +1,11 @@
 # Defaults for every host; control_plane.py and workers.py set the per-role keys. The inventory
-# and the command line (--data key=value) override these. Every key is documented in the README
-# ("Data keys") and declared in kubeprep/keys.py; a test keeps the three in step.
+# and the command line (--data key=value) override these. Every key is documented in
+# docs/data-keys.md and declared in kubeprep/keys.py; a test keeps the three in step.
+
+# How far deploy.py goes: "ready" (account, firewall, swap, kernel, selinux: the nodes are ready
+# for kubeadm), "runtime" (+ containerd), "kubernetes" (+ kubelet/kubeadm/kubectl), "cluster"
+# (+ kubeadm init, joins, the CNI).
+deploy_until = "cluster"
 
 # --- account: the non-root admin user
 admin_user = "kubeadmin"
@@ -31,7 +36,7 @@ firewall_services = True
 firewall_disable_others = False
 
 # --- CNI: "none", "flannel", "calico" or "cilium". Opens the CNI's ports and protocols between
-# nodes and trusts the pod and service networks (README, "CNI presets").
+# nodes and trusts the pod and service networks (docs/firewall.md, "CNI presets").
 cni = "none"
 cni_pod_cidr = "10.244.0.0/16"  # kubeadm init --pod-network-cidr; set your CNI to the same
 cni_service_cidr = "10.96.0.0/12"  # kubeadm's default --service-cidr

@@ -1,1 +1,1 @@
-"""Plain-Python helpers shared by kubeprep's tasks, facts and operations (no remote calls)."""
+"""Plain Python: data keys and their checks, ports, the readiness checks; no pyinfra, no facts."""

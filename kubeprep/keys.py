@@ -1,7 +1,7 @@
 """Every data key kubeprep reads, declared once: its types, default, check, task and meaning.
 
 The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
-per-role keys); the README's "Data keys" table describes the keys. tests/test_settings.py fails
+per-role keys); docs/data-keys.md describes them. tests/test_settings.py fails
 when either disagrees with the declarations below. Checks that need several keys are in
 kubeprep.settings.
 """
@@ -16,8 +16,10 @@ from typing import Any
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.ports import port_error, source_error
 
-TASKS = ("account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes", "cluster",
-         "check")
+TASKS = ("deploy", "account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes",
+         "cluster", "check")
+# How far deploy.py goes, in order: "ready" is the write-up's aim (nodes ready for kubeadm).
+DEPLOY_STAGES = ("ready", "runtime", "kubernetes", "cluster")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Key:
     types: tuple[type, ...]  # a list is stored as a tuple, a dict as a tuple of (key, str) pairs
     default: object  # the value in group_data/all.py, or PerRole
     task: str  # the task that acts on it (TASKS; "check" is check.py)
-    description: str  # the README's "meaning" column
+    description: str  # the "meaning" column of docs/data-keys.md
     check: Check | None = None  # the value's own check, after its type's
     secret: bool = False  # never shown in a message
     inventory: bool = False  # set per host in the inventory; may be absent
@@ -222,6 +224,10 @@ def _kubernetes_version(value: str) -> Invalid | None:
 
 
 DECLARED: tuple[Key, ...] = (
+    Key("deploy_until", (str,), "cluster", "deploy",
+        "how far `deploy.py` goes: `ready` (account … selinux), `runtime` (+ containerd), "
+        "`kubernetes` (+ packages), `cluster` (+ init, join, CNI)",
+        _one_of(DEPLOY_STAGES)),
     # account
     Key("admin_user", (str,), "kubeadmin", "account", "the admin account to create",
         _admin_user),
@@ -279,6 +285,9 @@ DECLARED: tuple[Key, ...] = (
         "the node's address on the cluster network: a source of every node's cluster zone, and "
         "the address the readiness check probes; default: the source address of the node's "
         "default route", _address, inventory=True),
+    Key("probe_prefix", (str, type(None)), None, "check",
+        "for a host of the `outside` group: the command its probes run through, e.g. "
+        "`ip netns exec kubeprep-lab`", inventory=True),
     # swap
     Key("swap", (str,), "off", "swap",
         "`\"off\"`: swap off now and at boot; `\"keep\"` (kubelet NodeSwap): undo what kubeprep "

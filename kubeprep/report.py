@@ -94,7 +94,8 @@ def render_json(report: Report) -> dict[str, Any]:
         "paths": [
             {
                 "source": p.path.source, "target": p.path.target, "address": p.path.address,
-                "port": p.path.port, "why": p.path.why, "result": p.result, "detail": p.detail,
+                "port": p.path.port, "why": p.path.why, "expected": p.path.expected,
+                "result": p.result, "detail": p.detail,
             }
             for p in report.paths
         ],

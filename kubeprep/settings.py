@@ -21,6 +21,7 @@ from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
+OUTSIDE = "outside"  # inventory group of hosts that are not nodes: check.py's probe sources
 
 # The keys of group_data/, with the types they may have; the inventory's own keys apart.
 KEYS: dict[str, tuple[type, ...]] = {key.name: key.types for key in DECLARED if not key.inventory}
@@ -185,7 +186,7 @@ def _check_type(host: str, role: str, key: Key, data: Mapping[str, object]) -> N
         where = f"{role}.py" if isinstance(key.default, PerRole) else "all.py"
         raise DataError(
             f"{host}: required key {key.name} is missing. "
-            f"Fix: set {key.name} in group_data/{where} (see README, 'Data keys').",
+            f"Fix: set {key.name} in group_data/{where} (see docs/data-keys.md).",
         )
     if not isinstance(value, key.types):
         wanted = " or ".join("None" if t is type(None) else t.__name__ for t in key.types)

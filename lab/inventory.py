@@ -23,7 +23,18 @@ _PORT_BASE = int(os.environ.get("KUBEPREP_LAB_PORT_BASE", "2200"))
 _SSH_KEY = str(_LAB_DIR / ".state" / "id_ed25519")
 
 
-def _node(name: str, index: int, cluster_address: str) -> tuple[str, dict]:
+# The lab image serves containerd 1.6 (bookworm, what an unpinned install gets) and 2.x (unstable,
+# pinned in lab/image/sid-packages.txt): w2 runs 2.x, so both config formats run for real.
+_SID_PACKAGES = dict(
+    line.split("=", 1)
+    for line in (_LAB_DIR / "image" / "sid-packages.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+# Offline: the test imports this image (lab/image/build-oci-image.sh); nothing is pulled.
+_SANDBOX_IMAGE = "localhost/pause:3.10"
+
+
+def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str, dict]:
     return (
         name,
         {
@@ -34,9 +45,17 @@ def _node(name: str, index: int, cluster_address: str) -> tuple[str, dict]:
             "ssh_strict_host_key_checking": "no",
             "ssh_known_hosts_file": "/dev/null",
             "cluster_address": cluster_address,
+            # The lab reaches no Kubernetes package repository nor image registry: the deploy
+            # stops after the container runtime (README, "What is proven where").
+            "deploy_until": "runtime",
+            "containerd_sandbox_image": _SANDBOX_IMAGE,
+            **data,
         },
     )
 
 
 control_plane = [_node("cp1", 1, "192.168.77.11")]
-workers = [_node("w1", 2, "192.168.77.21"), _node("w2", 3, "192.168.77.22")]
+workers = [
+    _node("w1", 2, "192.168.77.21"),
+    _node("w2", 3, "192.168.77.22", containerd_version=_SID_PACKAGES["containerd"]),
+]

@@ -1,1 +1,2 @@
-"""Custom pyinfra operations for what pyinfra has none of: firewalld, SELinux mode, fstab swap."""
+"""Custom pyinfra operations for what pyinfra lacks: firewalld, SELinux mode, swap, sysctl.d,
+containerd, Kubernetes packages, kubeadm."""

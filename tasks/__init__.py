@@ -1,1 +1,1 @@
-"""The five node-prep tasks. Each file is a pyinfra deploy that also runs on its own."""
+"""The tasks: one pyinfra deploy file each, run in order by deploy.py and each runnable alone."""

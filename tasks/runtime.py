@@ -1,5 +1,6 @@
-"""runtime: containerd installed (the distribution's on Debian/Ubuntu, Docker's containerd.io on
-the RHEL family), configured for the installed version and the cgroup driver, running."""
+"""runtime: containerd installed (the distribution's on Debian/Ubuntu, with its CNI plugins;
+Docker's containerd.io on the RHEL family), configured for the installed version and the cgroup
+driver, running."""
 
 from pyinfra.operations import apt, dnf
 
@@ -24,7 +25,13 @@ if checked:
             )
         dnf.packages(name="Install containerd", packages=[package])
     else:
-        apt.packages(name="Install containerd", packages=[package], update=True, cache_time=86400)
+        # The config points containerd at /usr/lib/cni, where the distribution's CNI plugins go;
+        # a cni_bin_dir from data is the user's to fill (e.g. kubernetes-cni's /opt/cni/bin).
+        plugins = [] if runtime.cni_bin_dir else ["containernetworking-plugins"]
+        apt.packages(
+            name="Install containerd", packages=[package, *plugins], update=True,
+            cache_time=86400,
+        )
     containerd.configured(
         name="containerd configured for the kubelet, running and enabled",
         cgroup_driver=runtime.cgroup_driver,

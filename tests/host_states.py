@@ -349,11 +349,13 @@ def converged(family: str, role: str = "control_plane") -> dict:
             f"path={DOCKER_REPO_FILE}": hashlib.sha1(DOCKER_REPO.encode()).hexdigest(),
         })
     facts["deb.DebPackages"]["containerd"] = [DEBIAN_CONTAINERD]
+    facts["deb.DebPackages"]["containernetworking-plugins"] = [DEBIAN_CNI_PLUGINS]
     facts["containerd.ContainerdState"] = runtime_state(family, "converged")
     return facts
 
 
 # ------------------------------------------------------------------------------------ runtime
+DEBIAN_CNI_PLUGINS = "1.1.1+ds1-3+b5"  # Debian 12's, as dpkg lists it on the lab's VMs
 # containerd.ContainerdState on Debian (CNI plugins in /usr/lib/cni) and the RHEL family
 # (/opt/cni/bin). Real output of the fact's command with Debian's containerd binaries (1.6.20 from
 # bookworm, 1.7.24 from trixie, 2.1.9 from sid) reading each case's config file; only systemctl's

@@ -189,7 +189,9 @@ def test_fresh_host_installs_and_configures(platform):
         assert "gpgkey=https://download.docker.com/linux/centos/gpg\n" in repo[1][1]
         assert run.commands("Install containerd") == ["dnf install -y containerd.io"]
     else:
-        assert run.commands("Install containerd")[-1].endswith(" install containerd")
+        # with the distribution's CNI plugins, in /usr/lib/cni where the config points
+        assert run.commands("Install containerd")[-1].endswith(
+            " install containerd containernetworking-plugins")
     commands = run.commands(CONFIGURED)
     # Planned before containerd is installed: 1.x unless data pins a version.
     assert commands[0] == "mkdir -p /etc/containerd"
@@ -234,7 +236,8 @@ def test_upgrade_to_2_x_rewrites_the_version_2_file_as_version_3(platform):
 def test_pinned_2_x_on_a_fresh_host_plans_the_version_3_file():
     run = run_deploy("tasks/runtime.py", host("debian12", "fresh"),
                      data={"containerd_version": "2.1.9+ds1-5"})
-    assert run.commands("Install containerd")[-1].endswith(" install containerd=2.1.9+ds1-5")
+    assert run.commands("Install containerd")[-1].endswith(
+        " install containerd=2.1.9+ds1-5 containernetworking-plugins")
     assert tomllib.loads(run.commands(CONFIGURED)[1][1])["version"] == 3
 
 

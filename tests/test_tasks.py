@@ -12,6 +12,7 @@ from host_states import (
     ROCKY_9,
     ROLE_PORTS,
     converged,
+    fact_case_output,
     firewalld_output,
     fresh,
     list_all,
@@ -20,6 +21,7 @@ from host_states import (
     show,
     swap_output,
 )
+from kube_states import packages_facts
 from taskrun import ByArguments, run_deploy
 
 FAMILIES = ["rhel", "debian"]
@@ -46,16 +48,21 @@ def test_converged_host_gets_no_command(task, family):
     assert run.changes == {}
 
 
+# deploy.py up to the runtime on one host; tests/test_kubernetes.py and tests/test_cluster.py
+# cover the later stages (the cluster's needs a whole fleet).
+UP_TO_RUNTIME = {"deploy_until": "runtime"}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_deploy_on_converged_worker_changes_nothing(family):
-    run = run_deploy("deploy.py", converged(family, "workers"), group="workers")
+    run = run_deploy("deploy.py", converged(family, "workers"), group="workers", data=UP_TO_RUNTIME)
     assert len(run.ops) == {"rhel": 18, "debian": 17}[family]  # RHEL adds a repository
     assert run.changes == {}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_operation_reads_each_fact_once(family):
-    run = run_deploy("deploy.py", fresh(family))
+    run = run_deploy("deploy.py", fresh(family), data=UP_TO_RUNTIME)
     for (name, _), reads in zip(run.ops, run.fact_reads, strict=True):
         twice = {fact: n for fact, n in reads.items() if n > 1 and not fact.startswith("files.")}
         assert not twice, f"{name} reads {twice}"
@@ -65,7 +72,7 @@ def test_each_operation_reads_each_fact_once(family):
 def test_converged_host_reads_its_zones_once(family):
     """The firewall task reads every zone it changes once, before anything runs, and its
     operations use that read: nothing changes firewalld in between on such a host."""
-    run = run_deploy("deploy.py", converged(family), yes=True)
+    run = run_deploy("deploy.py", converged(family), data=UP_TO_RUNTIME, yes=True)
     assert run.prepare_reads["firewalld.FirewalldZones"] == 1
     # With sshd's ports and the other firewalls, in one round trip.
     assert run.prepare_reads["together.Together"] == 1
@@ -76,7 +83,7 @@ def test_converged_host_reads_its_zones_once(family):
 
 def test_fresh_host_reads_its_zones_again_once_firewalld_is_installed():
     """A read that found no firewalld is not used: the install changes everything it says."""
-    run = run_deploy("deploy.py", fresh("debian"), yes=True)
+    run = run_deploy("deploy.py", fresh("debian"), data=UP_TO_RUNTIME, yes=True)
     assert run.prepare_reads["firewalld.FirewalldZones"] == 1
     zone_reads = {name: reads["firewalld.FirewalldZones"]
                   for (name, _), reads in zip(run.ops, run.fact_reads, strict=True)
@@ -123,7 +130,7 @@ FIREWALL_OPS = [
 
 
 def test_fresh_rocky_control_plane_in_order():
-    run = run_deploy("deploy.py", fresh("rhel"))
+    run = run_deploy("deploy.py", fresh("rhel"), data=UP_TO_RUNTIME)
     assert [name for name, _ in run.ops] == [
         "Admin user kubeadmin",
         *FIREWALL_OPS,
@@ -178,7 +185,7 @@ def test_fresh_rocky_control_plane_in_order():
 
 
 def test_fresh_debian_worker():
-    run = run_deploy("deploy.py", fresh("debian"), group="workers")
+    run = run_deploy("deploy.py", fresh("debian"), group="workers", data=UP_TO_RUNTIME)
     install = run.commands("Install firewalld")
     assert install[0] == "apt-get update"
     assert install[-1].endswith(" install firewalld")
@@ -288,11 +295,8 @@ def test_cluster_address_comes_from_the_default_route_without_data():
     }
 
 
-UFW_ACTIVE = {
-    "units": {"ufw.service": {"active": True, "enabled": True}},
-    "ufw": {"installed": True, "enabled": True, "active": True},
-    "files": {},
-}
+# Read on the lab's w2 after `apt-get install ufw && ufw allow 22/tcp && ufw --force enable`.
+UFW_ACTIVE = fact_case_output("other_firewalls.OtherFirewalls/debian12_ufw_enabled_by_hand")
 
 
 @pytest.mark.parametrize("task", ["tasks/firewall.py", "deploy.py"])
@@ -653,3 +657,29 @@ def test_disabled_needs_the_kernel_argument_from_rhel_9_on(release, grubby):
     assert commands[0] == "setenforce 0"
     assert commands[1].endswith("'s/^[[:space:]]*SELINUX=.*/SELINUX=disabled/' /etc/selinux/config")
     assert commands[2:] == (["grubby --update-kernel ALL --args selinux=0"] if grubby else [])
+
+
+def test_a_host_of_the_outside_group_gets_no_operation_and_is_not_failed():
+    """check.py's probe sources (group ``outside``) are not nodes: the deploy leaves them alone."""
+    run = run_deploy("deploy.py", fresh("debian"), groups=["outside"])
+    assert (run.ops, run.failed, run.errors) == ([], False, [])
+
+
+@pytest.mark.parametrize(("until", "last_task_op"), [
+    ("ready", "SELinux permissive"),
+    ("runtime", "containerd configured for the kubelet, running and enabled"),
+])
+def test_deploy_until_decides_the_last_stage(until, last_task_op):
+    run = run_deploy("deploy.py", converged("debian", "workers"), group="workers",
+                     data={"deploy_until": until})
+    assert run.ops[-1][0] == last_task_op
+
+
+def test_deploy_until_kubernetes_adds_the_packages_task():
+    facts = {**converged("debian", "workers"),
+             **packages_facts("debian12", "debian_none_installed", None)}
+    run = run_deploy("deploy.py", facts, group="workers",
+                     data={"deploy_until": "kubernetes", "kubernetes_version": "1.36.4"})
+    assert [name for name, _ in run.ops][-2:] == [
+        "kubeadm, kubelet and kubectl 1.36.4, held", "kubelet enabled",
+    ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result
+from kubeprep.firewalls import other_firewalls
 from kubeprep.ports import covered
 
 
@@ -130,3 +131,108 @@ def check_firewall(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         ))
     return results or [Result("firewall", OK, "firewalld active, " + "; ".join(
         zone.summary() for zone in zones))]
+
+
+def _open_parts(port: str, opened: list[str]) -> list[str]:
+    """The parts of ``port`` (``2379-2380/tcp``) that ``opened`` opens, as ports and ranges:
+    coverage, not strings (``2379/tcp`` and ``2380/tcp`` listed apart open ``2379-2380/tcp``)."""
+    numbers, _, proto = port.partition("/")
+    first, _, last = numbers.partition("-")
+    found: list[list[int]] = []
+    for number in range(int(first), int(last or first) + 1):
+        if covered(f"{number}/{proto}", opened):
+            if found and found[-1][1] == number - 1:
+                found[-1][1] = number
+            else:
+                found.append([number, number])
+    return [f"{low}/{proto}" if low == high else f"{low}-{high}/{proto}" for low, high in found]
+
+
+def _entries_opening(parts: list[str], config: Mapping[str, Any],
+                     service_ports: Mapping[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The zone's (ports, services) that open any of ``parts``, as the zone lists them."""
+    ports = [port for port in config["ports"] if any(_open_parts(part, [port]) for part in parts)]
+    services = [
+        service for service in config["services"]
+        if any(_open_parts(part, service_ports.get(service, [])) for part in parts)
+    ]
+    return ports, services
+
+
+def check_exposure(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """No nodes-only port open to every source: in the default zone or in a zone bound to an
+    interface (now or in its file), runtime or permanent; a port, a range or a service of the
+    zone counts. An error when the data keeps those ports to the nodes (a cluster zone), a
+    warning when the data opens them to everyone (``firewall_cluster_only = False``).
+    """
+    firewall = facts.get("firewalld") or {}
+    service_ports = firewall.get("service_ports") or {}
+    results = []
+    for zone, bound in (firewall.get("interface_zones") or {}).items():
+        interfaces = list(dict.fromkeys([*bound["interfaces"], *bound["permanent_interfaces"]]))
+        exposed, commands = {}, []
+        for name in ("runtime", "permanent"):
+            config = bound[name]
+            if config is None:
+                continue
+            opened = [*config["ports"], *(
+                port for service in config["services"] for port in service_ports.get(service, [])
+            )]
+            parts = [part for port in spec.nodes_only_ports for part in _open_parts(port, opened)]
+            if not parts:
+                continue
+            exposed[name] = parts
+            tool = "firewall-cmd" if name == "runtime" else (
+                "firewall-cmd --permanent" if firewall.get("active") else "firewall-offline-cmd")
+            if zone == spec.cluster_zone:
+                options = [f"--remove-interface={i}" for i in interfaces]
+            else:
+                ports, services = _entries_opening(parts, config, service_ports)
+                options = [*(f"--remove-port={p}" for p in ports),
+                           *(f"--remove-service={s}" for s in services)]
+            if options:
+                commands.append(f"{tool} --zone={zone} {' '.join(options)}")
+        if not exposed:
+            continue
+        why = [f"bound to {' '.join(interfaces)}"] if interfaces else []
+        if zone == firewall.get("default_zone"):
+            why.append("the default zone: every interface no other zone claims")
+        detail = f"zone {zone} ({'; '.join(why)}) opens nodes-only ports to every source: " + \
+            "; ".join(f"{' '.join(parts)} ({name})" for name, parts in exposed.items())
+        if spec.cluster_zone is None:
+            results.append(Result(
+                "firewall", WARNING, detail + " (the data opens them to everyone)",
+                "set firewall_cluster_only = True, then pyinfra inventory.py tasks/firewall.py",
+            ))
+            continue
+        fix = " && ".join(commands)
+        if zone == spec.cluster_zone:
+            fix += " (the cluster zone is for the nodes' addresses only: bind the interface " \
+                "to another zone)"
+        elif zone == (firewall.get("zone") or "public"):
+            fix += " (or pyinfra inventory.py tasks/firewall.py, for entries written exactly as " \
+                "in firewall_cluster_ports)"
+        results.append(Result("firewall", ERROR, detail, fix))
+    return results
+
+
+def check_others(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """No other firewall that would drop what firewalld opens: ufw active (or set to start at
+    boot), nftables.service / iptables.service / ip6tables.service enabled or active with rules
+    of their own (``kubeprep.firewalls.other_firewalls``). An error: the nodes' ports would be
+    dropped whatever firewalld says. kubeadm has no such check (its Firewalld check only warns
+    that firewalld runs).
+    """
+    found = other_firewalls(facts.get("other_firewalls") or {})
+    if not found:
+        return [Result("others", OK, "no other firewall (ufw, nftables, iptables services)")]
+    commands = " && ".join(firewall.stop for firewall in found)
+    rerun = "pyinfra inventory.py tasks/firewall.py"
+    fix = (f"{rerun} again (firewall_disable_others = True stops and disables them)"
+           if spec.disable_other_firewalls else
+           f"set firewall_disable_others = True and run {rerun}")
+    return [Result(
+        "others", ERROR,
+        "; ".join(firewall.detail for firewall in found) + ": it drops what firewalld opens",
+        f"{fix}, or by hand: {commands}",
+    )]

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from kubeprep.checks.model import ERROR, OK, WARNING, Node, Path, PathResult, Report, Result
-from kubeprep.checks.node import NODE_CHECKS
+from kubeprep.checks.node import NODE_CHECKS, check_proxy
+from kubeprep.checks.software import check_package_versions
 
 API_PORT, KUBELET_PORT, ETCD_PORTS = 6443, 10250, (2379, 2380)
+MAX_RANGE_PROBES = 8  # a range up to this size is probed port by port, a larger one at its start
 
 
 def _duplicates(values: Mapping[str, Iterable[str]]) -> dict[str, dict[str, list[str]]]:
@@ -28,9 +30,14 @@ def _duplicates(values: Mapping[str, Iterable[str]]) -> dict[str, dict[str, list
 
 
 def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
-    """Hostname, product_uuid and MAC uniqueness across every node that was read."""
+    """Hostname, product_uuid and MAC uniqueness across every node that was read; the HTTPS
+    proxy against every node's address; one kubelet version."""
     read = [node for node in nodes if node.facts is not None]
     results: dict[str, list[Result]] = {node.name: [] for node in read}
+    addresses = list(dict.fromkeys(node.address for node in nodes if node.address))
+    for node in read:
+        if node.spec is not None:
+            results[node.name] += check_proxy(node.spec, node.facts, addresses)
     names = {
         node.name: [node.facts["hostname"].lower()] for node in read if node.facts.get("hostname")
     }
@@ -66,6 +73,8 @@ def fleet_checks(nodes: list[Node]) -> dict[str, list[Result]]:
         results, macs, "mac", "MAC {value} is also on {others} (cloned VM?)",
         "give each VM NIC its own MAC address (regenerate it in the hypervisor)",
     )
+    for name, found in check_package_versions(read).items():
+        results[name] += found
     return results
 
 
@@ -107,6 +116,49 @@ def required_paths(nodes: list[Node]) -> list[Path]:
     return paths
 
 
+def _probe_ports(port: str) -> list[int]:
+    """The TCP port numbers to probe for a firewalld port: each of a small range, else its
+    first (a probe connects over TCP: UDP ports are left out)."""
+    numbers, _, proto = port.partition("/")
+    if proto != "tcp":
+        return []
+    first, _, last = numbers.partition("-")
+    low, high = int(first), int(last or first)
+    return list(range(low, high + 1)) if high - low < MAX_RANGE_PROBES else [low]
+
+
+def outside_paths(outsiders: list[str], nodes: list[Node]) -> list[Path]:
+    """From each host that is not a node (the inventory group ``outside``) to every node: its
+    nodes-only ports must be closed, its public ports open."""
+    paths = []
+    for source in outsiders:
+        for node in nodes:
+            if node.facts is None or node.spec is None or not node.address:
+                continue
+            for port in dict.fromkeys(p for spec in node.spec.nodes_only_ports
+                                      for p in _probe_ports(spec)):
+                paths.append(Path(source, node.name, node.address, port, "nodes only",
+                                  expected="closed"))
+            for port in dict.fromkeys(p for spec in node.spec.public_ports
+                                      for p in _probe_ports(spec)):
+                paths.append(Path(source, node.name, node.address, port, "public"))
+    return paths
+
+
+def _reach_fix(path: PathResult, node: str) -> str:
+    if path.result == "not checked" and "listen" in path.detail:
+        return "install python3 on the target (platform-python on EL8) to test this path"
+    if path.result == "not checked":
+        return (f"make {path.path.source} able to run bash and timeout (a host of the outside "
+                "group: its probe_prefix)")
+    if path.path.expected == "closed":
+        return (f"close {path.path.port}/tcp on {node} to everyone but the nodes: see the firewall "
+                "column (pyinfra inventory.py tasks/firewall.py, or the firewall-cmd lines "
+                "there); check firewalls in front of the nodes")
+    return (f"open {path.path.port}/tcp on {node} (runtime and permanent): "
+            "pyinfra inventory.py tasks/firewall.py; check firewalls between the nodes")
+
+
 def evaluate(nodes: list[Node], paths: list[PathResult], kubernetes_version: str) -> Report:
     """Fill every node's results: node checks, fleet checks, then reachability."""
     fleet = fleet_checks(nodes)
@@ -120,18 +172,20 @@ def evaluate(nodes: list[Node], paths: list[PathResult], kubernetes_version: str
         results.extend(fleet.get(node.name, []))
         into = [path for path in paths if path.path.target == node.name]
         if into:
-            bad = [path for path in into if path.result != "open"]
+            bad = [path for path in into if path.level != OK]
             if not bad:
-                results.append(Result("reach", OK, f"{len(into)} paths in, all open"))
+                closed = sum(path.path.expected == "closed" for path in into)
+                parts = [f"{len(into) - closed} paths in, all open" if len(into) > closed else "",
+                         f"{closed} nodes-only from outside, all closed" if closed else ""]
+                results.append(Result("reach", OK, "; ".join(part for part in parts if part)))
             for path in bad:
+                reached = (" (reachable from a non-node address)"
+                           if path.path.expected == "closed" else "")
                 results.append(Result(
                     "reach", path.level,
                     f"{path.path.source} -> {node.name}:{path.path.port} ({path.path.why}) "
-                    f"{path.result}: {path.detail}",
-                    f"open {path.path.port}/tcp on {node.name} (runtime and permanent): "
-                    "pyinfra inventory.py tasks/firewall.py; check firewalls between the nodes"
-                    if path.result in ("filtered", "refused") else
-                    "install python3 on the target (platform-python on EL8) to test this path",
+                    f"{path.result}{reached}: {path.detail}",
+                    _reach_fix(path, node.name),
                 ))
         node.results = results
     return Report(nodes, paths, kubernetes_version)

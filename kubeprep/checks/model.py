@@ -15,8 +15,9 @@ OK, WARNING, ERROR = "ok", "warning", "error"
 LEVELS = (OK, WARNING, ERROR)
 
 COLUMNS = (
-    "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "cpu/mem",
-    "hostname", "uuid", "mac", "cgroup", "kernel", "tools", "ports", "reach",
+    "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "others",
+    "cpu/mem", "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports",
+    "leftover", "proxy", "runtime", "packages", "reach",
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -39,12 +40,18 @@ class NodeSpec:
     selinux_mode: str
     kernel_modules: tuple[str, ...]
     kernel_sysctls: tuple[tuple[str, str], ...]
+    disable_other_firewalls: bool  # firewall_disable_others: tasks/firewall.py stops them
     public_ports: tuple[str, ...]  # the public zone's (firewall_zone, else the default zone)
     cluster_zone: str | None  # the nodes-only zone; None: every port is public
     cluster_ports: tuple[str, ...]  # the cluster zone's
     cluster_sources: tuple[str, ...] | None  # every node's address; None: not known
     protocols: tuple[str, ...]  # the CNI's: in the cluster zone, else in the public zone
+    nodes_only_ports: tuple[str, ...]  # ports only nodes may reach (not also public ports)
+    cluster_address: str | None  # the data's address of this node; None: its default route's
+    pod_cidr: str
+    service_cidr: str
     kubernetes_version: str
+    cgroup_driver: str  # containerd's SystemdCgroup and the kubelet's cgroupDriver
 
 
 @dataclass
@@ -72,6 +79,7 @@ class Path:
     address: str
     port: int
     why: str  # what uses it
+    expected: str = "open"  # "closed": a nodes-only port probed from a host that is not a node
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,9 @@ class PathResult:
 
     @property
     def level(self) -> str:
-        return {"open": OK, "not checked": WARNING}.get(self.result, ERROR)
+        if self.result == "not checked":
+            return WARNING
+        return OK if (self.result == "open") == (self.path.expected == "open") else ERROR
 
 
 @dataclass

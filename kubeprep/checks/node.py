@@ -5,12 +5,14 @@ out, with the level kubeadm or the kubelet gives the same problem. Pure Python, 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubeprep.checks.firewall import check_firewall
+from kubeprep.checks.firewall import check_exposure, check_firewall, check_others
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
+from kubeprep.checks.software import check_packages, check_runtime
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
 OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
@@ -23,6 +25,27 @@ KUBEADM_PREFLIGHT_PORTS = {
     "workers": (10250,),
 }
 MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
+# What kubeadm refuses from an earlier attempt, per role (cmd/kubeadm/app/preflight/checks.go):
+# init checks the static Pod manifests and the local etcd's data directory; join (a worker)
+# the kubelet's kubeconfigs and the CA certificate.
+KUBEADM_LEFTOVERS = {
+    "control_plane": (
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+        "/etc/kubernetes/manifests/kube-scheduler.yaml",
+        "/etc/kubernetes/manifests/etcd.yaml",
+        "/var/lib/etcd",
+    ),
+    "workers": (
+        "/etc/kubernetes/kubelet.conf",
+        "/etc/kubernetes/bootstrap-kubelet.conf",
+        "/etc/kubernetes/pki/ca.crt",
+    ),
+}
+# The file whose presence makes the next boot relabel (facts.selinux.RELABEL_MARK).
+RELABEL_MARK = "/.autorelabel"
+# A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
+MAX_LABEL_VALUE = 63
 # Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
 _DNF_DISTROS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
 # A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
@@ -164,7 +187,9 @@ def check_persist(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
 
 def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     """The mode now and at boot against the data; SELinux disabled in the kernel counts as
-    permissive (it stays off whatever the config says until the kernel enables it)."""
+    permissive (it stays off whatever the config says until the kernel enables it). A relabel
+    waiting for the next boot, and ``disabled`` without the kernel argument RHEL 9 needs, are
+    warnings: neither enforces anything now."""
     selinux = facts.get("selinux") or {}
     current, config = selinux.get("current"), selinux.get("config")
     wanted = spec.selinux_mode
@@ -173,12 +198,56 @@ def check_selinux(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         return [Result("selinux", OK, "no SELinux on this host")]
     detail = f"SELinux {current or 'absent'} now, {config or 'unset'} at boot; data says {wanted}"
     if wanted != "enforcing" and "enforcing" in (current, config):
-        return [Result("selinux", ERROR, detail + " (kubeadm's install guide needs permissive)",
-                       fix)]
-    if (config is not None and config != wanted) or (wanted == "enforcing" and
-                                                      current != "enforcing"):
-        return [Result("selinux", WARNING, detail, fix)]
-    return [Result("selinux", OK, detail)]
+        results = [Result("selinux", ERROR,
+                          detail + " (kubeadm's install guide needs permissive)", fix)]
+    elif (config is not None and config != wanted) or (wanted == "enforcing" and
+                                                        current != "enforcing"):
+        results = [Result("selinux", WARNING, detail, fix)]
+    else:
+        results = [Result("selinux", OK, detail)]
+    # A pending relabel runs at the next boot only where the kernel starts SELinux by itself (the
+    # RHEL family); Debian's kernel needs security=selinux first, so there the file just waits.
+    if selinux.get("relabel_pending") and (
+        package_manager(facts) == "dnf" or current in ("enforcing", "permissive")
+    ):
+        results.append(Result(
+            "selinux", WARNING,
+            f"reboot pending (relabel): {RELABEL_MARK} is there, so the next boot relabels the "
+            f"file system and starts SELinux {config or 'as configured'}",
+            f"reboot the node before kubeadm (the relabel takes minutes), then {fix}",
+        ))
+    if wanted == "disabled" and _config_cannot_disable(facts):
+        boot_args = selinux.get("boot_args")
+        if boot_args is None or not all(map(_selinux_off_at_boot, boot_args)):
+            missing = ("grubby is not installed to read the boot entries" if boot_args is None
+                       else "a boot entry lacks the selinux=0 kernel argument")
+            results.append(Result(
+                "selinux", WARNING,
+                f"selinux_mode = disabled, but on {_release(facts)} SELINUX=disabled in "
+                f"/etc/selinux/config does not disable SELinux (it boots enabled with no policy "
+                f"loaded) and {missing}",
+                f"{fix} (grubby --update-kernel ALL --args selinux=0), then reboot; or set "
+                "selinux_mode = 'permissive'",
+            ))
+    return results
+
+
+def _config_cannot_disable(facts: Mapping[str, Any]) -> bool:
+    """RHEL 9 and later (and the Fedora releases they come from) dropped disabling SELinux
+    through /etc/selinux/config: only the ``selinux=0`` kernel argument does."""
+    major = str((facts.get("os") or {}).get("version", "")).split(".")[0]
+    return package_manager(facts) == "dnf" and major.isdigit() and int(major) >= 9
+
+
+def _release(facts: Mapping[str, Any]) -> str:
+    os_release = facts.get("os") or {}
+    return f"{os_release.get('id', '')} {os_release.get('version', '')}".strip()
+
+
+def _selinux_off_at_boot(args: str) -> bool:
+    """Whether a kernel command line turns SELinux off: its last ``selinux=`` is ``selinux=0``."""
+    values = [arg for arg in args.split() if arg.startswith("selinux=")]
+    return bool(values) and values[-1] == "selinux=0"
 
 
 def check_resources(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
@@ -208,6 +277,15 @@ def check_hostname(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     if len(node_name) > 253 or not _DNS_SUBDOMAIN.match(node_name):
         results.append(Result("hostname", ERROR,
                               f"{name!r} is not a valid node name (RFC 1123 subdomain)", fix))
+    elif len(node_name) > MAX_LABEL_VALUE:
+        results.append(Result(
+            "hostname", ERROR,
+            f"{name!r} has {len(node_name)} characters: kubeadm warns ([WARNING Hostname]: name "
+            f"part must be no more than {MAX_LABEL_VALUE} characters) and the kubelet cannot "
+            "register the node (its kubernetes.io/hostname label value is limited to "
+            f"{MAX_LABEL_VALUE})",
+            "hostnamectl set-hostname with a name of at most 63 characters (e.g. the short name)",
+        ))
     elif node_name.split(".")[0] == "localhost":
         results.append(Result("hostname", WARNING,
                               f"{name!r}: every fresh machine is called that", fix))
@@ -243,25 +321,41 @@ def check_cgroup(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
                    f"cgroup v1 ({fs_type}): in maintenance mode, an error from kubelet 1.35", fix)]
 
 
-def check_kernel(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
-    """kubeadm's SystemVerification list: 4.19+ of 4.x, any 5.x or 6.x (and later).
+# kubeadm's SystemVerification kernel list (kubernetes/system-validators, validators/types_unix.go
+# KernelSpec.Versions; kernel_validator.go validateKernelVersion), per kubeadm minor version:
+# system-validators 1.10.0 dropped 4.x for the kernel.org LTS 5.4, 5.10, 5.15 and any 6.x or
+# later (used from kubeadm 1.34; 1.35 has 1.12.1, same list), and 1.10.1 made a release outside
+# it a warning; 1.9.x (kubeadm 1.32 and 1.33) took 4.19+, 5.x, 6.x and refused the rest.
+KERNELS_SINCE_1_34 = (
+    r"^5\.4.*$", r"^5\.10.*$", r"^5\.15.*$", r"^([6-9]|[1-9][0-9]+)\.([0-9]+)\.([0-9]+).*$",
+)
+KERNELS_1_32 = (r"^4\.19.*$", r"^4\.[2-9][0-9].*$", r"^([5-9]|[1-9][0-9]+)\.([0-9]+)\.([0-9]+).*$")
 
-    Outside the list it is a warning from kubeadm 1.34 (system-validators 1.10.1), an error in
-    1.32 and 1.33, which introduced the 4.19 floor.
+
+def check_kernel(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """The kernel release against kubeadm's SystemVerification list for ``kubernetes_version``.
+
+    From 1.34: 5.4, 5.10, 5.15, 6.x and later; outside it a warning (EL8's 4.18 and EL9's 5.14
+    get kubeadm's warning too). 1.32 and 1.33: 4.19+, 5.x, 6.x; outside it an error. Before
+    1.32 kubeadm took any 3.10+ kernel: nothing kubeprep supports is outside it.
     """
     release = facts.get("kernel")
-    match = re.match(r"^(\d+)\.(\d+)", release or "")
-    if not match:
+    if not release or not re.match(r"^\d+\.\d+", release):
         return [Result("kernel", WARNING, "could not read the kernel release")]
-    major, minor = int(match.group(1)), int(match.group(2))
-    if major >= 5 or (major, minor) >= (4, 19):
-        return [Result("kernel", OK, release)]
     version = parse_version(spec.kubernetes_version)
-    level = ERROR if version in ((1, 32), (1, 33)) else WARNING
+    if version is not None and version < (1, 32):
+        return [Result("kernel", OK, release)]
+    old = version in ((1, 32), (1, 33))
+    accepted = KERNELS_1_32 if old else KERNELS_SINCE_1_34
+    if any(re.match(pattern, release) for pattern in accepted):
+        return [Result("kernel", OK, release)]
+    listed = "4.19+, 5.x, 6.x" if old else "5.4, 5.10, 5.15, 6.x and later"
+    level = ERROR if old else WARNING
     return [Result(
         "kernel", level,
-        f"{release} is outside kubeadm's validated kernels (4.19+, 5.x, 6.x)",
-        "run a newer kernel (EL9: 5.14), or pass --ignore-preflight-errors=SystemVerification",
+        f"{release} is outside kubeadm {spec.kubernetes_version}'s validated kernels ({listed}): "
+        f"[{level.upper()} SystemVerification]",
+        "run a kernel from that list, or pass --ignore-preflight-errors=SystemVerification",
     )]
 
 
@@ -288,8 +382,110 @@ def check_ports(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     return [Result("ports", OK, f"free: {' '.join(map(str, ports))}")]
 
 
+def kubeadm_check_name(path: str) -> str:
+    """kubeadm's name of the check that refuses ``path``: FileAvailable--etc-kubernetes-...,
+    DirAvailable--var-lib-etcd (what --ignore-preflight-errors takes)."""
+    kind = "DirAvailable" if path == "/var/lib/etcd" else "FileAvailable"
+    return f"{kind}-{path.replace('/', '-')}"
+
+
+def check_leftovers(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """Nothing left from an earlier kubeadm run: what kubeadm refuses for this role is an error;
+    the other role's files a warning (a former control plane joining as a worker would run
+    its old static Pods)."""
+    found = facts.get("leftovers") or []
+    refused = [path for path in found if path in KUBEADM_LEFTOVERS.get(spec.role, ())]
+    others = [path for path in found if path not in refused]
+    fix = "kubeadm reset -f (it removes what an earlier init or join left), or remove them"
+    results = []
+    if refused:
+        results.append(Result(
+            "leftover", ERROR,
+            "left from an earlier kubeadm run: " + "; ".join(
+                f"{path} ([ERROR {kubeadm_check_name(path)}])" for path in refused),
+            fix,
+        ))
+    if others:
+        results.append(Result(
+            "leftover", WARNING,
+            f"left from an earlier kubeadm run: {' '.join(others)} (kubeadm does not check "
+            f"them on a {'control plane' if spec.role == 'control_plane' else 'worker'})",
+            fix,
+        ))
+    return results or [Result("leftover", OK, "no kubeadm leftovers")]
+
+
+def check_cluster_address(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """The data's cluster_address is an address of this node (kubespray asserts the same): the
+    other nodes and the firewall's sources use it."""
+    address = spec.cluster_address
+    if address is None:
+        return [Result("address", OK, "no cluster_address: the default route's source address")]
+    found = facts.get("ip_addresses") or []
+    if not found:
+        return [Result("address", WARNING, "could not read the node's addresses (ip -o addr)")]
+    if ipaddress.ip_address(address) in {ipaddress.ip_address(a) for a in found}:
+        return [Result("address", OK, f"cluster_address {address} is on this node")]
+    listed = " ".join(a for a in found if not ipaddress.ip_address(a).is_loopback
+                      and not ipaddress.ip_address(a).is_link_local)
+    return [Result(
+        "address", ERROR,
+        f"cluster_address {address} is not an address of this node (it has {listed or 'none'})",
+        "set cluster_address in the inventory to this node's address on the cluster network",
+    )]
+
+
+def _no_proxy_covers(entries: list[str], target: str) -> bool:
+    """Whether a NO_PROXY list sends ``target`` (an address or a network) direct, as Go's
+    net/http (golang.org/x/net/http/httpproxy) reads it: ``*``, an IP, a CIDR."""
+    network = ipaddress.ip_network(target, strict=False)
+    for entry in entries:
+        if entry == "*":
+            return True
+        try:
+            if network.subnet_of(ipaddress.ip_network(entry, strict=False)):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+def check_proxy(
+    spec: NodeSpec, facts: Mapping[str, Any], node_addresses: list[str],
+) -> list[Result]:
+    """An HTTPS proxy (HTTPS_PROXY, else https_proxy) must leave the nodes and the pod and
+    service networks direct (NO_PROXY, else no_proxy): kubeadm's HTTPProxy and HTTPProxyCIDR
+    warnings; the API server would send its calls to pods and services through the proxy.
+    Each place that sets one (the SSH session, /etc/environment, /etc/profile.d) is read alone.
+    """
+    results = []
+    for source, variables in (facts.get("proxy") or {}).items():
+        proxy = variables.get("HTTPS_PROXY") or variables.get("https_proxy")
+        if not proxy:
+            continue
+        no_proxy = variables.get("NO_PROXY") or variables.get("no_proxy") or ""
+        entries = [entry.strip().lower() for entry in no_proxy.split(",") if entry.strip()]
+        wanted = [*node_addresses, spec.pod_cidr, spec.service_cidr]
+        missing = [target for target in wanted if not _no_proxy_covers(entries, target)]
+        where = "the SSH session's environment" if source == "env" else source
+        if not missing:
+            results.append(Result("proxy", OK, f"HTTPS proxy {proxy} in {where}; NO_PROXY "
+                                  "has the nodes, the pod and the service networks"))
+            continue
+        names = ", ".join(dict.fromkeys(
+            "HTTPProxyCIDR" if "/" in target else "HTTPProxy" for target in missing))
+        results.append(Result(
+            "proxy", WARNING,
+            f"HTTPS proxy {proxy} in {where} would carry the connections to "
+            f"{' '.join(missing)} ([WARNING {names}])",
+            f"add {','.join(missing)} to NO_PROXY and no_proxy in {where}",
+        ))
+    return results or [Result("proxy", OK, "no HTTPS proxy")]
+
+
 NODE_CHECKS = (
     check_swap, check_ip_forward, check_bridge, check_overlay, check_persist, check_selinux,
-    check_firewall, check_resources, check_hostname, check_cgroup, check_kernel, check_binaries,
-    check_ports,
+    check_firewall, check_exposure, check_others, check_resources, check_hostname,
+    check_cluster_address, check_cgroup, check_kernel, check_binaries, check_ports,
+    check_leftovers, check_runtime, check_packages,
 )

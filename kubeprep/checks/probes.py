@@ -104,3 +104,13 @@ def classify_probe(rc: int, message: str) -> tuple[str, str]:
     if rc == 127:
         return "not checked", "no bash or timeout on the source node"
     return "filtered", message.strip() or f"failed (rc {rc})"
+
+
+def prefixed(prefix: str, command: str) -> str:
+    """``command`` run through ``prefix`` (an outside host's probe_prefix, e.g.
+    ``ip netns exec kubeprep-lab``): ``PREFIX sh -c 'COMMAND'``; the command alone without one.
+    Raises ValueError for a prefix that is not shell words."""
+    words = shlex.split(prefix)
+    if not words:
+        return command
+    return f"{shlex.join(words)} sh -c {shlex.quote(command)}"

@@ -17,6 +17,20 @@ apt_rec=(-o APT::Install-Recommends=true)
 in_root apt-get install -y --download-only "${apt_rec[@]}" \
     -o Dir::Cache::archives=/opt/lab-repo/ $repo_pkgs >&2
 rm -rf "$repo/partial" "$repo/lock"
+
+# packages from Debian unstable next to bookworm's, through a private apt config on the host (the
+# image's own sources never name unstable)
+sid_pkgs=$(grep -v '^[[:space:]]*#' "$LAB_IMAGE_DIR/sid-packages.txt" | xargs)
+sid=$(mktemp -d)
+mkdir -p "$sid/lists/partial" "$sid/archives/partial"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
+    > "$sid/sources.list"
+sid_apt=(-o "Dir::Etc::sourcelist=$sid/sources.list" -o Dir::Etc::sourceparts=- \
+         -o "Dir::State::Lists=$sid/lists" -o "Dir::Cache=$sid" -o Dir::Cache::pkgcache= \
+         -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root)
+apt-get "${sid_apt[@]}" update >&2
+(cd "$repo" && apt-get "${sid_apt[@]}" download $sid_pkgs >&2)
+rm -rf "$sid"
 (cd "$repo" && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null \
     && gzip -9kf Packages && apt-ftparchive release . > Release)
 log "local repo: $(ls "$repo"/*.deb | wc -l) packages, $(du -sh "$repo" | cut -f1)"
@@ -28,11 +42,32 @@ if [ -n "$deps" ]; then
     in_root apt-get install -y "${apt_rec[@]}" $deps >&2
 fi
 
+# busybox for the OCI images below, not served (downloaded while the image still has sources)
+mkdir -p "$root/tmp/lab-oci/partial"
+in_root apt-get install -y --download-only -o Dir::Cache::archives=/tmp/lab-oci/ busybox-static >&2
+
 # the VMs are offline: the local repo is their only source
 rm -f "$root"/etc/apt/sources.list.d/*
 echo "deb [trusted=yes] file:/opt/lab-repo ./" > "$root/etc/apt/sources.list"
+install -m 0644 "$files/lab-containerd.pref" "$root/etc/apt/preferences.d/lab-containerd"
 in_root apt-get update >&2
 in_root apt-get install -s $repo_pkgs > /dev/null
+in_root apt-get install -s $sid_pkgs > /dev/null
+
+# --- offline OCI images for the runtime tests (imported by them with `ctr images import`): the
+# pod sandbox (catatonit -P) and a busybox to run in pods; binaries from the Debian packages
+oci=$(mktemp -d)
+for deb in "$repo"/catatonit_*.deb "$root"/tmp/lab-oci/busybox-static_*.deb; do
+    dpkg-deb -x "$deb" "$oci/tree"
+done
+rm -rf "$root/tmp/lab-oci"
+mkdir -p "$root/opt/lab-images"
+"$LAB_IMAGE_DIR/build-oci-image.sh" "$root/opt/lab-images/pause-3.10.tar" 3.10 65535:65535 \
+    "$oci/tree/usr/bin/catatonit" -P >&2
+"$LAB_IMAGE_DIR/build-oci-image.sh" "$root/opt/lab-images/busybox.tar" 1.35 0:0 \
+    "$oci/tree/bin/busybox" sleep 86400 >&2
+rm -rf "$oci"
+log "OCI images: $(ls "$root/opt/lab-images" | xargs)"
 
 # --- identity, login, network
 install -m 0644 "$files/hosts" "$root/etc/hosts"

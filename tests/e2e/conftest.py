@@ -39,6 +39,7 @@ NETNS = "kubeprep-lab"  # `ip netns exec kubeprep-lab CMD` runs from 192.168.77.
 # cut power last.
 FILE_ORDER = (
     "test_check_fresh.py", "test_lab_smoke.py", "test_node_prep.py", "test_readiness.py",
+    "test_readiness_outside.py", "test_pods.py", "test_hand_made_firewalls.py",
     "test_swap_kinds.py", "test_faults.py", "test_cni.py",
 )
 
@@ -169,21 +170,3 @@ def lab():
     yield handle
     if os.environ.get("KUBEPREP_LAB_KEEP") != "1":
         handle.lab("down", check=False)
-
-
-@pytest.fixture
-def run_on(lab):
-    """``run_on(node, cmd, timeout=300, check=False) -> (rc, stdout, stderr)``."""
-    return lab.run
-
-
-@pytest.fixture
-def run_pyinfra(lab):
-    """``run_pyinfra(*args, timeout=1800, check=False) -> (rc, stdout, stderr)``."""
-    return lab.pyinfra
-
-
-@pytest.fixture
-def reboot_nodes(lab):
-    """``reboot_nodes(*nodes, timeout=900)``: reboot and wait for SSH."""
-    return lab.reboot

@@ -11,6 +11,7 @@ import os
 import subprocess
 import threading
 import time
+import tomllib
 
 import pytest
 from checkrun import MANY_LISTENERS, OUTSIDER, PROBE
@@ -298,6 +299,8 @@ def test_stopped_firewalld_without_ssh_is_converged_without_dropping_ssh(lab, fi
 
 def test_everything_persists_across_a_reboot(lab, first_run):
     assert changes_by_host(deploy(lab)) == {"w2": {"Kernel parameters in /etc/sysctl.d/k8s.conf, applied"}}
+    # containerd's effective config (tests/e2e/test_pods.py checks what it says).
+    runtime = {node: sh(lab, node, "containerd config dump") for node in lab.nodes}
     started = time.monotonic()
     lab.reboot()
     print(f"reboot of 3 VMs: {time.monotonic() - started:.0f} s")
@@ -305,5 +308,8 @@ def test_everything_persists_across_a_reboot(lab, first_run):
         assert sh(lab, node, "swapon --show --noheadings").strip() == "", node
         check_kernel(lab, node)
         check_zones(lab, node, configs=("",))
+        assert sh(lab, node, "systemctl is-active containerd").strip() == "active", node
+        assert tomllib.loads(sh(lab, node, "containerd config dump")) == \
+            tomllib.loads(runtime[node]), node
     assert sh(lab, "cp1", "getenforce").strip() == "Permissive"
     assert changes_by_host(deploy(lab)) == {}
