@@ -238,7 +238,12 @@ def _port_plan(
     stale_ports = _service_ports(stale_services, state)
     reopen = minus((kept_parts if not daemon else []) + minus(stale_ports, unwanted(stale_ports)),
                    stays)
-    missing = [port for port in wanted if not covered(port, stays + reopen)]
+    # Each only while not open yet: the daemon refuses a port one entry holds (ALREADY_ENABLED).
+    missing: list[str] = []
+    for port in wanted:
+        if not covered(port, stays + reopen + missing):
+            missing.append(port)
+    reopen = [port for port in reopen if not covered(port, missing)]
     removed: list[str] = []
     for entry in touched:
         if not daemon:

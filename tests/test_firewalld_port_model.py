@@ -1,9 +1,10 @@
 """firewalld.ports against a model of how firewalld treats port lists, on random zones.
 
 The running daemon (firewalld 0.9 to 1.3, ``fw_policy.add_port/remove_port`` and
-``config_zone.addPort/removePort``): adding a port one entry already holds does nothing
+``config_zone.addPort/removePort``): adding a port one entry already holds is refused
 (ALREADY_ENABLED); otherwise it merges with the entries it overlaps. Removing a port needs one entry
-that holds it all (else NOT_ENABLED, nothing happens) and then cuts it out of every entry.
+that holds it all (else NOT_ENABLED) and then cuts it out of every entry. Over D-Bus a refusal makes
+``busctl`` fail and stops the operation's chain of calls, so the model refuses too.
 ``firewall-offline-cmd`` adds and removes entries as strings. The calls must leave exactly the
 right numbers open, runtime and permanent, and a number open before and after must never close in
 between at runtime.
@@ -31,10 +32,14 @@ def _numbers(entries: list[Entry]) -> set[int]:
     return {n for first, last in entries for n in range(first, last + 1)}
 
 
+class Refused(Exception):
+    """firewalld's ALREADY_ENABLED or NOT_ENABLED: busctl fails, the chain of calls stops."""
+
+
 def daemon_add(entries: list[Entry], spec: str) -> list[Entry]:
     first, last = _entry(spec)
     if any(low <= first and last <= high for low, high in entries):
-        return entries  # ALREADY_ENABLED
+        raise Refused(f"ALREADY_ENABLED: {spec} in {entries}")
     kept = [(low, high) for low, high in entries if high < first or low > last]
     merged = [(low, high) for low, high in entries if (low, high) not in kept]
     return [*kept, (min([first, *(low for low, _ in merged)]),
@@ -44,7 +49,7 @@ def daemon_add(entries: list[Entry], spec: str) -> list[Entry]:
 def daemon_remove(entries: list[Entry], spec: str) -> list[Entry]:
     first, last = _entry(spec)
     if not any(low <= first and last <= high for low, high in entries):
-        return entries  # NOT_ENABLED
+        raise Refused(f"NOT_ENABLED: {spec} not in one of {entries}")
     result = []
     for low, high in entries:
         if high < first or low > last:
@@ -139,7 +144,8 @@ def test_running_daemon_ends_exact_and_never_closes_what_stays(listed, wanted, c
     # What the daemon lists at runtime: its own merges of what was added.
     runtime: list[Entry] = []
     for port in listed:
-        runtime = daemon_add(runtime, port)
+        if not any(low <= _entry(port)[0] and _entry(port)[1] <= high for low, high in runtime):
+            runtime = daemon_add(runtime, port)
     listed = [spec(*entry) for entry in runtime]
     check(listed, wanted, close, prune, True, daemon_add, daemon_remove)
 
