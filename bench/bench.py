@@ -3,6 +3,10 @@
 Prints figures, asserts nothing. Each host count starts from pristine VMs (`lab/lab reset`).
 
     ./run bench            # or: .venv/bin/python bench/bench.py
+
+Per host it counts the remote commands and the firewall-cmd processes they start (each starts
+Python: seconds on a small VM). The first converge is also shown without its package
+installation (the "Install ..." operations, timed from pyinfra's --debug log as it streams).
 """
 
 from __future__ import annotations
@@ -12,26 +16,60 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYINFRA = [str(ROOT / ".venv/bin/pyinfra"), "lab/inventory.py"]
 LIMITS = {1: ["--limit", "cp1"], 3: []}
-COMMAND_LINE = re.compile(r"Running command on (\S+):")
+COMMAND_LINE = re.compile(r"Running command on (\S+): (.*)")
+OPERATION_START = re.compile(r"""Starting operation \{['"](?:[^|]*\| )?(.+?)['"]\} on (\S+)""")
+PACKAGE_OPERATION = re.compile(r"^Install ")
+# firewall-cmd run as a command; the zone facts' `--list-all` fallback only runs where busctl
+# fails, and `command -v firewall-cmd` starts nothing.
+FIREWALL_CMD = re.compile(r'(?<![\w-])firewall-cmd --(?!zone="\$zone" --list-all)')
 
 
-def timed(args: list[str]) -> tuple[float, Counter, str]:
-    """Run pyinfra with --debug; return seconds, remote commands per host and the output."""
+@dataclass
+class Timing:
+    seconds: float
+    commands: Counter  # remote commands per host
+    firewall_cmd: Counter  # firewall-cmd processes per host
+    packages: float  # seconds spent in package-installation operations
+
+
+def timed(args: list[str]) -> Timing:
+    """Run pyinfra with --debug, timestamping each line of its log as it arrives."""
     start = time.monotonic()
-    result = subprocess.run(
-        [*PYINFRA, *args, "-y", "--debug"], cwd=ROOT, capture_output=True, text=True,
+    process = subprocess.Popen(
+        [*PYINFRA, *args, "-y", "--debug"], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
-    seconds = time.monotonic() - start
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        sys.exit(f"pyinfra {' '.join(args)} failed:\n{output[-3000:]}")
-    commands = Counter(match.group(1) for match in COMMAND_LINE.finditer(output))
-    return seconds, commands, output
+    lines: list[tuple[float, str]] = [(time.monotonic(), line) for line in process.stdout or []]
+    process.wait()
+    end = time.monotonic()
+    if process.returncode != 0:
+        tail = "".join(line for _, line in lines[-60:])
+        sys.exit(f"pyinfra {' '.join(args)} failed:\n{tail}")
+    commands, firewall_cmd = Counter(), Counter()
+    for _, line in lines:
+        if match := COMMAND_LINE.search(line):
+            commands[match[1]] += 1
+            firewall_cmd[match[1]] += len(FIREWALL_CMD.findall(match[2]))
+    return Timing(end - start, commands, firewall_cmd, _package_seconds(lines, end))
+
+
+def _package_seconds(lines: list[tuple[float, str]], end: float) -> float:
+    """Time spent in package operations: pyinfra runs one operation on every host before the
+    next starts, so an operation lasts from its first start to the next operation's."""
+    starts: list[tuple[float, str]] = []
+    for moment, line in lines:
+        match = OPERATION_START.search(line)
+        if match and (not starts or starts[-1][1] != match[1]):
+            starts.append((moment, match[1]))
+    ends = [moment for moment, _ in starts[1:]] + [end]
+    return sum(stop - begin for (begin, name), stop in zip(starts, ends, strict=True)
+               if PACKAGE_OPERATION.match(name))
 
 
 def lab(*args: str) -> None:
@@ -42,23 +80,32 @@ def main() -> None:
     rows = []
     for hosts, limit in LIMITS.items():
         lab("reset")
-        floor, _, _ = timed([*limit, "exec", "--", "true"])
-        converge, converge_cmds, _ = timed([*limit, "deploy.py"])
-        rerun, rerun_cmds, _ = timed([*limit, "deploy.py"])
-        rows.append((hosts, floor, converge, rerun, converge_cmds, rerun_cmds))
+        floor = timed([*limit, "exec", "--", "true"])
+        converge = timed([*limit, "deploy.py"])
+        rerun = timed([*limit, "deploy.py"])
+        rows.append((hosts, floor.seconds, converge, rerun))
 
-    print("\n| hosts | floor `exec -- true` | first converge | no-change re-run "
-          "| remote commands per host (converge / re-run) |")
+    print("\n| hosts | floor `exec -- true` | first converge | converge without package "
+          "installation | no-change re-run |")
     print("|---|---|---|---|---|")
-    for hosts, floor, converge, rerun, converge_cmds, rerun_cmds in rows:
-        per_host = ", ".join(
-            f"{host} {converge_cmds[host]}/{rerun_cmds[host]}" for host in sorted(converge_cmds)
-        )
-        print(f"| {hosts} | {floor:.1f} s | {converge:.1f} s ({converge / floor:.1f}x) "
-              f"| {rerun:.1f} s ({rerun / floor:.1f}x) | {per_host} |")
+    for hosts, floor, converge, rerun in rows:
+        rest = converge.seconds - converge.packages
+        print(f"| {hosts} | {floor:.1f} s | {converge.seconds:.1f} s "
+              f"({converge.seconds / floor:.1f}x) | {rest:.1f} s ({rest / floor:.1f}x; "
+              f"packages {converge.packages:.1f} s) | {rerun.seconds:.1f} s "
+              f"({rerun.seconds / floor:.1f}x) |")
+    print("\n| hosts | remote commands per host (converge / re-run) "
+          "| firewall-cmd processes per host (converge / re-run) |")
+    print("|---|---|---|")
+    for hosts, _, converge, rerun in rows:
+        commands = ", ".join(f"{host} {converge.commands[host]}/{rerun.commands[host]}"
+                             for host in sorted(converge.commands))
+        firewall = ", ".join(f"{host} {converge.firewall_cmd[host]}/{rerun.firewall_cmd[host]}"
+                             for host in sorted(converge.commands))
+        print(f"| {hosts} | {commands} | {firewall} |")
     one, three = rows[0], rows[-1]
-    print(f"\n3 hosts vs 1 host: converge {three[2] / one[2]:.2f}x, "
-          f"re-run {three[3] / one[3]:.2f}x")
+    print(f"\n3 hosts vs 1 host: converge {three[2].seconds / one[2].seconds:.2f}x, "
+          f"re-run {three[3].seconds / one[3].seconds:.2f}x")
 
 
 if __name__ == "__main__":

@@ -290,3 +290,50 @@ def resolve_services(
         if ports is not None:
             resolved[name] = ports
     return resolved
+
+
+_ZONE_MARK = "--- zone="
+
+
+class FirewalldZones(FactBase[dict[str, FirewalldZoneDict]]):
+    """
+    Returns ``FirewalldZone`` for each of several zones, in one round trip: what one run of the
+    firewall task needs, read once and shared by its operations.
+
+    + zones: the zones to read; ``""`` for the default zone from ``firewalld.conf``
+
+    .. code:: python
+
+        {
+            "": {"installed": True, "active": True, "zone": "public", ...},
+            "kubeprep": {"installed": True, "active": True, "zone": "kubeprep", ...},
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> dict[str, FirewalldZoneDict]:
+        return {}
+
+    @override
+    def command(self, zones: list[str]) -> StringCommand:
+        parts: list[StringCommand | str] = []
+        for zone in zones:
+            # Each zone's read in a subshell: its "exit 0" (firewalld absent) ends only that one.
+            parts += ["echo", QuoteString(f"{_ZONE_MARK}{zone}"), "; (",
+                      FirewalldZone().command(zone or None), ");"]
+        return StringCommand(*parts, "true")
+
+    @override
+    def process(self, output) -> dict[str, FirewalldZoneDict]:
+        chunks: dict[str, list[str]] = {}
+        current: list[str] = []
+        for line in output:
+            if line.startswith(_ZONE_MARK):
+                current = chunks[line[len(_ZONE_MARK):]] = []
+            else:
+                current.append(line)
+        return {
+            zone: FirewalldZone().process(lines) if lines else FirewalldZone.default()
+            for zone, lines in chunks.items()
+        }

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
@@ -9,6 +11,7 @@ IS_BUILTIN = (
     'grep -qE "/${m}\\.ko(\\.[a-z]+)?$" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null'
 )
 _STATES = ("loaded", "builtin", "available")
+_SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 class ModuleStateDict(TypedDict):
@@ -17,30 +20,60 @@ class ModuleStateDict(TypedDict):
     available: bool  # loaded, built in, or a module file modprobe can load
 
 
-class BuiltinKernelModules(FactBase[list[str]]):
+class FileStateDict(TypedDict):
+    mode: str  # octal, as ``stat -c %a`` prints it
+    user: str
+    group: str
+    sha1: str
+
+
+class KernelModulesSetupDict(TypedDict):
+    modules: dict[str, ModuleStateDict]
+    file: FileStateDict | None
+
+
+class KernelModulesSetup(FactBase[KernelModulesSetupDict]):
     """
-    Returns which of the given modules are built into the running kernel (listed in
-    ``modules.builtin``): they can never be loaded, so ``modprobe`` must not be asked to.
+    Returns, in one round trip, whether each module is loaded, built into the running kernel
+    (``modules.builtin``: it can never be loaded, so ``modprobe`` must not be asked to) or
+    available, and the mode, owner and SHA-1 of the file that loads them at boot (``None``
+    without one).
 
     + modules: module names to look up
+    + path: the modules-load.d file
 
     .. code:: python
 
-        ["overlay"]
+        {
+            "modules": {"overlay": {"loaded": True, "builtin": False, "available": True}},
+            "file": {"mode": "644", "user": "root", "group": "root", "sha1": "8f4e..."},
+        }
     """
 
-    default = list
+    @override
+    @staticmethod
+    def default() -> KernelModulesSetupDict:
+        return {"modules": {}, "file": None}
 
     @override
-    def command(self, modules: list[str]) -> StringCommand:
+    def command(self, modules: list[str], path: str) -> StringCommand:
         return StringCommand(
-            "for m in", *(QuoteString(module) for module in modules), "; do",
-            IS_BUILTIN, '&& echo "$m"; done; true',
+            module_states_command(modules),
+            "stat -c 'file %a %U %G' ", QuoteString(path), "2>/dev/null && sha1sum",
+            QuoteString(path), "; true",
         )
 
     @override
-    def process(self, output) -> list[str]:
-        return [line.strip() for line in output if line.strip()]
+    def process(self, output) -> KernelModulesSetupDict:
+        fact = self.default()
+        fact["modules"] = parse_module_states(output)
+        words = [line.split() for line in output]
+        stat = [line[1:] for line in words if line[:1] == ["file"] and len(line) == 4]
+        sums = [line[0] for line in words if len(line) >= 2 and _SHA1.fullmatch(line[0])]
+        if stat and sums:
+            mode, user, group = stat[0]
+            fact["file"] = {"mode": mode, "user": user, "group": group, "sha1": sums[0]}
+        return fact
 
 
 def module_states_command(modules: list[str]) -> StringCommand:

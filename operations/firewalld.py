@@ -1,37 +1,136 @@
 """
-Manage firewalld zones, ports, sources and protocols, runtime and permanent.
+Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
+D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from weakref import WeakKeyDictionary
 
 from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
+from pyinfra.api.host import Host
+from pyinfra.context import ctx_host
 
-from facts.firewalld import FirewalldZone, FirewalldZoneDict, ZoneConfigDict
+from facts.firewalld import FirewalldZoneDict, FirewalldZones, ZoneConfigDict
 from kubeprep.ports import common, covered, minus, port_error, source_error
 
 # Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
 ROLE_SERVICES = ("kube-control-plane-secure", "kube-worker")
 
+# firewalld's D-Bus API (firewalld >= 0.9): a call takes milliseconds where firewall-cmd starts
+# Python (seconds on a small VM). Runtime methods take the zone; permanent ones are made on the
+# zone's config object, found by name into $zone_path.
+_BUSCTL = "busctl call org.fedoraproject.FirewallD1"
+_RUNTIME = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.zone"
+_CONFIG = f"{_BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config"
+_PERMANENT = f'{_BUSCTL} "$zone_path" org.fedoraproject.FirewallD1.config.zone'
+_RELOAD = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 reload"
+# (method, its runtime signature, its permanent signature) per option; runtime additions
+# take a timeout (0: for good). Removing what is not there, or adding what is, is an error.
+_METHODS = {
+    "add-port": ("addPort", "sssi", "ss"), "remove-port": ("removePort", "sss", "ss"),
+    "add-service": ("addService", "ssi", "s"), "remove-service": ("removeService", "ss", "s"),
+    "add-source": ("addSource", "ss", "s"), "remove-source": ("removeSource", "ss", "s"),
+    "add-protocol": ("addProtocol", "ssi", "s"),
+    "remove-protocol": ("removeProtocol", "ss", "s"),
+}
 
-def _firewall_cmd(tool: tuple[str, ...], zone: str, *options: StringCommand | str) -> StringCommand:
-    return StringCommand(*tool, _option("zone", zone), *options)
+# Each host's zones, read once by the firewall task or the first operation that needs them and
+# shared by the operations here; dropped by an operation that changes them (the next one reads
+# them as they now are). Host objects belong to one run, so they key it.
+_reads: WeakKeyDictionary[Host, tuple[list[str], dict[str, FirewalldZoneDict] | None]] = (
+    WeakKeyDictionary()
+)
+
+
+def zone_names(zones: list[str | None]) -> list[str]:
+    """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
+    host: them and every zone read before, so that one read serves every operation."""
+    known, _ = _reads.get(ctx_host.get(), ([], None))
+    return list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
+
+
+def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
+    """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
+    _reads[ctx_host.get()] = (names, read)
+
+
+def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
+    """The current host's ``zones`` (``None``: the default zone) and any read before, in one
+    round trip unless a read still holds them all. A read that found firewalld missing is not
+    used: installing it changes everything."""
+    names = zone_names(zones)
+    _, read = _reads.get(ctx_host.get(), ([], None))
+    if read is None or not all(read.get(name, {}).get("installed") for name in names):
+        read = host.get_fact(FirewalldZones, zones=names)
+        keep_zones(names, read)
+    return read
+
+
+def running_and_enabled(zone: str | None) -> bool:
+    """Whether firewalld runs and starts at boot on the current host, from the read of its zones
+    (``zone`` among them), shared with the operations here: no extra round trip on a host where
+    none of them changed anything."""
+    state = read_zones([zone])[zone or ""]
+    return state["active"] and state["enabled"]
+
+
+def _changed() -> None:
+    """Drop the current host's read: an operation is about to change its zones."""
+    current = ctx_host.get()
+    if current in _reads:
+        _reads[current] = (_reads[current][0], None)
 
 
 def _option(name: str, value: str) -> StringCommand:
     return StringCommand(f"--{name}=", QuoteString(value), _separator="")
 
 
-def _targets(state: FirewalldZoneDict) -> list[tuple[str, ZoneConfigDict | None, tuple[str, ...]]]:
-    """The configs to change: runtime then permanent while firewalld runs, else permanent only."""
+def _targets(state: FirewalldZoneDict) -> list[tuple[str, ZoneConfigDict | None]]:
+    """The configs to change: runtime then permanent while firewalld runs, else permanent only
+    (stopped or not installed yet: ``firewall-offline-cmd``)."""
     if state["active"]:
-        return [("runtime", state["runtime"], ("firewall-cmd",)),
-                ("permanent", state["permanent"], ("firewall-cmd", "--permanent"))]
-    # Stopped or not installed yet: only the permanent config can change.
-    return [("permanent", state["permanent"], ("firewall-offline-cmd",))]
+        return [("runtime", state["runtime"]), ("permanent", state["permanent"])]
+    return [("permanent", state["permanent"])]
+
+
+def _call(target: str, zone: str, option: str, value: str) -> StringCommand:
+    """One D-Bus call that makes ``--option=value`` in ``zone``'s runtime or permanent config."""
+    method, runtime_signature, permanent_signature = _METHODS[option]
+    values = [QuoteString(part) for part in (value.split("/") if "port" in option else [value])]
+    if target == "runtime":
+        timeout = ["0"] if runtime_signature.endswith("i") else []
+        return StringCommand(_RUNTIME, method, runtime_signature, QuoteString(zone), *values,
+                             *timeout)
+    return StringCommand(_PERMANENT, method, permanent_signature, *values)
+
+
+def _changes(
+    zone: str, changes: list[tuple[str, str, list[str]]], running: bool,
+) -> Iterator[StringCommand]:
+    """Commands for ``changes`` ((target, option, values), in order) to ``zone``: while firewalld
+    runs, one chain of D-Bus calls that stops at the first failure, else one
+    ``firewall-offline-cmd`` per option (it takes one kind of option per call)."""
+    if not changes:
+        return
+    _changed()
+    if not running:
+        for _, option, values in changes:
+            yield StringCommand("firewall-offline-cmd", _option("zone", zone),
+                                *(_option(option, value) for value in values))
+        return
+    calls: list[StringCommand | str] = []
+    if any(target == "permanent" for target, _, _ in changes):
+        calls.append(StringCommand(
+            f"zone_path=$({_CONFIG} getZoneByName s", QuoteString(zone), ")",
+            '&& zone_path=${zone_path#*\\"} && zone_path=${zone_path%\\"}',
+        ))
+    calls += [_call(target, zone, option, value)
+              for target, option, values in changes for value in values]
+    yield StringCommand(*calls, _separator=" && ")
 
 
 def _check_list(name: str, values: object, problem_of: Callable[[str], str | None]) -> list[str]:
@@ -45,7 +144,7 @@ def _check_list(name: str, values: object, problem_of: Callable[[str], str | Non
 
 
 def _zone_state(zone: str | None) -> tuple[FirewalldZoneDict, str]:
-    state = host.get_fact(FirewalldZone, zone=zone)
+    state = read_zones([zone])[zone or ""]
     return state, zone or state["zone"] or "public"
 
 
@@ -56,8 +155,9 @@ def zone(zone: str):
 
     + zone: the zone to create; nothing is done when it exists
 
-    The reload happens only when the zone is created (or was created but never loaded): it makes
-    the runtime config equal to the permanent one, which this package's operations keep equal.
+    While firewalld runs, the zone is made and firewalld reloaded over D-Bus, in one command; the
+    reload happens only when the zone is created (or was created but never loaded): it makes the
+    runtime config equal to the permanent one, which this package's operations keep equal.
 
     **Example:**
 
@@ -70,11 +170,13 @@ def zone(zone: str):
     if state["permanent"] is not None and loaded:
         host.noop(f"firewalld zone {zone_name} exists")
         return
-    if state["permanent"] is None:
-        tool = ("firewall-cmd", "--permanent") if state["active"] else ("firewall-offline-cmd",)
-        yield StringCommand(*tool, _option("new-zone", zone_name))
-    if state["active"]:
-        yield "firewall-cmd --reload"
+    _changed()
+    if not state["active"]:
+        yield StringCommand("firewall-offline-cmd", _option("new-zone", zone_name))
+        return
+    create = [StringCommand(_CONFIG, "addZone2", "'sa{sv}'", QuoteString(zone_name), "0")]
+    yield StringCommand(*(create if state["permanent"] is None else []), _RELOAD,
+                        _separator=" && ")
 
 
 def _service_plan(wanted: list[str], state: FirewalldZoneDict) -> list[str]:
@@ -136,7 +238,12 @@ def _port_plan(
     stale_ports = _service_ports(stale_services, state)
     reopen = minus((kept_parts if not daemon else []) + minus(stale_ports, unwanted(stale_ports)),
                    stays)
-    missing = [port for port in wanted if not covered(port, stays + reopen)]
+    # Each only while not open yet: the daemon refuses a port one entry holds (ALREADY_ENABLED).
+    missing: list[str] = []
+    for port in wanted:
+        if not covered(port, stays + reopen + missing):
+            missing.append(port)
+    reopen = [port for port in reopen if not covered(port, missing)]
     removed: list[str] = []
     for entry in touched:
         if not daemon:
@@ -168,10 +275,11 @@ def ports(
     + services: open ports through the role service definitions on the host
       (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
 
-    While firewalld runs, the runtime config is changed before the permanent one, so the ports are
-    open at once and no reload is needed. While it is stopped, only the permanent config is
-    changed (``firewall-offline-cmd``), so the ports are already open when it starts: listing the
-    SSH port here before starting firewalld keeps the session alive. Ports a service in the zone
+    While firewalld runs, the runtime config is changed before the permanent one (one command of
+    D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
+    only the permanent config is changed (``firewall-offline-cmd``), so the ports are already
+    open when it starts: listing the SSH port here before starting firewalld keeps the session
+    alive. Ports a service in the zone
     already opens count as open. Every addition comes before any removal, and a range that holds
     a port to close keeps its other numbers open throughout.
 
@@ -193,20 +301,19 @@ def ports(
         return minus(listed, wanted) if prune else common(listed, closing)
 
     plans = [
-        (tool, _port_plan(config or _empty(), state, wanted, role_services, unwanted, closing,
-                          daemon=tool[0] == "firewall-cmd"))
-        for _, config, tool in _targets(state)
+        (target, _port_plan(config or _empty(), state, wanted, role_services, unwanted, closing,
+                            daemon=state["active"]))
+        for target, config in _targets(state)
     ]
-    # firewall-cmd takes one kind of option per call: services and ports go separately.
     # Every addition before any removal: nothing that stays listed is ever closed in between.
     options = ("add-service", "add-port", "remove-service", "remove-port")
-    commands = [
-        _firewall_cmd(tool, zone_name, *(_option(option, value) for value in values))
-        for step, option in enumerate(options) for tool, plan in plans if (values := plan[step])
-    ]
+    commands = list(_changes(zone_name, [
+        (target, option, values)
+        for step, option in enumerate(options) for target, plan in plans if (values := plan[step])
+    ], state["active"]))
     yield from commands
     if not commands:
-        configs = " and ".join(name for name, _, _ in _targets(state))
+        configs = " and ".join(target for target, _ in _targets(state))
         host.noop(f"firewalld zone {zone_name} has {' '.join(wanted)} open ({configs})")
 
 
@@ -219,21 +326,20 @@ def _sync_values(
 ) -> Iterator[StringCommand]:
     state, zone_name = _zone_state(zone)
     targets = _targets(state)
-    # One kind of option per firewall-cmd call; every addition before any removal.
-    commands = [
-        _firewall_cmd(tool, zone_name, *(_option(f"add-{option}", value) for value in missing))
-        for _, config, tool in targets
+    # Every addition before any removal.
+    changes = [
+        (target, f"add-{option}", missing) for target, config in targets
         if (missing := [value for value in wanted if value not in (config or {}).get(what, [])])
     ]
     if prune:
-        commands += [
-            _firewall_cmd(tool, zone_name, *(_option(f"remove-{option}", v) for v in surplus))
-            for _, config, tool in targets
+        changes += [
+            (target, f"remove-{option}", surplus) for target, config in targets
             if (surplus := [v for v in (config or {}).get(what, []) if v not in wanted])
         ]
+    commands = list(_changes(zone_name, changes, state["active"]))
     yield from commands
     if not commands:
-        configs = " and ".join(name for name, _, _ in targets)
+        configs = " and ".join(target for target, _ in targets)
         shown = " ".join(wanted) or "none"
         host.noop(f"firewalld zone {zone_name} {what}: {shown} ({configs})")
 

@@ -23,6 +23,7 @@ from facts.swap import (
 )
 from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
 from operations.backup import keep_original
+from operations.shared import changes, shared_fact
 
 # Unit directories that survive a reboot; generated units (/run/systemd/generator*) are left to
 # the fstab edit and the zram config, which remove what generates them.
@@ -57,8 +58,11 @@ def off(fstab: str = "/etc/fstab"):
             name="Disable swap, as the kubelet requires",
         )
     """
-    state = host.get_fact(SwapState, fstab=fstab)
+    state = shared_fact(SwapState, fstab=fstab)
+    yield from changes(SwapState, _off(state, fstab))
 
+
+def _off(state: SwapStateDict, fstab: str) -> Iterator[StringCommand | str]:
     if state["active"]:
         yield "swapoff -a"
 
@@ -92,7 +96,11 @@ def on(fstab: str = "/etc/fstab"):
             name="Swap back on, for the kubelet's NodeSwap",
         )
     """
-    state = host.get_fact(SwapState, fstab=fstab)
+    state = shared_fact(SwapState, fstab=fstab)
+    yield from changes(SwapState, _on(state, fstab))
+
+
+def _on(state: SwapStateDict, fstab: str) -> Iterator[StringCommand | str]:
     text = state["fstab"] or ""
     lines = [number for number, line in enumerate(text.split("\n"), 1) if is_kubeprep_comment(line)]
     if not lines:
@@ -127,8 +135,8 @@ def units(masked: bool = True):
             masked=True,
         )
     """
-    state = host.get_fact(SwapState)
-    commands = list(_mask_units(state) if masked else _unmask_units(state))
+    state = shared_fact(SwapState)
+    commands = list(changes(SwapState, _mask_units(state) if masked else _unmask_units(state)))
     if not commands:
         host.noop(
             "no .swap unit outside the fstab and zram-generator is left unmasked" if masked
@@ -162,8 +170,10 @@ def zram(disabled: bool = True):
             disabled=True,
         )
     """
-    state = host.get_fact(SwapState)
-    commands = list(_disable_zram(state) if disabled else _restore_zram(state["zram"]))
+    state = shared_fact(SwapState)
+    commands = list(changes(
+        SwapState, _disable_zram(state) if disabled else _restore_zram(state["zram"]),
+    ))
     if not commands:
         host.noop(
             "no zram-generator config defines a zram swap device" if disabled
@@ -188,7 +198,10 @@ def swap_target(masked: bool = True):
             masked=True,
         )
     """
-    state = host.get_fact(SwapState)
+    yield from changes(SwapState, _swap_target(shared_fact(SwapState), masked))
+
+
+def _swap_target(state: SwapStateDict, masked: bool) -> Iterator[str]:
     current = state["swap_target"]
     if current is None:
         host.noop("no systemd: systemctl is-enabled swap.target printed nothing")

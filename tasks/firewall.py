@@ -5,26 +5,36 @@ left to drop what firewalld opens."""
 from pyinfra import host
 from pyinfra.operations import apt, dnf, server, systemd
 
-from facts.firewalld import FirewalldZone
+from facts.firewalld import FirewalldZones
 from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
+from fleet import reads
 from fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.firewalls import other_firewalls, other_firewalls_error, zone_error
 from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_error
 from operations import firewalld
 
 checked = checked_host()
-# Nothing read here changes before the firewall task runs: each problem stops the host here,
-# before anything changes. sshd's ports: a port firewalld would close is a lockout. The public
-# zone is read only when firewall_zone names one (each read is a round trip).
-zone = checked and checked[0].firewall_zone
-problem = checked and (
-    ssh_lockout_error(host.name, host.get_fact(SshdPorts), checked[0])
-    or zone and zone_error(host.name, zone, host.get_fact(FirewalldZone, zone=zone))
-)
-others = other_firewalls(host.get_fact(OtherFirewalls)) if checked else []
-if checked and not checked[0].firewall_disable_others:
-    problem = problem or other_firewalls_error(host.name, others)
+problem, others = None, []
+if checked:
+    # Nothing read here changes before the firewall task runs: each problem stops the host here,
+    # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
+    # zones: every zone the operations below change, a read they share. One round trip for all.
+    names = firewalld.zone_names([
+        checked[0].firewall_zone,
+        *([checked[0].firewall_cluster_zone] if checked[0].firewall_cluster_only else []),
+        *(["trusted"] if checked[0].trusted_sources else []),
+    ])
+    sshd_ports, found_firewalls, zones = reads.read_together(
+        (SshdPorts, {}), (OtherFirewalls, {}), (FirewalldZones, {"zones": names}),
+    )
+    firewalld.keep_zones(names, zones)
+    others = other_firewalls(found_firewalls)
+    problem = (
+        ssh_lockout_error(host.name, sshd_ports, checked[0])
+        or zone_error(host.name, checked[0].firewall_zone, zones[checked[0].firewall_zone or ""])
+        or (not checked[0].firewall_disable_others and other_firewalls_error(host.name, others))
+    )
 nodes = checked and checked[0].firewall_cluster_only and cluster_addresses()
 # The pod and service networks go into the trusted zone: neither may hold any node's address.
 untrusted = isinstance(nodes, list) and trusted_networks_error(checked[0], nodes)
@@ -87,4 +97,8 @@ elif checked:
         close=list(settings.node_ports) if nodes else [],
         services=settings.firewall_services,
     )
-    systemd.service(name="firewalld running and enabled", service="firewalld", enabled=True)
+    # pyinfra's own check reads two facts: this one is the zones' read the operations share.
+    systemd.service(
+        name="firewalld running and enabled", service="firewalld", enabled=True,
+        _if=lambda: not firewalld.running_and_enabled(settings.firewall_zone),
+    )

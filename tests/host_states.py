@@ -290,7 +290,8 @@ def fresh(family: str) -> dict:
             units=FSTAB_SWAP_UNIT_ROCKY if rhel else FSTAB_SWAP_UNIT_DEBIAN,
         ),
         # kernel
-        "kernel.BuiltinKernelModules": {"output": ""},
+        # Read on the lab's Debian 12 VMs (module lines) and in the format of stat and sha1sum.
+        "kernel.KernelModulesSetup": {"output": "available overlay\navailable br_netfilter"},
         "server.KernelModules": {},
         "sysctl.SysctlFile": {"output": "\n--- live\nnet.ipv4.ip_forward = 0"},
         # selinux
@@ -298,6 +299,9 @@ def fresh(family: str) -> dict:
         # runtime
         "containerd.ContainerdState": runtime_state(family, "not_installed"),
     }
+
+
+MODULES_FILE_SHA1 = hashlib.sha1(b"overlay\nbr_netfilter\n").hexdigest()
 
 
 def converged(family: str, role: str = "control_plane") -> dict:
@@ -315,7 +319,7 @@ def converged(family: str, role: str = "control_plane") -> dict:
         "files.File": {
             "mode": 644, "user": "root", "group": "root", "size": 20, "mtime": datetime.now(),
         },
-        "files.Sha1File": hashlib.sha1(b"overlay\nbr_netfilter\n").hexdigest(),
+        "files.Sha1File": MODULES_FILE_SHA1,
         "firewalld.FirewalldZone": (
             rhel_zones(public, cluster, LAB_SOURCES) if rhel else debian_zones(role)
         ),
@@ -330,6 +334,11 @@ def converged(family: str, role: str = "control_plane") -> dict:
             swap_target="masked",
         ),
         "server.KernelModules": {"overlay": module, "br_netfilter": module},
+        "kernel.KernelModulesSetup": {"output": "\n".join([
+            "loaded overlay", "available overlay", "loaded br_netfilter", "available br_netfilter",
+            "file 644 root root",
+            f"{MODULES_FILE_SHA1}  /etc/modules-load.d/k8s.conf",
+        ])},
         "sysctl.SysctlFile": {"output": f"{SYSCTL_FILE}\n\n--- live\n{SYSCTL_FILE}"},
         "selinux.SelinuxMode": selinux_output("Permissive", "permissive", rhel),
     })

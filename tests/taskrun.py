@@ -3,6 +3,9 @@
 Facts come from a case file. A fact given as ``{"output": "..."}`` is the raw command output and
 goes through the fact's own ``process()``, so kubeprep's facts are exercised on real output; any
 other value is used as the parsed fact (for pyinfra's own facts, tested upstream).
+``firewalld.FirewalldZones`` (several zones in one read) is answered from each zone's
+``firewalld.FirewalldZone`` output, joined the way its command prints them. Facts read together
+(``fleet.reads.read_together``) are answered one by one, and counted as one ``together.Together``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from pyinfra.context import ctx_host, ctx_state
 from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.util import load_deploy_file
 from pyinfra_testing.operations import parse_commands
+
+from facts.firewalld import FirewalldZone, FirewalldZones
+from facts.together import Together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +60,7 @@ class Run:
     failed: bool
     fact_reads: list[Counter] = field(default_factory=list)  # per operation, reads per fact
     errors: list[str] = field(default_factory=list)
+    prepare_reads: Counter = field(default_factory=Counter)  # reads while the deploy is prepared
 
     def commands(self, op_name: str) -> list[Any]:
         matches = [commands for name, commands in self.ops if name == op_name]
@@ -80,12 +87,14 @@ def run_deploy(
     data: dict[str, Any] | None = None,
     groups: list[str] | None = None,
     peers: dict[str, tuple[str, str | None]] | None = None,
+    yes: bool = False,
 ) -> Run:
     """Prepare ``deploy_file`` for one host named ``node`` and generate every operation's commands.
 
     ``node`` has its role's lab address as ``cluster_address`` unless ``data`` says otherwise;
     ``peers`` (name -> (group, cluster_address); the lab's other two nodes by default) are in
-    the inventory but not connected, as with ``--limit``.
+    the inventory but not connected, as with ``--limit``. ``yes``: as ``pyinfra -y`` does, the
+    operations run only when they are executed (else also once while preparing, to show changes).
     Missing facts fail the test with the fact's name, so a case file lists every fact a task reads.
     """
     host_data = {
@@ -103,7 +112,7 @@ def run_deploy(
     inventory = Inventory(
         (["node", *peers], {}), **{name: tuple(member) for name, member in members.items()},
     )
-    state = State(inventory, Config())
+    state = State(inventory, Config(), check_for_changes=not yes)
     state.cwd = str(ROOT)  # local.include resolves task files from here, as the CLI does
     state.set_stage(StateStage.Prepare)
     host = inventory.get_host("node")
@@ -113,21 +122,39 @@ def run_deploy(
     def fake_get_fact(self: Host, fact_cls, *args, **kwargs):
         key = fact_key(fact_cls)
         reads[key] += 1
+        if fact_cls is FirewalldZones:
+            return fact_cls().process(
+                [line for zone in kwargs["zones"]
+                 for line in [f"--- zone={zone}", *zone_output(zone or None)]],
+            )
+        return answer(fact_cls, key, kwargs)
+
+    def zone_output(zone: str | None) -> list[str]:
+        value = answer(FirewalldZone, fact_key(FirewalldZone), {"zone": zone}, raw=True)
+        assert set(value) == {"output"}, f"FirewalldZone for zone={zone} must be raw output"
+        return value["output"].split("\n") if value["output"] else []
+
+    def answer(fact_cls, key: str, kwargs: dict, raw: bool = False):
         if key not in facts:
-            raise AssertionError(f"case has no fact {key} (args {args} {kwargs})")
+            raise AssertionError(f"case has no fact {key} (arguments {kwargs})")
         value = facts[key]
         if isinstance(value, ByArguments):
             arguments = ",".join(f"{name}={value}" for name, value in sorted(kwargs.items()))
             if arguments not in value:
                 raise AssertionError(f"case has no fact {key} for {arguments}")
             value = value[arguments]
-        if isinstance(value, dict) and set(value) == {"output"}:
+        if isinstance(value, dict) and set(value) == {"output"} and not raw:
             return fact_cls().process(value["output"].split("\n"))
         return value
+
+    def fake_read_together(*facts_asked):
+        reads[fact_key(Together)] += 1  # one round trip for all of them
+        return [fake_get_fact(None, fact_cls, **arguments) for fact_cls, arguments in facts_asked]
 
     errors: list[str] = []
     with (
         patch.object(Host, "get_fact", fake_get_fact),
+        patch("fleet.reads.read_together", fake_read_together),
         patch("pyinfra.is_cli", True),
         patch("fleet.hosts.logger.error", lambda message: errors.append(message)),
         ctx_state.use(state),
@@ -141,6 +168,7 @@ def run_deploy(
         except PyinfraError as error:  # failing the last host ends pyinfra's prepare
             if "No hosts remaining" not in str(error):
                 raise
+        prepare_reads = Counter(reads)
         ops, fact_reads = [], []
         for op_hash in state.get_op_order():
             op_data = state.get_op_data_for_host(host, op_hash)
@@ -151,4 +179,4 @@ def run_deploy(
                 commands = parse_commands(list(op_data.command_generator()))
             ops.append((name, commands))
             fact_reads.append(Counter(reads))
-    return Run(ops, host in state.failed_hosts, fact_reads, errors)
+    return Run(ops, host in state.failed_hosts, fact_reads, errors, prepare_reads)

@@ -1,11 +1,13 @@
 """firewalld.ports against a model of how firewalld treats port lists, on random zones.
 
 The running daemon (firewalld 0.9 to 1.3, ``fw_policy.add_port/remove_port`` and
-``config_zone.addPort/removePort``): adding a port one entry already holds does nothing
+``config_zone.addPort/removePort``): adding a port one entry already holds is refused
 (ALREADY_ENABLED); otherwise it merges with the entries it overlaps. Removing a port needs one entry
-that holds it all (else NOT_ENABLED, nothing happens) and then cuts it out of every entry.
-``firewall-offline-cmd`` adds and removes entries as strings. The commands must leave exactly the
-right numbers open, and a number open before and after must never close in between.
+that holds it all (else NOT_ENABLED) and then cuts it out of every entry. Over D-Bus a refusal makes
+``busctl`` fail and stops the operation's chain of calls, so the model refuses too.
+``firewall-offline-cmd`` adds and removes entries as strings. The calls must leave exactly the
+right numbers open, runtime and permanent, and a number open before and after must never close in
+between at runtime.
 """
 
 import re
@@ -30,10 +32,14 @@ def _numbers(entries: list[Entry]) -> set[int]:
     return {n for first, last in entries for n in range(first, last + 1)}
 
 
+class Refused(Exception):
+    """firewalld's ALREADY_ENABLED or NOT_ENABLED: busctl fails, the chain of calls stops."""
+
+
 def daemon_add(entries: list[Entry], spec: str) -> list[Entry]:
     first, last = _entry(spec)
     if any(low <= first and last <= high for low, high in entries):
-        return entries  # ALREADY_ENABLED
+        raise Refused(f"ALREADY_ENABLED: {spec} in {entries}")
     kept = [(low, high) for low, high in entries if high < first or low > last]
     merged = [(low, high) for low, high in entries if (low, high) not in kept]
     return [*kept, (min([first, *(low for low, _ in merged)]),
@@ -43,7 +49,7 @@ def daemon_add(entries: list[Entry], spec: str) -> list[Entry]:
 def daemon_remove(entries: list[Entry], spec: str) -> list[Entry]:
     first, last = _entry(spec)
     if not any(low <= first and last <= high for low, high in entries):
-        return entries  # NOT_ENABLED
+        raise Refused(f"NOT_ENABLED: {spec} not in one of {entries}")
     result = []
     for low, high in entries:
         if high < first or low > last:
@@ -67,16 +73,41 @@ def offline_remove(entries: list[Entry], spec: str) -> list[Entry]:
 def commands_for(listed: list[str], wanted: list[str], close: list[str], prune: bool,
                  active: bool) -> list[str]:
     config = {"ports": listed, "services": [], "sources": [], "protocols": []}
-    facts = {"firewalld.FirewalldZone": {"zone=None": {
+    facts = {"firewalld.FirewalldZones": {"zones=['']": {"": {
         "installed": True, "active": active, "enabled": active, "zone": "public",
         "runtime": config if active else None, "permanent": config, "service_ports": {},
         "zones": [],
-    }}}
+    }}}}
     state = FakeState()
     host = create_host(state, facts=facts)
     with ctx_state.use(state), ctx_host.use(host):
         return [str(command) for command in
                 firewalld.ports._inner(wanted, prune=prune, close=close)]
+
+
+# The D-Bus calls on ports (tests/dbus_spelling.py): runtime ones name the zone, permanent ones
+# go to the zone's config object.
+_RUNTIME_CALL = re.compile(r"FirewallD1\.zone (addPort|removePort) sss?i? public (\S+) tcp\b")
+_PERMANENT_CALL = re.compile(r"FirewallD1\.config\.zone (addPort|removePort) ss (\S+) tcp$")
+_OFFLINE_OPTION = re.compile(r"--(add|remove)-port=(\S+)")
+
+
+def changes(commands: list[str], active: bool) -> list[tuple[str, str, str]]:
+    """(config, "add" or "remove", port) for each port change the commands make, in order."""
+    found = []
+    for command in commands:
+        if not active:
+            assert command.startswith("firewall-offline-cmd --zone=public "), command
+            found += [("permanent", option, port)
+                      for option, port in _OFFLINE_OPTION.findall(command)]
+            continue
+        assert "firewall-cmd" not in command and "firewall-offline-cmd" not in command, command
+        for call in command.split(" && "):
+            for config, pattern in (("runtime", _RUNTIME_CALL), ("permanent", _PERMANENT_CALL)):
+                if match := pattern.search(call):
+                    method, port = match.groups()
+                    found.append((config, method.removesuffix("Port"), port))
+    return found
 
 
 def spec(first: int, last: int) -> str:
@@ -95,17 +126,15 @@ def check(listed, wanted, close, prune, active, add, remove):
     else:  # close never closes a wanted number
         expected_open = (numbers(listed) - numbers(minus(close, wanted))) | numbers(wanted)
     before = _numbers(list(map(_entry, listed)))
-    entries = list(map(_entry, listed))
-    tool = "firewall-cmd --zone=public" if active else "firewall-offline-cmd --zone=public"
-    for command in commands_for(listed, wanted, close, prune, active):
-        if not command.startswith(tool):
-            continue  # the permanent config: same rules, checked through the runtime
-        for option, value in re.findall(r"--(add|remove)-port=(\S+)", command):
-            entries = (add if option == "add" else remove)(entries, value)
-            if active:
-                lost = (before & expected_open) - _numbers(entries)
-                assert not lost, f"{sorted(lost)} closed in between by {option} {value}"
-    assert _numbers(entries) == expected_open
+    entries = {"runtime": list(map(_entry, listed)), "permanent": list(map(_entry, listed))}
+    for config, option, port in changes(commands_for(listed, wanted, close, prune, active), active):
+        entries[config] = (add if option == "add" else remove)(entries[config], port)
+        if active and config == "runtime":
+            lost = (before & expected_open) - _numbers(entries[config])
+            assert not lost, f"{sorted(lost)} closed in between by {option} {port}"
+    assert _numbers(entries["permanent"]) == expected_open
+    if active:
+        assert _numbers(entries["runtime"]) == expected_open
 
 
 @settings(max_examples=300, deadline=None)
@@ -115,7 +144,8 @@ def test_running_daemon_ends_exact_and_never_closes_what_stays(listed, wanted, c
     # What the daemon lists at runtime: its own merges of what was added.
     runtime: list[Entry] = []
     for port in listed:
-        runtime = daemon_add(runtime, port)
+        if not any(low <= _entry(port)[0] and _entry(port)[1] <= high for low, high in runtime):
+            runtime = daemon_add(runtime, port)
     listed = [spec(*entry) for entry in runtime]
     check(listed, wanted, close, prune, True, daemon_add, daemon_remove)
 

@@ -77,3 +77,15 @@ def test_persisted_refuses_no_values():
     facts = {"sysctl.SysctlFile": {keys: {"file": None, "live": {}}}}
     with pytest.raises(OperationValueError):
         _run(sysctl.persisted, facts, path="/etc/sysctl.d/k8s.conf", values={})
+
+
+@pytest.mark.parametrize(("active", "enabled", "expected"), [
+    (True, True, True), (True, False, False), (False, True, False),
+])
+def test_running_and_enabled_comes_from_the_zones_read(active, enabled, expected):
+    zone = {"installed": True, "active": active, "enabled": enabled, "zone": "public",
+            "runtime": None, "permanent": None}
+    state = FakeState()
+    host = create_host(state, facts={"firewalld.FirewalldZones": {"zones=['']": {"": zone}}})
+    with ctx_state.use(state), ctx_host.use(host):
+        assert firewalld.running_and_enabled(None) is expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from dbus_spelling import dbus
 from host_states import (
     FEDORA_ZRAM_CONF,
     NO_SWAPS_61,
@@ -22,8 +23,6 @@ from host_states import (
 )
 from kube_states import packages_facts
 from taskrun import ByArguments, run_deploy
-
-from facts.firewalld import FirewalldZone
 
 FAMILIES = ["rhel", "debian"]
 SWAP_OFF_OPS = [
@@ -67,6 +66,57 @@ def test_each_operation_reads_each_fact_once(family):
     for (name, _), reads in zip(run.ops, run.fact_reads, strict=True):
         twice = {fact: n for fact, n in reads.items() if n > 1 and not fact.startswith("files.")}
         assert not twice, f"{name} reads {twice}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_converged_host_reads_its_zones_once(family):
+    """The firewall task reads every zone it changes once, before anything runs, and its
+    operations use that read: nothing changes firewalld in between on such a host."""
+    run = run_deploy("deploy.py", converged(family), data=UP_TO_RUNTIME, yes=True)
+    assert run.prepare_reads["firewalld.FirewalldZones"] == 1
+    # With sshd's ports and the other firewalls, in one round trip.
+    assert run.prepare_reads["together.Together"] == 1
+    assert run.prepare_reads["sshd.SshdPorts"] == 1
+    assert run.prepare_reads["other_firewalls.OtherFirewalls"] == 1
+    assert sum(reads["firewalld.FirewalldZones"] for reads in run.fact_reads) == 0
+
+
+def test_fresh_host_reads_its_zones_again_once_firewalld_is_installed():
+    """A read that found no firewalld is not used: the install changes everything it says."""
+    run = run_deploy("deploy.py", fresh("debian"), data=UP_TO_RUNTIME, yes=True)
+    assert run.prepare_reads["firewalld.FirewalldZones"] == 1
+    zone_reads = {name: reads["firewalld.FirewalldZones"]
+                  for (name, _), reads in zip(run.ops, run.fact_reads, strict=True)
+                  if reads["firewalld.FirewalldZones"]}
+    # The fake host still has no firewalld after the install, so each operation reads again; on
+    # a real host the first one reads the installed firewalld, and the next ones share it.
+    assert list(zone_reads) == FIREWALL_OPS[1:5] and set(zone_reads.values()) == {1}
+
+
+def test_an_operation_that_changes_a_zone_makes_the_next_one_read_again():
+    run = run_deploy("tasks/firewall.py", write_up_host(), yes=True)
+    reads = {name: reads["firewalld.FirewalldZones"]
+             for (name, _), reads in zip(run.ops, run.fact_reads, strict=True)}
+    assert run.prepare_reads["firewalld.FirewalldZones"] == 1
+    # The zone is created (a change), so the cluster zone's ports read it again, and so on.
+    assert reads == {
+        "Install firewalld": 0, "Create the cluster zone": 0,
+        "Open every node port to the cluster zone": 1,
+        "Cluster nodes are the cluster zone's sources": 1,
+        "Open the SSH port and the role's public ports": 1,
+        "firewalld running and enabled": 0,
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_swap_operations_share_one_read_until_one_changes_the_host(family):
+    converged_run = run_deploy("tasks/swap.py", converged(family), yes=True)
+    assert [reads["swap.SwapState"] for reads in converged_run.fact_reads] == [1, 0, 0, 0]
+    # Fresh: zram and the units are left alone (no read again), swap.target is masked (a
+    # change), so swap off reads the host again.
+    fresh_run = run_deploy("tasks/swap.py", fresh(family), yes=True)
+    assert [name for name, commands in fresh_run.ops if commands] == SWAP_OFF_OPS[2:]
+    assert [reads["swap.SwapState"] for reads in fresh_run.fact_reads] == [1, 0, 0, 1]
 
 
 FIREWALL_OPS = [
@@ -158,10 +208,10 @@ def test_running_firewalld_gets_runtime_before_permanent():
     )
     run = run_deploy("tasks/firewall.py", facts)
     assert run.changes == {
-        "Open the SSH port and the role's public ports": [
+        "Open the SSH port and the role's public ports": dbus([
             "firewall-cmd --zone=public --add-port=6443/tcp",
             "firewall-cmd --permanent --zone=public --add-port=6443/tcp",
-        ],
+        ]),
     }
 
 
@@ -188,25 +238,25 @@ def test_write_up_ports_move_to_the_cluster_zone_before_they_close_to_all():
     assert [name for name, commands in run.ops if commands] == FIREWALL_OPS[1:5]
     # firewalld runs: the new zone needs a reload to exist at runtime; then its ports, then its
     # sources, and only then do the nodes-only ports close in public.
-    assert run.commands("Create the cluster zone") == [
+    assert run.commands("Create the cluster zone") == dbus([
         "firewall-cmd --permanent --new-zone=kubeprep", "firewall-cmd --reload",
-    ]
+    ])
     nodes_only = ("--remove-port=2379-2380/tcp --remove-port=10250/tcp "
                   "--remove-port=10257/tcp --remove-port=10259/tcp")
-    assert run.commands("Open the SSH port and the role's public ports") == [
+    assert run.commands("Open the SSH port and the role's public ports") == dbus([
         f"firewall-cmd --zone=public {nodes_only}",
         f"firewall-cmd --permanent --zone=public {nodes_only}",
-    ]
+    ])
 
 
 def test_write_up_single_ports_close_in_public_however_they_are_listed():
     run = run_deploy("tasks/firewall.py", write_up_host(every_port=WRITE_UP_PORTS))
     nodes_only = ("--remove-port=2379/tcp --remove-port=2380/tcp --remove-port=10250/tcp "
                   "--remove-port=10259/tcp --remove-port=10257/tcp")
-    assert run.commands("Open the SSH port and the role's public ports") == [
+    assert run.commands("Open the SSH port and the role's public ports") == dbus([
         f"firewall-cmd --zone=public {nodes_only}",
         f"firewall-cmd --permanent --zone=public {nodes_only}",
-    ]
+    ])
 
 
 def test_write_up_switch_keeps_every_port_public_and_no_cluster_zone():
@@ -222,12 +272,12 @@ def test_node_added_and_node_removed_update_the_sources():
         peers={"w1": ("workers", "192.168.77.21"), "w3": ("workers", "192.168.77.23")},
     )
     assert run.changes == {
-        "Cluster nodes are the cluster zone's sources": [
+        "Cluster nodes are the cluster zone's sources": dbus([
             "firewall-cmd --zone=kubeprep --add-source=192.168.77.23",
             "firewall-cmd --permanent --zone=kubeprep --add-source=192.168.77.23",
             "firewall-cmd --zone=kubeprep --remove-source=192.168.77.22",
             "firewall-cmd --permanent --zone=kubeprep --remove-source=192.168.77.22",
-        ],
+        ]),
     }
 
 
@@ -238,10 +288,10 @@ def test_cluster_address_comes_from_the_default_route_without_data():
                      data={"cluster_address": None}, peers={})
     removed = "--remove-source=192.168.77.11 --remove-source=192.168.77.22"
     assert run.changes == {
-        "Cluster nodes are the cluster zone's sources": [
+        "Cluster nodes are the cluster zone's sources": dbus([
             f"firewall-cmd --zone=kubeprep {removed}",
             f"firewall-cmd --permanent --zone=kubeprep {removed}",
-        ],
+        ]),
     }
 
 
@@ -283,7 +333,7 @@ def test_active_ufw_is_disabled_before_firewalld_is_installed_when_allowed():
 def test_firewall_zone_the_host_lacks_is_refused_before_any_change(facts, found):
     facts = copy.deepcopy(facts)
     if not isinstance(facts["firewalld.FirewalldZone"], ByArguments):
-        facts["firewalld.FirewalldZone"] = FirewalldZone.default()  # no output: not installed
+        facts["firewalld.FirewalldZone"] = {"output": ""}  # no output: not installed
     else:
         facts["firewalld.FirewalldZone"]["zone=kubernetes"] = firewalld_output(
             True, "--- zones\n" + "\n".join(
@@ -319,21 +369,21 @@ def test_cni_preset_opens_its_ports_to_the_nodes_and_trusts_pods_and_services(
     )
     run = run_deploy("tasks/firewall.py", facts, group="workers", data={"cni": cni})
     changes = run.changes
-    assert changes.pop("Open every node port to the cluster zone") == [
+    assert changes.pop("Open every node port to the cluster zone") == dbus([
         f"firewall-cmd --zone=kubeprep {ports}",
         f"firewall-cmd --permanent --zone=kubeprep {ports}",
-    ]
+    ])
     if protocol:
-        assert changes.pop("Accept the CNI's protocols") == [
+        assert changes.pop("Accept the CNI's protocols") == dbus([
             f"firewall-cmd --zone=kubeprep --add-protocol={protocol}",
             f"firewall-cmd --permanent --zone=kubeprep --add-protocol={protocol}",
-        ]
+        ])
     trust = "--add-source=10.244.0.0/16 --add-source=10.96.0.0/12"
     assert changes == {
-        "Trust the pod and service networks": [
+        "Trust the pod and service networks": dbus([
             f"firewall-cmd --zone=trusted {trust}",
             f"firewall-cmd --permanent --zone=trusted {trust}",
-        ],
+        ]),
     }
 
 
@@ -374,7 +424,8 @@ def test_half_converged_kernel_only_applies():
 
 def test_builtin_module_is_not_loaded_every_run():
     facts = converged("rhel")
-    facts["kernel.BuiltinKernelModules"] = {"output": "overlay"}
+    facts["kernel.KernelModulesSetup"] = {"output": facts["kernel.KernelModulesSetup"][
+        "output"].replace("loaded overlay", "builtin overlay")}
     del facts["server.KernelModules"]["overlay"]
     run = run_deploy("tasks/kernel.py", facts)
     assert run.changes == {}
