@@ -90,12 +90,12 @@ def repo(lab):
     build_kubernetes_repo(lab, out)
     build_distro_repo(lab, out)
     print(f"repositories ready in {time.monotonic() - started:.0f} s")
+    before = {"installed": set(sh(lab, "w1", INSTALLED).split()), "apt": sh(lab, "w1", APT_STATE)}
     server = subprocess.Popen(
         ["ip", "netns", "exec", lab.netns, "python3", "-m", "http.server", "--bind", SERVER,
          str(PORT), "-d", str(out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    before = {"installed": set(sh(lab, "w1", INSTALLED).split()), "apt": sh(lab, "w1", APT_STATE)}
     try:
         fetch = (f"python3 -c \"import urllib.request; "
                  f"urllib.request.urlopen('{BASE_URL}/debian/Packages')\"")
@@ -129,10 +129,11 @@ def restore(lab, before: dict) -> None:
        f"{'' if keep_keyrings else '&& rmdir /etc/apt/keyrings'} && apt-get update -q")
 
 
-def kube_data(version: str, *more: str) -> list[str]:
+def kube_data(version: str) -> list[str]:
+    """w1 only, up to the kubernetes task, the lab's repository, ``version`` as a string."""
     return ["--limit", "w1", "--data", "deploy_until=kubernetes",
             "--data", f"kubernetes_repo_url={REPO_URL}",
-            "--data", f"kubernetes_version={json.dumps(version)}", *more]
+            "--data", f"kubernetes_version={json.dumps(version)}"]
 
 
 def versions(lab) -> dict[str, str]:
