@@ -188,6 +188,11 @@ def _check_type(host: str, role: str, key: Key, data: Mapping[str, object]) -> N
             f"{host}: required key {key.name} is missing. "
             f"Fix: set {key.name} in group_data/{where} (see docs/data-keys.md).",
         )
+    if isinstance(value, float) and str in key.types:
+        # `--data kubernetes_version=1.40` arrives as the number 1.4: the text is gone.
+        raise _fail(host, key.name, value, "must be str, not a number (1.40 would read as 1.4)",
+                    f"quote it: {key.name} = \"{value}\" in data, or on the command line "
+                    f"--data '{key.name}=\"{value}\"' with the digits you meant")
     if not isinstance(value, key.types):
         wanted = " or ".join("None" if t is type(None) else t.__name__ for t in key.types)
         shown = "<hidden>" if key.secret else value

@@ -423,6 +423,15 @@ def test_wrong_type_refused(key, value, wanted):
     )
 
 
+def test_a_version_given_as_a_number_is_refused_with_how_to_quote_it():
+    # pyinfra's --data kubernetes_version=1.40 parses the value: the number 1.4 arrives.
+    assert refused(with_(kubernetes_version=1.4)) == (
+        f"{HOST}: kubernetes_version = 1.4: must be str, not a number (1.40 would read as 1.4). "
+        "Fix: quote it: kubernetes_version = \"1.4\" in data, or on the command line "
+        "--data 'kubernetes_version=\"1.4\"' with the digits you meant."
+    )
+
+
 # ---------------------------------------------------------------------------------- account
 
 @pytest.mark.parametrize("password", [
