@@ -230,17 +230,24 @@ def statuses_and_rows(data: dict) -> dict[str, list[tuple[str, str]]]:
             for node, found in data["nodes"].items()}
 
 
+WRITE_KUBELET_CONFIG = (
+    "mkdir -p /var/lib/kubelet && printf '%s\\n' 'apiVersion: kubelet.config.k8s.io/v1beta1' "
+    "'kind: KubeletConfiguration' 'cgroupDriver: {driver}' > " + KUBELET_CONFIG
+)
+
+
 def test_readiness_rows_held_stand_ins_one_node_installed(lab, repo, upgrade, tmp_path,
                                                           monkeypatch):
-    """w1 upgraded, cp1 and w2 without packages, no kubelet config yet: no fleet version row
-    (one kubelet only), w1's packages ok, the others not installed yet."""
+    """w1 upgraded with a kubelet config that says systemd (as kubeadm writes it), cp1 and w2
+    without packages: no fleet version row (one kubelet only), w1's packages ok, the others not
+    installed yet."""
+    sh(lab, "w1", WRITE_KUBELET_CONFIG.format(driver="systemd"))
     result, data = run_check(lab, tmp_path, monkeypatch,
                              "--data", f"kubernetes_version={json.dumps(NEW)}")
     rows = statuses_and_rows(data)
     versions_text = ", ".join(f"{name} {NEW}" for name in PACKAGES)  # dpkg-query's order
-    assert rows["w1"] == [("ok", f"{versions_text}, held; kubelet.service enabled; the kubelet "
-                                 "will use cgroup_driver = systemd (no /var/lib/kubelet/config.yaml "
-                                 "yet)")], result.stdout
+    assert rows["w1"] == [("ok", f"{versions_text}, held; kubelet.service enabled; kubelet and "
+                                 "containerd: systemd cgroups")], result.stdout
     for node in ("cp1", "w2"):
         assert rows[node] == [("warning", "kubeadm and kubelet not installed yet")], rows[node]
 
@@ -249,16 +256,13 @@ def test_readiness_rows_fleet_versions_and_kubelet_cgroup_driver(lab, repo, upgr
                                                                  monkeypatch):
     """A kubelet stand-in of the older minor on w2 (dpkg -i, unheld) and a kubelet config with
     cgroupfs on w1 (containerd runs systemd): versions disagree across the fleet, the drivers
-    on w1 do not match. Then the config says systemd: w1's row is ok again."""
+    on w1 do not match."""
     deb = f"kubelet_{OLD}-1.1_amd64.deb"
     sh(lab, "w2", f"python3 -c \"import urllib.request; urllib.request.urlretrieve("
                   f"'{BASE_URL}/core:/stable:/v{minor(OLD)}/deb/{deb}', '/tmp/{deb}')\" && "
                   f"dpkg -i /tmp/{deb} && rm /tmp/{deb}")
-    write_config = "mkdir -p /var/lib/kubelet && printf '%s\\n' " \
-                   "'apiVersion: kubelet.config.k8s.io/v1beta1' 'kind: KubeletConfiguration' " \
-                   "'cgroupDriver: {driver}' > " + KUBELET_CONFIG
     try:
-        sh(lab, "w1", write_config.format(driver="cgroupfs"))
+        sh(lab, "w1", WRITE_KUBELET_CONFIG.format(driver="cgroupfs"))
         result, data = run_check(lab, tmp_path, monkeypatch,
                                  "--data", f"kubernetes_version={json.dumps(NEW)}")
     finally:
@@ -274,15 +278,6 @@ def test_readiness_rows_fleet_versions_and_kubelet_cgroup_driver(lab, repo, upgr
     assert ("warning", "not held: kubelet (a system upgrade would move them past the cluster)") \
         in rows["w2"], rows["w2"]
     assert rows["cp1"] == [("warning", "kubeadm and kubelet not installed yet")]
-
-    sh(lab, "w1", write_config.format(driver="systemd"))
-    result, data = run_check(lab, tmp_path, monkeypatch,
-                             "--data", f"kubernetes_version={json.dumps(NEW)}")
-    rows = statuses_and_rows(data)
-    assert rows["w1"] == [("ok", ", ".join(f"{name} {NEW}" for name in PACKAGES)
-                           + ", held; kubelet.service enabled; kubelet and containerd: systemd "
-                           "cgroups")], result.stdout
-    assert rows["w2"] == [("warning", "kubeadm and kubelet not installed yet")]
 
 
 def test_w1_left_as_the_other_lab_files_expect(lab, repo):
