@@ -2,7 +2,8 @@
 
 Prints figures, asserts nothing. Each host count starts from pristine VMs (`lab/lab reset`).
 
-    ./run bench            # or: .venv/bin/python bench/bench.py
+    ./run bench                   # or: .venv/bin/python bench/bench.py
+    ./run bench --until ready     # only the node-preparation tasks (deploy_until = "ready")
 
 Per host it counts the remote commands and the firewall-cmd processes they start (each starts
 Python: seconds on a small VM). The first converge is also shown without its package
@@ -11,6 +12,7 @@ installation (the "Install ..." operations, timed from pyinfra's --debug log as 
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -18,6 +20,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from kubeprep.keys import DEPLOY_STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 PYINFRA = [str(ROOT / ".venv/bin/pyinfra"), "lab/inventory.py"]
@@ -77,13 +81,19 @@ def lab(*args: str) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--until", choices=DEPLOY_STAGES,
+                        help="deploy_until for the runs (default: the lab inventory's)")
+    until = parser.parse_args().until
+    data = ["--data", f"deploy_until={until}"] if until else []
     rows = []
     for hosts, limit in LIMITS.items():
         lab("reset")
         floor = timed([*limit, "exec", "--", "true"])
-        converge = timed([*limit, "deploy.py"])
-        rerun = timed([*limit, "deploy.py"])
+        converge = timed([*limit, *data, "deploy.py"])
+        rerun = timed([*limit, *data, "deploy.py"])
         rows.append((hosts, floor.seconds, converge, rerun))
+    print(f"\ndeploy_until = {until or 'as the lab inventory sets it (runtime)'}")
 
     print("\n| hosts | floor `exec -- true` | first converge | converge without package "
           "installation | no-change re-run |")
