@@ -71,6 +71,8 @@ def _package_seconds(lines: list[tuple[float, str]], end: float) -> float:
         match = OPERATION_START.search(line)
         if match and (not starts or starts[-1][1] != match[1]):
             starts.append((moment, match[1]))
+    if not starts:  # `exec -- true` logs no operation start
+        return 0.0
     ends = [moment for moment, _ in starts[1:]] + [end]
     return sum(stop - begin for (begin, name), stop in zip(starts, ends, strict=True)
                if PACKAGE_OPERATION.match(name))
