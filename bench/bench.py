@@ -4,6 +4,7 @@ Prints figures, asserts nothing. Each host count starts from pristine VMs (`lab/
 
     ./run bench                   # or: .venv/bin/python bench/bench.py
     ./run bench --until ready     # only the node-preparation tasks (deploy_until = "ready")
+    ./run bench --hosts 3         # only the 3-host figures
 
 Per host it counts the remote commands and the firewall-cmd processes they start (each starts
 Python: seconds on a small VM). The first converge is also shown without its package
@@ -29,6 +30,7 @@ LIMITS = {1: ["--limit", "cp1"], 3: []}
 COMMAND_LINE = re.compile(r"Running command on (\S+): (.*)")
 OPERATION_START = re.compile(r"""Starting operation \{['"](?:[^|]*\| )?(.+?)['"]\} on (\S+)""")
 PACKAGE_OPERATION = re.compile(r"^Install ")
+PREPARE = "(connect and prepare)"
 # firewall-cmd run as a command; the zone facts' `--list-all` fallback only runs where busctl
 # fails, and `command -v firewall-cmd` starts nothing.
 FIREWALL_CMD = re.compile(r'(?<![\w-])firewall-cmd --(?!zone="\$zone" --list-all)')
@@ -39,7 +41,13 @@ class Timing:
     seconds: float
     commands: Counter  # remote commands per host
     firewall_cmd: Counter  # firewall-cmd processes per host
-    packages: float  # seconds spent in package-installation operations
+    phases: dict[str, float]  # seconds: preparing (connect, facts), then each operation
+
+    @property
+    def packages(self) -> float:
+        """Seconds spent in package-installation operations."""
+        return sum(seconds for name, seconds in self.phases.items()
+                   if PACKAGE_OPERATION.match(name))
 
 
 def timed(args: list[str]) -> Timing:
@@ -60,22 +68,25 @@ def timed(args: list[str]) -> Timing:
         if match := COMMAND_LINE.search(line):
             commands[match[1]] += 1
             firewall_cmd[match[1]] += len(FIREWALL_CMD.findall(match[2]))
-    return Timing(end - start, commands, firewall_cmd, _package_seconds(lines, end))
+    return Timing(end - start, commands, firewall_cmd, _phases(lines, start, end))
 
 
-def _package_seconds(lines: list[tuple[float, str]], end: float) -> float:
-    """Time spent in package operations: pyinfra runs one operation on every host before the
-    next starts, so an operation lasts from its first start to the next operation's."""
+def _phases(lines: list[tuple[float, str]], start: float, end: float) -> dict[str, float]:
+    """Seconds per phase: until the first operation starts (connecting, reading the facts the
+    deploy branches on), then per operation: pyinfra runs one operation on every host before
+    the next starts, so an operation lasts from its first start to the next operation's."""
     starts: list[tuple[float, str]] = []
     for moment, line in lines:
         match = OPERATION_START.search(line)
         if match and (not starts or starts[-1][1] != match[1]):
             starts.append((moment, match[1]))
     if not starts:  # `exec -- true` logs no operation start
-        return 0.0
+        return {}
+    phases = {PREPARE: starts[0][0] - start}
     ends = [moment for moment, _ in starts[1:]] + [end]
-    return sum(stop - begin for (begin, name), stop in zip(starts, ends, strict=True)
-               if PACKAGE_OPERATION.match(name))
+    for (begin, name), stop in zip(starts, ends, strict=True):
+        phases[name] = phases.get(name, 0.0) + stop - begin
+    return phases
 
 
 def lab(*args: str) -> None:
@@ -86,10 +97,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--until", choices=DEPLOY_STAGES,
                         help="deploy_until for the runs (default: the lab inventory's)")
-    until = parser.parse_args().until
+    parser.add_argument("--hosts", type=int, choices=sorted(LIMITS), action="append",
+                        help="only this many hosts (repeatable; default: 1 and 3)")
+    arguments = parser.parse_args()
+    until = arguments.until
     data = ["--data", f"deploy_until={until}"] if until else []
     rows = []
     for hosts, limit in LIMITS.items():
+        if arguments.hosts and hosts not in arguments.hosts:
+            continue
         lab("reset")
         floor = timed([*limit, "exec", "--", "true"])
         converge = timed([*limit, *data, "deploy.py"])
@@ -115,9 +131,16 @@ def main() -> None:
         firewall = ", ".join(f"{host} {converge.firewall_cmd[host]}/{rerun.firewall_cmd[host]}"
                              for host in sorted(converge.commands))
         print(f"| {hosts} | {commands} | {firewall} |")
-    one, three = rows[0], rows[-1]
-    print(f"\n3 hosts vs 1 host: converge {three[2].seconds / one[2].seconds:.2f}x, "
-          f"re-run {three[3].seconds / one[3].seconds:.2f}x")
+    _, _, converge, rerun = rows[-1]
+    for label, timing in (("first converge", converge), ("no-change re-run", rerun)):
+        slowest = sorted(timing.phases.items(), key=lambda item: -item[1])[:8]
+        print(f"\nWhere the {label} of {rows[-1][0]} hosts goes: "
+              + "; ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
+    if len(rows) > 1:
+        one, three = rows[0], rows[-1]
+        print(f"\n3 hosts vs 1 host: converge {three[2].seconds / one[2].seconds:.2f}x, "
+              f"re-run {three[3].seconds / one[3].seconds:.2f}x, floor "
+              f"{three[1] / one[1]:.2f}x")
 
 
 if __name__ == "__main__":
