@@ -65,9 +65,10 @@ class CriClient:
     def config(self) -> dict:
         """The CRI plugin's config as the running daemon holds it (``crictl info``'s "config").
 
-        Right after ``systemctl restart containerd`` the socket answers before the CRI plugin
-        has started (containerd 2.x: "server is not initialized yet"); wait for it, as the
-        kubelet does, up to TIMEOUT seconds.
+        Right after ``systemctl restart containerd`` the old connection is gone ("Socket
+        closed", UNAVAILABLE) and the socket answers before the CRI plugin has started
+        (containerd 2.x: "server is not initialized yet"); wait for it, as the kubelet does, up
+        to TIMEOUT seconds.
         """
         deadline = time.monotonic() + TIMEOUT
         while True:
@@ -75,7 +76,8 @@ class CriClient:
                 status = self.runtime.Status(self.api.StatusRequest(verbose=True), timeout=TIMEOUT)
                 return json.loads(status.info["config"])
             except grpc.RpcError as error:
-                starting = "not initialized yet" in (error.details() or "")
+                starting = error.code() == grpc.StatusCode.UNAVAILABLE \
+                    or "not initialized yet" in (error.details() or "")
                 if not starting or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
