@@ -36,9 +36,9 @@ SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
 DISTRO_SOURCE = "/etc/apt/sources.list.d/kubeprep-lab-debian.list"
 DISTRO_PACKAGES = ("ca-certificates", "curl")  # what the task installs before the repository
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
-# What the file adds and removes on w1.
+# What the file adds and removes on w1 (not apt's own auxfiles folder, made by any apt-get update).
 APT_STATE = ("ls -d /etc/apt/sources.list.d/* /etc/apt/keyrings /etc/apt/keyrings/* "
-             "/var/lib/kubelet 2>/dev/null; apt-mark showhold; ls /var/lib/apt/lists; true")
+             "/var/lib/kubelet 2>/dev/null; apt-mark showhold; ls /var/lib/apt/lists | grep -vx auxfiles; true")
 INSTALLED = "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' | awk '$2 ~ /^.i/ {print $1}'"
 
 
