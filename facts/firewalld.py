@@ -9,11 +9,17 @@ from typing_extensions import TypedDict, override
 
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(r"^--- (permanent|zones|runtime|service (?P<service>[A-Za-z0-9_.-]+))$")
+_SECTION = re.compile(
+    r"^--- (permanent|zones|runtime|daemon|previous|service (?P<service>[A-Za-z0-9_.-]+))$",
+)
 _DBUS_MARK = "--- dbus"  # the runtime config that follows is a D-Bus reply
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
+)
+_DBUS_STATE = (
+    "busctl get-property org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
+    " org.fedoraproject.FirewallD1 state 2>/dev/null"
 )
 _LIST_ALL_KEYS = ("services", "ports", "sources", "protocols")
 
@@ -47,6 +53,10 @@ class FirewalldZoneDict(TypedDict):
     runtime: ZoneConfigDict | None
     permanent: ZoneConfigDict | None
     permanent_problem: str | None  # why the zone file could not be read
+    etc_file: bool  # the zone has a file in /etc/firewalld/zones (its own, or an override)
+    stock_file: bool  # the package ships the zone (/usr/lib/firewalld/zones)
+    previous: ZoneConfigDict | None  # firewalld's copy of the /etc file before its last write
+    failed: bool  # firewalld runs on its stock config: its own config did not load
     service_ports: dict[str, list[str]]
     zones: list[str]
 
@@ -82,8 +92,12 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
     The runtime config comes from firewalld over D-Bus (``busctl``, milliseconds; firewalld 0.9+)
     or, where that fails, ``firewall-cmd --list-all`` (seconds: it starts Python); only while
     firewalld runs. The permanent config comes from the zone's XML file; both are ``None`` for a
-    zone that does not exist. A zone file that is not valid XML reads as no permanent config,
-    with ``permanent_problem`` saying why.
+    zone that does not exist. A zone file that is empty or not valid XML (a write cut short)
+    reads as no permanent config, with ``permanent_problem`` saying why. ``previous`` is the
+    config of firewalld's copy of the ``/etc`` file before its last write (``NAME.xml.old``);
+    None without one, or when it is not valid either. ``failed`` is firewalld's own FAILED
+    state: running on its stock config because its own did not load, accepting every packet and
+    refusing every permanent change.
 
     + zone: the zone to read; the default zone from ``firewalld.conf`` when omitted
 
@@ -97,6 +111,10 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "runtime": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent": {"ports": ["22/tcp"], "services": ["ssh"], "sources": [], "protocols": []},
             "permanent_problem": None,
+            "etc_file": True,
+            "stock_file": True,
+            "previous": {"ports": [], "services": ["ssh"], "sources": [], "protocols": []},
+            "failed": False,
             "service_ports": {"kubelet": ["10250/tcp"], "kube-worker": ["10250/tcp", ...]},
             "zones": [],
         }
@@ -113,6 +131,10 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             "runtime": None,
             "permanent": None,
             "permanent_problem": None,
+            "etc_file": False,
+            "stock_file": False,
+            "previous": None,
+            "failed": False,
             "service_ports": {},
             "zones": [],
         }
@@ -134,7 +156,12 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             'echo "--- runtime";',
             'if [ "$active" = active ]; then',
             f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "{_DBUS_MARK}"; echo "$reply";',
-            'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi; true',
+            'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi;',
+            # firewalld's state, where the zone's files are, and its copy of the /etc one.
+            f'echo "--- daemon"; [ "$active" != active ] || {_DBUS_STATE};',
+            'f="/etc/firewalld/zones/$zone.xml"; [ ! -e "$f" ] || echo "etc_file=yes";',
+            '[ ! -e "/usr/lib/firewalld/zones/$zone.xml" ] || echo "stock_file=yes";',
+            '[ ! -e "$f.old" ] || { echo "--- previous"; cat "$f.old"; }; true',
         )
 
     @override
@@ -145,6 +172,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         fact["installed"] = True
         sections: dict[str, list[str]] = {
             "head": [], "permanent": [], "zones": [], "runtime": [], "services": [],
+            "daemon": [], "previous": [],
         }
         current = sections["head"]
         for line in output:
@@ -161,7 +189,14 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         fact["active"] = head.get("active") == "active"
         fact["enabled"] = head.get("enabled") == "enabled"
         fact["zone"] = head.get("zone") or None
+        daemon = parse_settings_lines(sections["daemon"])
+        fact["etc_file"] = daemon.get("etc_file") == "yes"
+        fact["stock_file"] = daemon.get("stock_file") == "yes"
+        fact["failed"] = any(line.strip() == 's "FAILED"' for line in sections["daemon"])
         fact["permanent"], fact["permanent_problem"] = parse_zone_file(sections["permanent"])
+        if fact["etc_file"] and fact["permanent"] is None and fact["permanent_problem"] is None:
+            fact["permanent_problem"] = "the zone file is empty"
+        fact["previous"], _ = parse_zone_file(sections["previous"])
         fact["runtime"] = parse_runtime(fact["active"], sections["runtime"])
         fact["service_ports"] = parse_service_definitions(sections["services"])
         fact["zones"] = sorted({line.strip() for line in sections["zones"] if line.strip()})

@@ -44,7 +44,8 @@ def zone_error(host: str, zone: str | None, firewalld: Mapping[str, Any]) -> Dat
     if zone is None:
         return None
     if firewalld.get("installed"):
-        if firewalld.get("permanent") is not None or firewalld.get("runtime") is not None:
+        if (firewalld.get("permanent") is not None or firewalld.get("runtime") is not None
+                or firewalld.get("etc_file")):
             return None
         found, where = list(firewalld.get("zones") or []), "zones found"
     elif zone in FIREWALLD_ZONES:
@@ -56,6 +57,45 @@ def zone_error(host: str, zone: str | None, firewalld: Mapping[str, Any]) -> Dat
         f"{', '.join(found) or 'none'}). Fix: set firewall_zone to one of those, or None for the "
         f"default zone, or create it first (firewall-cmd --permanent --new-zone={zone}).",
     )
+
+
+def broken_zone_files(zones: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The zones (keys of a ``FirewalldZones`` read) whose file in /etc/firewalld/zones firewalld
+    cannot load: empty or not valid XML, as a write cut short by a power cut leaves it."""
+    return [key for key, zone in zones.items()
+            if zone.get("etc_file") and zone.get("permanent_problem")]
+
+
+def firewalld_failed_error(
+    host: str, zones: Mapping[str, Mapping[str, Any]], own_zone: str | None,
+) -> DataError | None:
+    """A DataError when firewalld cannot load its config and setting aside the broken zone files
+    kubeprep may replace does not fix it, else None.
+
+    ``zones`` is a ``FirewalldZones`` read of the zones the firewall task changes; ``own_zone``
+    the cluster zone, which kubeprep makes whole again from data. Another zone's broken file can
+    only give way to firewalld's copy before its last write or to the zone the package ships.
+    """
+    broken = broken_zone_files(zones)
+    fix = ("Fix: firewall-offline-cmd --check-config names the file firewalld cannot load; "
+           "repair or remove it, then systemctl restart firewalld.")
+    for key in broken:
+        zone = zones[key]
+        name = zone.get("zone") or key
+        if name != own_zone and zone.get("previous") is None and not zone.get("stock_file"):
+            return DataError(
+                f"{host}: firewalld zone {name}: /etc/firewalld/zones/{name}.xml is broken "
+                f"({zone['permanent_problem']}), with no valid earlier copy ({name}.xml.old) and "
+                f"no zone of that name from the package to fall back on. {fix}",
+            )
+    names = [zone.get("zone") or key for key, zone in zones.items()]
+    if not broken and any(zone.get("failed") for zone in zones.values()):
+        return DataError(
+            f"{host}: firewalld runs in its FAILED state: its config did not load, so it accepts "
+            f"every packet and refuses every permanent change, and the broken file is not one "
+            f"of the zones kubeprep changes ({', '.join(names) or 'none'}). {fix}",
+        )
+    return None
 
 
 def nftables_rules(text: str) -> list[str]:

@@ -28,6 +28,15 @@ _RUNTIME = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD
 _CONFIG = f"{_BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config"
 _PERMANENT = f'{_BUSCTL} "$zone_path" org.fedoraproject.FirewallD1.config.zone'
 _RELOAD = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 reload"
+_ZONE_DIR = "/etc/firewalld/zones"
+# Waits out firewalld's start (state INIT, up to 2 minutes), then succeeds only if it runs on
+# its own config: state RUNNING, not FAILED.
+_WAIT_RUNNING = (
+    "for _ in $(seq 120); do state=$(busctl get-property org.fedoraproject.FirewallD1"
+    " /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 state 2>/dev/null);"
+    """ case "$state" in *RUNNING*|*FAILED*) break;; esac; sleep 1; done;"""
+    """ case "$state" in *RUNNING*) true;; *) false;; esac"""
+)
 # (method, its runtime signature, its permanent signature) per option; runtime additions
 # take a timeout (0: for good). Removing what is not there, or adding what is, is an error.
 _METHODS = {
@@ -177,6 +186,58 @@ def zone(zone: str):
     create = [StringCommand(_CONFIG, "addZone2", "'sa{sv}'", QuoteString(zone_name), "0")]
     yield StringCommand(*(create if state["permanent"] is None else []), _RELOAD,
                         _separator=" && ")
+
+
+@operation()
+def loadable_zone_files(zones: list[str | None]):
+    """
+    Set aside the zone files firewalld cannot load (a write cut short by a power cut), so that it
+    runs on its whole config again.
+
+    + zones: the zones whose files in ``/etc/firewalld/zones`` to check (``None``: the default)
+
+    A zone file that is empty or not valid XML makes firewalld fall back to its stock config (its
+    FAILED state: every packet accepted, every permanent change refused). Each such file is
+    moved to ``NAME.xml.kubeprep-broken-DATE`` (kept, never deleted). firewalld's copy of the file
+    before its last write (``NAME.xml.old``) takes its place when that is valid; otherwise the zone
+    is as the package ships it, or gone until it is created again. A running firewalld is then
+    restarted, and the command fails if it still cannot load its config.
+
+    **Example:**
+
+    .. code:: python
+
+        firewalld.loadable_zone_files(
+            name="Set aside zone files firewalld cannot load", zones=["kubeprep", "public"],
+        )
+    """
+    read = read_zones(list(zones))
+    states = [read[zone or ""] for zone in dict.fromkeys(zones)]
+    commands: list[StringCommand] = []
+    for state in states:
+        if not (state["etc_file"] and state["permanent_problem"]):
+            continue
+        path = f"{_ZONE_DIR}/{state['zone']}.xml"
+        commands.append(StringCommand(
+            "mv", QuoteString(path), StringCommand(
+                QuoteString(f"{path}.kubeprep-broken-"), "$(date +%Y%m%d%H%M%S)", _separator="",
+            ),
+        ))
+        if state["previous"] is not None:
+            commands.append(StringCommand("cp", "-p", QuoteString(f"{path}.old"),
+                                          QuoteString(path)))
+    if not commands:
+        names = ", ".join(str(state["zone"]) for state in states)
+        host.noop(f"firewalld can load the zone files of {names}")
+        return
+    _changed()
+    yield from commands
+    if any(state["active"] for state in states):
+        yield StringCommand(
+            "systemctl restart firewalld &&", _WAIT_RUNNING,
+            "|| { echo 'firewalld still cannot load its config:"
+            " firewall-offline-cmd --check-config names the file' >&2; exit 1; }",
+        )
 
 
 def _service_plan(wanted: list[str], state: FirewalldZoneDict) -> list[str]:

@@ -10,12 +10,18 @@ from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
 from fleet import reads
 from fleet.hosts import checked_host, cluster_addresses, refuse
-from kubeprep.firewalls import other_firewalls, other_firewalls_error, zone_error
+from kubeprep.firewalls import (
+    broken_zone_files,
+    firewalld_failed_error,
+    other_firewalls,
+    other_firewalls_error,
+    zone_error,
+)
 from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_error
 from operations import firewalld
 
 checked = checked_host()
-problem, others = None, []
+problem, others, broken = None, [], []
 if checked:
     # Nothing read here changes before the firewall task runs: each problem stops the host here,
     # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
@@ -30,8 +36,13 @@ if checked:
     )
     firewalld.keep_zones(names, zones)
     others = other_firewalls(found_firewalls)
+    # Zone files a power cut left half-written (firewalld then runs on its stock config): set
+    # aside below, where that is enough to make firewalld load its config again.
+    broken = broken_zone_files(zones)
+    cluster_zone = checked[0].firewall_cluster_zone if checked[0].firewall_cluster_only else None
     problem = (
-        ssh_lockout_error(host.name, sshd_ports, checked[0])
+        firewalld_failed_error(host.name, zones, cluster_zone)
+        or ssh_lockout_error(host.name, sshd_ports, checked[0])
         or zone_error(host.name, checked[0].firewall_zone, zones[checked[0].firewall_zone or ""])
         or (not checked[0].firewall_disable_others and other_firewalls_error(host.name, others))
     )
@@ -54,6 +65,11 @@ elif checked:
     else:
         apt.packages(
             name="Install firewalld", packages=["firewalld"], update=True, cache_time=86400,
+        )
+    if broken:
+        firewalld.loadable_zone_files(
+            name="Set aside zone files firewalld cannot load",
+            zones=[key or None for key in broken],
         )
     # Operation names are the same for every host (pyinfra names an operation once for all).
     # While firewalld is stopped every change below goes into the permanent config, so SSH is
