@@ -8,6 +8,8 @@ import pytest
 
 from kubeprep.firewalls import (
     FIREWALLD_ZONES,
+    broken_zone_files,
+    firewalld_failed_error,
     iptables_rules,
     nftables_rules,
     other_firewalls,
@@ -122,3 +124,51 @@ def test_zone_error(zone, fact, message):
         assert error is None
     else:
         assert str(error).startswith(message)
+
+
+# w2's real read after its cluster zone file was emptied (a write cut short) and firewalld
+# restarted: firewalld FAILED, running on its stock config.
+TORN = json.loads(
+    (CASES / "firewalld.FirewalldZones" / "debian12_failed_after_a_torn_cluster_zone_file.json")
+    .read_text(),
+)["fact"]
+
+
+def test_a_torn_cluster_zone_file_is_set_aside_not_refused():
+    assert TORN["kubeprep"]["failed"] and TORN["kubeprep"]["permanent_problem"]
+    assert broken_zone_files(TORN) == ["kubeprep"]
+    assert firewalld_failed_error("w2", TORN, "kubeprep") is None
+
+
+def test_a_torn_cluster_zone_file_without_an_old_copy_is_still_ours_to_set_aside():
+    torn = {**TORN, "kubeprep": {**TORN["kubeprep"], "previous": None}}
+    assert firewalld_failed_error("w2", torn, "kubeprep") is None
+
+
+def test_a_torn_file_of_a_zone_not_ours_without_a_fallback_is_refused():
+    # The same torn file, but kubeprep does not own that zone (no cluster zone in this data).
+    torn = {**TORN, "kubeprep": {**TORN["kubeprep"], "previous": None}}
+    message = str(firewalld_failed_error("w2", torn, None))
+    assert message.startswith(
+        "w2: firewalld zone kubeprep: /etc/firewalld/zones/kubeprep.xml is broken (the zone file "
+        "is empty), with no valid earlier copy (kubeprep.xml.old)",
+    )
+    assert "firewall-offline-cmd --check-config" in message
+
+
+def test_a_torn_public_zone_file_falls_back_on_the_package_zone():
+    public = {**TORN[""], "permanent": None, "permanent_problem": "the zone file is empty",
+              "previous": None}
+    torn = {"": public, "kubeprep": {**TORN["kubeprep"], "permanent_problem": None}}
+    assert broken_zone_files(torn) == [""]
+    assert firewalld_failed_error("w2", torn, "kubeprep") is None
+
+
+def test_failed_for_a_file_kubeprep_does_not_change_is_refused_before_any_change():
+    whole = {**TORN, "kubeprep": {**TORN["kubeprep"], "permanent_problem": None,
+                                  "permanent": TORN["kubeprep"]["previous"]}}
+    message = str(firewalld_failed_error("w2", whole, "kubeprep"))
+    assert message.startswith("w2: firewalld runs in its FAILED state")
+    assert "(public, kubeprep)" in message and "systemctl restart firewalld" in message
+    not_failed = {name: {**zone, "failed": False} for name, zone in whole.items()}
+    assert firewalld_failed_error("w2", not_failed, "kubeprep") is None

@@ -20,7 +20,7 @@ OPERATION_PACKAGE = "operations"
 CASES = Path(__file__).parent / "operation_cases"
 EXPECTED_OPERATIONS = {
     "containerd.configured", "firewalld.ports", "firewalld.protocols", "firewalld.sources",
-    "firewalld.zone", "kubernetes.packages", "selinux.mode", "swap.off", "swap.on",
+    "firewalld.loadable_zone_files", "firewalld.zone", "kubernetes.packages", "selinux.mode", "swap.off", "swap.on",
     "swap.swap_target", "swap.units", "swap.zram", "sysctl.persisted",
 }
 
