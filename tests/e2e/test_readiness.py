@@ -1,5 +1,5 @@
 """The readiness check (check.py) on the lab after the deploy (test_node_prep.py leaves the VMs
-converged and rebooted): it passes, changes nothing, flags a duplicate hostname on both nodes and
+converged): it passes, changes nothing, flags a duplicate hostname on both nodes and
 a port closed by hand on exactly its path. Every change made here is undone at the end.
 """
 
