@@ -27,7 +27,11 @@ _BUSCTL = "busctl call org.fedoraproject.FirewallD1"
 _RUNTIME = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.zone"
 _CONFIG = f"{_BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config"
 _PERMANENT = f'{_BUSCTL} "$zone_path" org.fedoraproject.FirewallD1.config.zone'
-_RELOAD = f"{_BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 reload"
+# A reload rebuilds every rule: on a small, busy VM it can take longer than busctl's 25 s default.
+_RELOAD = (
+    "busctl --timeout=300 call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
+    " org.fedoraproject.FirewallD1 reload"
+)
 _ZONE_DIR = "/etc/firewalld/zones"
 # Waits out firewalld's start (state INIT, up to 2 minutes), then succeeds only if it runs on
 # its own config: state RUNNING, not FAILED.

@@ -12,7 +12,9 @@ BUS = "busctl call org.fedoraproject.FirewallD1"
 RUNTIME = f"{BUS} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.zone"
 CONFIG = f"{BUS} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config"
 PERMANENT = f'{BUS} "$zone_path" org.fedoraproject.FirewallD1.config.zone'
-RELOAD = f"{BUS} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 reload"
+# Reloads get 300 s: a reload rebuilds every rule, past busctl's 25 s default on a busy small VM.
+RELOAD = ("busctl --timeout=300 call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
+          " org.fedoraproject.FirewallD1 reload")
 # option: (method, runtime signature, permanent signature); runtime additions take a timeout.
 METHODS = {
     "add-port": ("addPort", "sssi", "ss"), "remove-port": ("removePort", "sss", "ss"),

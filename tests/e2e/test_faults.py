@@ -20,7 +20,10 @@ pytestmark = pytest.mark.lab
 
 # w2 made to need both the firewall and the swap task again: no cluster zone, swap back on.
 UNDO_FIREWALL_AND_SWAP = (
-    "firewall-cmd --permanent --delete-zone=kubeprep && firewall-cmd --reload"
+    "firewall-cmd --permanent --delete-zone=kubeprep"
+    # firewall-cmd --reload gives up after D-Bus's 25 s, which a busy TCG VM can take.
+    " && busctl --timeout=300 call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
+    " org.fedoraproject.FirewallD1 reload"
     " && cp /etc/fstab.kubeprep.bak /etc/fstab && systemctl unmask swap.target"
     " && systemctl daemon-reload && swapon -a"
 )
