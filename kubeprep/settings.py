@@ -245,18 +245,25 @@ _TRUST_FIX = {
 }
 
 
-def trust_error(pod_cidr: str, service_cidr: str, node_addresses: Iterable[str]) -> str | None:
+def trust_error(
+    pod_cidr: str, service_cidr: str, node_addresses: Iterable[str],
+    interface_addresses: Iterable[str] = (),
+) -> str | None:
     """Why firewalld may not trust the pod and service networks, as ``key = value: problem.
     Fix: fix.``; None when it may.
 
     The trusted zone accepts everything from them: a network holding a node's address (Calico's
-    192.168.0.0/16 with nodes in 192.168.x.x) or every address would trust machines, not pods.
-    Both must be valid networks (``settings_from_data`` checks them first); an address that is
-    not one is left to its own node's check.
+    192.168.0.0/16 with nodes in 192.168.x.x), or overlapping the network the nodes are on (the
+    host's ``interface_addresses``, such as ``192.168.77.21/24``, that hold a node address), or
+    every address would trust machines, not pods. Both must be valid networks
+    (``settings_from_data`` checks them first); an address that is not one is left to its own
+    node's check.
     """
     values = {"cni_pod_cidr": pod_cidr, "cni_service_cidr": service_cidr}
     networks = {key: ipaddress.ip_network(value) for key, value in values.items()}
     addresses = [address for address in map(_ip_address, node_addresses) if address]
+    node_networks = [network for network in map(_interface_network, interface_addresses)
+                     if network and any(address in network for address in addresses)]
     for key, network in networks.items():
         if network.prefixlen == 0:
             return _problem(key, values[key], "is every address, so firewalld's trusted zone "
@@ -265,6 +272,11 @@ def trust_error(pod_cidr: str, service_cidr: str, node_addresses: Iterable[str])
         if inside:
             return _problem(key, values[key], f"holds the node address {inside}, so firewalld's "
                             "trusted zone would accept every machine on that network",
+                            _TRUST_FIX[key])
+        shared = next((nodes for nodes in node_networks if nodes.overlaps(network)), None)
+        if shared:
+            return _problem(key, values[key], f"overlaps the nodes' network {shared}, so "
+                            "firewalld's trusted zone would accept other machines on it",
                             _TRUST_FIX[key])
     if networks["cni_pod_cidr"].overlaps(networks["cni_service_cidr"]):
         return _problem("cni_service_cidr", service_cidr,
@@ -281,9 +293,20 @@ def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
-def trusted_networks_error(settings: Settings, node_addresses: Iterable[str]) -> DataError | None:
-    """A DataError when the host's pod or service network may not be trusted, else None."""
-    problem = trust_error(settings.cni_pod_cidr, settings.cni_service_cidr, node_addresses)
+def _interface_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_interface(text).network
+    except ValueError:
+        return None
+
+
+def trusted_networks_error(
+    settings: Settings, node_addresses: Iterable[str], interface_addresses: Iterable[str] = (),
+) -> DataError | None:
+    """A DataError when the host's pod or service network may not be trusted, else None
+    (``interface_addresses``: the host's, with their prefix lengths, see ``trust_error``)."""
+    problem = trust_error(settings.cni_pod_cidr, settings.cni_service_cidr, node_addresses,
+                          interface_addresses)
     return DataError(f"{settings.host}: {problem}") if problem else None
 
 

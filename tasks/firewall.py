@@ -6,6 +6,7 @@ from pyinfra import host
 from pyinfra.operations import apt, dnf, server, systemd
 
 from facts.firewalld import FirewalldZones
+from facts.network import InterfaceAddresses
 from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
 from fleet import reads
@@ -21,7 +22,7 @@ from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_err
 from operations import firewalld
 
 checked = checked_host()
-problem, others, broken = None, [], []
+problem, others, broken, interfaces = None, [], [], []
 if checked:
     # Nothing read here changes before the firewall task runs: each problem stops the host here,
     # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
@@ -31,8 +32,9 @@ if checked:
         *([checked[0].firewall_cluster_zone] if checked[0].firewall_cluster_only else []),
         *(["trusted"] if checked[0].trusted_sources else []),
     ])
-    sshd_ports, found_firewalls, zones = reads.read_together(
+    sshd_ports, found_firewalls, zones, interfaces = reads.read_together(
         (SshdPorts, {}), (OtherFirewalls, {}), (FirewalldZones, {"zones": names}),
+        (InterfaceAddresses, {}),
     )
     firewalld.keep_zones(names, zones)
     others = other_firewalls(found_firewalls)
@@ -47,8 +49,9 @@ if checked:
         or (not checked[0].firewall_disable_others and other_firewalls_error(host.name, others))
     )
 nodes = checked and checked[0].firewall_cluster_only and cluster_addresses()
-# The pod and service networks go into the trusted zone: neither may hold any node's address.
-untrusted = isinstance(nodes, list) and trusted_networks_error(checked[0], nodes)
+# The pod and service networks go into the trusted zone: neither may hold any node's address,
+# nor overlap the network this node reaches the others on.
+untrusted = isinstance(nodes, list) and trusted_networks_error(checked[0], nodes, interfaces)
 refusal = problem or (nodes if isinstance(nodes, DataError) else untrusted)
 if refusal:
     refuse(refusal)

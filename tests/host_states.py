@@ -213,6 +213,8 @@ ROLE_PORTS = {
 LAB_SOURCES = ["192.168.77.11", "192.168.77.21", "192.168.77.22"]
 # Read on the lab's w1 (facts.network.DefaultRouteAddress).
 DEBIAN_ROUTE = "1.1.1.1 via 192.168.77.1 dev eth1 src 192.168.77.21 uid 0 \\    cache "
+# Read on the lab's w1 (facts.network.InterfaceAddresses).
+DEBIAN_INTERFACES = "127.0.0.1/8\n::1/128\n10.0.2.15/24\n192.168.77.21/24\nfe80::5054:ff:fe4b:7715/64"
 FACT_CASES = Path(__file__).parent / "fact_cases"
 # Rocky 8's boot entries (kernel and rescue) as `grubby --info=ALL | grep ^args=` prints them,
 # for anaconda's LVM layout of the write-up's fstab (rl-root, rl-swap).
@@ -282,6 +284,7 @@ def fresh(family: str) -> dict:
             "other_firewalls.OtherFirewalls/debian12_fresh_nftables_default_disabled",
         ),
         "network.DefaultRouteAddress": {"output": DEBIAN_ROUTE},
+        "network.InterfaceAddresses": {"output": DEBIAN_INTERFACES},
         "systemd.SystemdStatus": {},
         "systemd.SystemdEnabled": {},
         # swap

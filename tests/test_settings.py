@@ -285,6 +285,31 @@ def test_trust_error_checks_every_node_address():
         "cni_service_cidr = 'fd00::/64': holds the node address fd00::22, ")
 
 
+# w2's interface addresses on the lab (tests/fact_cases/network.InterfaceAddresses).
+LAB_W2_INTERFACES = ["127.0.0.1/8", "::1/128", "10.0.2.15/24", "192.168.77.22/24",
+                     "fe80::5054:ff:fe4b:7716/64"]
+
+
+@pytest.mark.parametrize(("pod_cidr", "message"), [
+    ("10.244.0.0/16", None),
+    # Holds no node address, but 192.168.77.250 (not a node) would be trusted.
+    ("192.168.77.128/25", "cni_pod_cidr = '192.168.77.128/25': overlaps the nodes' network "
+                          "192.168.77.0/24, so firewalld's trusted zone would accept other "
+                          "machines on it."),
+    # A network that holds the nodes' one.
+    ("192.0.0.0/8", "cni_pod_cidr = '192.0.0.0/8': holds the node address 192.168.77.11"),
+    # qemu's user network (10.0.2.0/24) holds no node address: not the nodes' network.
+    ("10.0.0.0/16", None),
+])
+def test_trust_error_refuses_the_nodes_network(pod_cidr, message):
+    addresses = ["192.168.77.11", "192.168.77.21", "192.168.77.22"]
+    error = trust_error(pod_cidr, "10.96.0.0/12", addresses, LAB_W2_INTERFACES)
+    if message is None:
+        assert error is None
+    else:
+        assert error.startswith(message)
+
+
 def test_trust_error_leaves_a_peer_address_that_is_not_one_to_the_peer():
     """A peer's bad cluster_address is refused on that peer (its own data check)."""
     assert trust_error("10.244.0.0/16", "10.96.0.0/12", ["node-1"]) is None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from dbus_spelling import dbus
 from host_states import (
+    FACT_CASES,
     FEDORA_ZRAM_CONF,
     NO_SWAPS_61,
     ROCKY_9,
@@ -683,3 +685,40 @@ def test_deploy_until_kubernetes_adds_the_packages_task():
     assert [name for name, _ in run.ops][-2:] == [
         "kubeadm, kubelet and kubectl 1.36.4, held", "kubelet enabled",
     ]
+
+
+def test_a_pod_network_on_the_nodes_network_is_refused_before_any_change():
+    # The nodes on a /16 LAN: 192.168.128.0/17 holds no node address, but trusting it would
+    # trust every machine in the upper half of that LAN.
+    facts = fresh("debian")
+    facts["network.InterfaceAddresses"] = {"output": "127.0.0.1/8\n192.168.77.21/16"}
+    run = run_deploy("tasks/firewall.py", facts,
+                     data={"cni": "flannel", "cni_pod_cidr": "192.168.128.0/17"})
+    assert run.failed and run.ops == []
+    assert run.errors[0].endswith(
+        "kubeprep: node: cni_pod_cidr = '192.168.128.0/17': overlaps the nodes' network "
+        "192.168.0.0/16, so firewalld's trusted zone would accept other machines on it. "
+        f"Fix: {run.errors[0].split('Fix: ')[1]}",
+    )
+
+
+def test_a_torn_cluster_zone_file_is_set_aside_before_any_other_firewall_change():
+    # w2's real read after its cluster zone file was emptied: firewalld FAILED.
+    lines = json.loads((FACT_CASES / "firewalld.FirewalldZones" /
+                        "debian12_failed_after_a_torn_cluster_zone_file.json").read_text())["output"]
+    cluster = lines.index("--- zone=kubeprep")
+    facts = converged("debian", "workers")
+    facts["firewalld.FirewalldZone"] = ByArguments({
+        "zone=None": {"output": "\n".join(lines[1:cluster])},
+        "zone=kubeprep": {"output": "\n".join(lines[cluster + 1:])},
+    })
+    run = run_deploy("tasks/firewall.py", facts, group="workers")
+    assert not run.failed, run.errors
+    names = [name for name, _ in run.ops]
+    assert names[:3] == ["Install firewalld", "Set aside zone files firewalld cannot load",
+                         "Create the cluster zone"]
+    mv, cp, restart = run.commands("Set aside zone files firewalld cannot load")
+    assert mv.startswith("mv /etc/firewalld/zones/kubeprep.xml /etc/firewalld/zones/kubeprep.xml"
+                         ".kubeprep-broken-")
+    assert cp == "cp -p /etc/firewalld/zones/kubeprep.xml.old /etc/firewalld/zones/kubeprep.xml"
+    assert restart.startswith("systemctl restart firewalld && ")
