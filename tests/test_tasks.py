@@ -722,3 +722,21 @@ def test_a_torn_cluster_zone_file_is_set_aside_before_any_other_firewall_change(
                          ".kubeprep-broken-")
     assert cp == "cp -p /etc/firewalld/zones/kubeprep.xml.old /etc/firewalld/zones/kubeprep.xml"
     assert restart.startswith("systemctl restart firewalld && ")
+
+
+@pytest.mark.parametrize("task", ["tasks/selinux.py", "deploy.py"])
+def test_disabled_on_rhel_9_without_grubby_is_refused_before_any_change(task):
+    facts = fresh("rhel")
+    facts["server.LinuxDistribution"] = ROCKY_9
+    facts["selinux.SelinuxMode"] = {
+        "output": "Enforcing\n--- config\nSELINUX=enforcing\n--- relabel",  # no grubby part
+    }
+    run = run_deploy(task, facts, data={"selinux_mode": "disabled"})
+    assert run.failed
+    # deploy.py: the earlier tasks' operations were added first, but a failed host runs none.
+    assert "SELinux disabled" not in str(run.ops)
+    assert run.errors[0].endswith(
+        "kubeprep: node: selinux_mode = 'disabled': on rocky 9.5 only the selinux=0 kernel "
+        "argument disables SELinux, and grubby, which adds it, is not installed. Fix: install "
+        "grubby (dnf install grubby), or set selinux_mode = 'permissive'.",
+    )
