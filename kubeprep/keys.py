@@ -277,10 +277,13 @@ DECLARED: tuple[Key, ...] = (
         _one_of(tuple(CNI_PRESETS), "unknown CNI")),
     Key("cni_pod_cidr", (str,), "10.244.0.0/16", "firewall",
         "the pod network (`kubeadm init --pod-network-cidr`), trusted when `cni` is set: it may "
-        "hold no node's address (Calico's own default often does)", _network),
+        "hold no node's address (Calico's own default often does) nor overlap the network the "
+        "nodes are on (the node's interface address that holds its `cluster_address`, e.g. "
+        "`192.168.77.21/24`), checked on each node before the firewall task changes anything",
+        _network),
     Key("cni_service_cidr", (str,), "10.96.0.0/12", "firewall",
         "the service network (kubeadm's default), trusted when `cni` is set: it may hold no "
-        "node's address nor overlap the pod network", _network),
+        "node's address, nor overlap the nodes' network or the pod network", _network),
     Key("cluster_address", (str, type(None)), None, "firewall",
         "the node's address on the cluster network: a source of every node's cluster zone, and "
         "the address the readiness check probes; default: the source address of the node's "
