@@ -17,7 +17,8 @@ _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
 )
-_DBUS_STATE = (
+# firewalld's own state (``s "RUNNING"``, ``s "FAILED"``, ``s "INIT"``) over D-Bus.
+FIREWALLD_STATE = (
     "busctl get-property org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
     " org.fedoraproject.FirewallD1 state 2>/dev/null"
 )
@@ -158,7 +159,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "{_DBUS_MARK}"; echo "$reply";',
             'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi;',
             # firewalld's state, where the zone's files are, and its copy of the /etc one.
-            f'echo "--- daemon"; [ "$active" != active ] || {_DBUS_STATE};',
+            f'echo "--- daemon"; [ "$active" != active ] || {FIREWALLD_STATE};',
             'f="/etc/firewalld/zones/$zone.xml"; [ ! -e "$f" ] || echo "etc_file=yes";',
             '[ ! -e "/usr/lib/firewalld/zones/$zone.xml" ] || echo "stock_file=yes";',
             '[ ! -e "$f.old" ] || { echo "--- previous"; cat "$f.old"; }; true',

@@ -14,7 +14,7 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_host
 
-from facts.firewalld import FirewalldZoneDict, FirewalldZones, ZoneConfigDict
+from facts.firewalld import FIREWALLD_STATE, FirewalldZoneDict, FirewalldZones, ZoneConfigDict
 from kubeprep.ports import common, covered, minus, port_error, source_error
 
 # Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
@@ -36,8 +36,7 @@ _ZONE_DIR = "/etc/firewalld/zones"
 # Waits out firewalld's start (state INIT, up to 2 minutes), then succeeds only if it runs on
 # its own config: state RUNNING, not FAILED.
 _WAIT_RUNNING = (
-    "for _ in $(seq 120); do state=$(busctl get-property org.fedoraproject.FirewallD1"
-    " /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 state 2>/dev/null);"
+    f"for _ in $(seq 120); do state=$({FIREWALLD_STATE});"
     """ case "$state" in *RUNNING*|*FAILED*) break;; esac; sleep 1; done;"""
     """ case "$state" in *RUNNING*) true;; *) false;; esac"""
 )
