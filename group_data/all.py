@@ -92,3 +92,8 @@ kubernetes_config_file = "/etc/kubernetes/kubeadm-config.yaml"  # kubeadm's conf
 # The CNI's manifest: an http(s) URL or a path on the machine running pyinfra (air-gapped);
 # None: the preset's upstream manifest (flannel, calico; cilium needs one).
 cni_manifest = None
+# Air-gapped: kubeadm's image repository, and the etcd and CoreDNS tags a mirror serves instead of
+# kubeadm's defaults (None: kubeadm's own).
+kubernetes_image_repository = None
+kubernetes_etcd_image_tag = None
+kubernetes_dns_image_tag = None

@@ -216,6 +216,26 @@ def _sysctls(value: dict) -> Invalid | None:
     return None
 
 
+# An OCI reference's repository part (a registry host, optionally a port and a path) and tag.
+_IMAGE_REPOSITORY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"
+                               r"(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def _image_repository(value: str | None) -> Invalid | None:
+    if value is None or _IMAGE_REPOSITORY.fullmatch(value):
+        return None
+    return Invalid(value, "not an image repository (a registry host, optionally :port and a path)",
+                   "write it like 'registry.example.com:5000/k8s', or None for registry.k8s.io")
+
+
+def _image_tag(value: str | None) -> Invalid | None:
+    if value is None or _IMAGE_TAG.fullmatch(value):
+        return None
+    return Invalid(value, "not an image tag", "write a tag such as '3.6.16-0', or None for "
+                   "kubeadm's default")
+
+
 def _kubernetes_version(value: str) -> Invalid | None:
     if _KUBERNETES_VERSION.fullmatch(value):
         return None
@@ -349,4 +369,12 @@ DECLARED: tuple[Key, ...] = (
         "kubeadm's config file on each node"),
     Key("cni_manifest", (str, type(None)), None, "cluster",
         "the CNI's manifest: a URL or a local path; `None`: the preset's upstream one"),
+    Key("kubernetes_image_repository", (str, type(None)), None, "cluster",
+        "kubeadm's `imageRepository` (its images from there instead of `registry.k8s.io`); "
+        "`None`: kubeadm's, e.g. with `containerd_registry_mirrors`", _image_repository),
+    Key("kubernetes_etcd_image_tag", (str, type(None)), None, "cluster",
+        "kubeadm's `etcd.local.imageTag`, e.g. a mirror's etcd build; `None`: kubeadm's default",
+        _image_tag),
+    Key("kubernetes_dns_image_tag", (str, type(None)), None, "cluster",
+        "kubeadm's `dns.imageTag` (CoreDNS); `None`: kubeadm's default", _image_tag),
 )

@@ -70,6 +70,9 @@ class Kubernetes:
     cni_manifest: str | None
     pod_cidr: str
     service_cidr: str
+    image_repository: str | None = None
+    etcd_image_tag: str | None = None
+    dns_image_tag: str | None = None
 
     @property
     def minor(self) -> str:
@@ -99,6 +102,9 @@ def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
         cni_manifest=data["cni_manifest"],
         pod_cidr=str(data["cni_pod_cidr"]),
         service_cidr=str(data["cni_service_cidr"]),
+        image_repository=data["kubernetes_image_repository"],
+        etcd_image_tag=data["kubernetes_etcd_image_tag"],
+        dns_image_tag=data["kubernetes_dns_image_tag"],
     )
 
 
@@ -293,6 +299,12 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
     # package's) is, without a lookup on dl.k8s.io.
     if kube.version.count(".") == 2:
         cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.version)}")
+    if kube.image_repository:
+        cluster.append(f"imageRepository: {_q(kube.image_repository)}")
+    if kube.etcd_image_tag:
+        cluster += ["etcd:", "  local:", f"    imageTag: {_q(kube.etcd_image_tag)}"]
+    if kube.dns_image_tag:
+        cluster += ["dns:", f"  imageTag: {_q(kube.dns_image_tag)}"]
     kubelet = [
         "apiVersion: kubelet.config.k8s.io/v1beta1",
         "kind: KubeletConfiguration",

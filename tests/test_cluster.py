@@ -251,6 +251,20 @@ cgroupDriver: systemd
 """
 
 
+def test_init_config_names_an_air_gapped_sites_images():
+    text = init_config(kube(kubernetes_version="1.36.3", kubernetes_etcd_image_tag="3.6.16-0",
+                            kubernetes_dns_image_tag="v1.14.3",
+                            kubernetes_image_repository="mirror.example.com:5000/k8s"),
+                       "192.168.77.11", "192.168.77.11:6443")
+    cluster = text.split("---\n")[1]
+    assert cluster.endswith(
+        'imageRepository: "mirror.example.com:5000/k8s"\n'
+        'etcd:\n  local:\n    imageTag: "3.6.16-0"\n'
+        'dns:\n  imageTag: "v1.14.3"\n',
+    ), cluster
+    assert "imageTag" not in init_config(kube(), "192.168.77.11", "192.168.77.11:6443")
+
+
 def test_init_config_swap_keep_and_cgroupfs_and_a_minor_alone():
     text = init_config(kube(swap="keep", cgroup_driver="cgroupfs", kubernetes_version="1.36"),
                        "10.0.0.11", "k8s.example.com:6443")

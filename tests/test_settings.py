@@ -361,6 +361,28 @@ def test_bad_zone_refused():
     assert message.startswith(f"{HOST}: firewall_zone = 'my zone': not a firewalld zone name")
 
 
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("kubernetes_image_repository", "https://registry.example.com", "not an image repository"),
+    ("kubernetes_image_repository", "Registry.example.com/k8s", "not an image repository"),
+    ("kubernetes_etcd_image_tag", "3.6.16 -0", "not an image tag"),
+    ("kubernetes_dns_image_tag", ":v1.14.3", "not an image tag"),
+    ("kubernetes_etcd_image_tag", "3.6.16-0\n", "not an image tag"),
+])
+def test_bad_air_gapped_image_keys_refused(key, value, problem):
+    message = refused(with_(**{key: value}))
+    assert message.startswith(f"{HOST}: {key} = {value!r}: {problem}"), message
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("kubernetes_image_repository", "registry.example.com:5000/k8s"),
+    ("kubernetes_etcd_image_tag", "3.6.16-0"),
+    ("kubernetes_dns_image_tag", "v1.14.3"),
+])
+def test_air_gapped_image_keys_accepted(key, value):
+    settings_from_data(HOST, ["control_plane"], with_(**{key: value}))  # raises DataError if refused
+
+
 @pytest.mark.parametrize(("key", "value", "shown"), [
     ("firewall_ports", ["6443/tcp\n"], "'6443/tcp\\n'"),
     ("firewall_cluster_ports", ["10250/tcp\n"], "'10250/tcp\\n'"),
