@@ -97,3 +97,6 @@ cni_manifest = None
 kubernetes_image_repository = None
 kubernetes_etcd_image_tag = None
 kubernetes_dns_image_tag = None
+# kubeadm's timeouts for init and join (v1beta4 names, Go durations), e.g. on slow machines
+# {"controlPlaneComponentHealthCheck": "10m", "kubeletHealthCheck": "10m"}; {}: kubeadm's.
+kubernetes_timeouts = {}

@@ -236,6 +236,23 @@ def _image_tag(value: str | None) -> Invalid | None:
                    "kubeadm's default")
 
 
+# kubeadm's config API v1beta4 `timeouts` (InitConfiguration, JoinConfiguration), Go durations.
+KUBEADM_TIMEOUTS = ("controlPlaneComponentHealthCheck", "kubeletHealthCheck", "kubernetesAPICall",
+                    "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests")
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+")
+
+
+def _timeouts(value: dict) -> Invalid | None:
+    for name, duration in value.items():
+        key = f"kubernetes_timeouts[{name!r}]"
+        if name not in KUBEADM_TIMEOUTS:
+            return Invalid(name, "not one of kubeadm's timeouts",
+                           f"use one of {', '.join(KUBEADM_TIMEOUTS)}", key=key)
+        if not isinstance(duration, str) or not _DURATION.fullmatch(duration):
+            return Invalid(duration, "not a duration", "write it like '10m' or '90s'", key=key)
+    return None
+
+
 def _kubernetes_version(value: str) -> Invalid | None:
     if _KUBERNETES_VERSION.fullmatch(value):
         return None
@@ -377,4 +394,7 @@ DECLARED: tuple[Key, ...] = (
         _image_tag),
     Key("kubernetes_dns_image_tag", (str, type(None)), None, "cluster",
         "kubeadm's `dns.imageTag` (CoreDNS); `None`: kubeadm's default", _image_tag),
+    Key("kubernetes_timeouts", (dict,), {}, "cluster",
+        "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
+        "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),
 )

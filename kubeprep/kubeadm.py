@@ -73,6 +73,7 @@ class Kubernetes:
     image_repository: str | None = None
     etcd_image_tag: str | None = None
     dns_image_tag: str | None = None
+    timeouts: tuple[tuple[str, str], ...] = ()
 
     @property
     def minor(self) -> str:
@@ -105,6 +106,7 @@ def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
         image_repository=data["kubernetes_image_repository"],
         etcd_image_tag=data["kubernetes_etcd_image_tag"],
         dns_image_tag=data["kubernetes_dns_image_tag"],
+        timeouts=tuple(dict(data["kubernetes_timeouts"]).items()),
     )
 
 
@@ -275,6 +277,11 @@ def control_plane_endpoint(kube: Kubernetes, first_address: str) -> str:
     return kube.endpoint or f"{first_address}:{API_PORT}"
 
 
+def _timeouts(timeouts: tuple[tuple[str, str], ...]) -> list[str]:
+    return ["timeouts:", *(f"  {name}: {_q(duration)}" for name, duration in timeouts)] \
+        if timeouts else []
+
+
 def _node_registration(address: str) -> list[str]:
     return [
         "nodeRegistration:",
@@ -319,13 +326,16 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         f"  advertiseAddress: {_q(address)}",
         f"  bindPort: {API_PORT}",
         *_node_registration(address),
+        *_timeouts(kube.timeouts),
     ]
     return "\n---\n".join("\n".join(part) for part in (init, cluster, kubelet)) + "\n"
 
 
-def join_config(address: str, credentials: JoinCredentials, control_plane: bool) -> str:
+def join_config(address: str, credentials: JoinCredentials, control_plane: bool,
+                timeouts: tuple[tuple[str, str], ...] = ()) -> str:
     """JoinConfiguration (v1beta4) for a worker, or a further control plane with its
-    certificate key. The kubelet's configuration comes from the cluster (kubelet-config)."""
+    certificate key, with kubeadm's ``timeouts``. The kubelet's configuration comes from the
+    cluster (kubelet-config)."""
     lines = [
         "apiVersion: kubeadm.k8s.io/v1beta4",
         "kind: JoinConfiguration",
@@ -336,6 +346,7 @@ def join_config(address: str, credentials: JoinCredentials, control_plane: bool)
         "    caCertHashes:",
         f"      - {_q(credentials.ca_cert_hash)}",
         *_node_registration(address),
+        *_timeouts(timeouts),
     ]
     if control_plane:
         lines += [

@@ -200,7 +200,8 @@ def _no_credentials(state: State, host: Host, first: str) -> bool:
 
 
 @operation()
-def join(config: str, address: str, first: str, control_plane: bool = False):
+def join(config: str, address: str, first: str, control_plane: bool = False,
+         timeouts: dict[str, str] | None = None):
     """
     Run ``kubeadm join`` where ``/etc/kubernetes/kubelet.conf`` is absent, with the credentials
     ``kubeadm.join_credentials`` made earlier in the run; the config file (mode 600) carries them.
@@ -209,6 +210,7 @@ def join(config: str, address: str, first: str, control_plane: bool = False):
     + address: the node's address on the cluster network (node IP, advertise address)
     + first: the name of the first control plane, for messages
     + control_plane: join as a further control plane
+    + timeouts: kubeadm's v1beta4 ``timeouts``, e.g. ``{"tlsBootstrap": "10m"}``
 
     **Example:**
 
@@ -228,7 +230,7 @@ def join(config: str, address: str, first: str, control_plane: bool = False):
     if credentials is None:
         yield FunctionCommand(_no_credentials, (first,), {})
         return
-    content = join_config(address, credentials, control_plane)
+    content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()))
     yield FileUploadCommand(
         StringIO(content), config, remote_temp_filename=host.get_temp_filename(config),
     )

@@ -99,7 +99,7 @@ elif checked:
     if host != first:
         kubeadm.join(
             name="kubeadm join", config=kube.config_file, address=address, first=first.name,
-            control_plane=host in control_planes,
+            control_plane=host in control_planes, timeouts=dict(kube.timeouts),
         )
         if host in control_planes:
             kubeadm.admin_kubeconfig(

@@ -265,6 +265,19 @@ def test_init_config_names_an_air_gapped_sites_images():
     assert "imageTag" not in init_config(kube(), "192.168.77.11", "192.168.77.11:6443")
 
 
+def test_timeouts_for_slow_machines_in_init_and_join_configuration():
+    timeouts = {"controlPlaneComponentHealthCheck": "10m", "tlsBootstrap": "8m30s"}
+    init = init_config(kube(kubernetes_timeouts=timeouts), "192.168.77.11", "192.168.77.11:6443")
+    assert init.split("---\n")[0].endswith(
+        'timeouts:\n  controlPlaneComponentHealthCheck: "10m"\n  tlsBootstrap: "8m30s"\n')
+    credentials = JoinCredentials("192.168.77.11:6443", "abcdef.0123456789abcdef",
+                                  "sha256:" + "0" * 64)
+    join = join_config("192.168.77.21", credentials, False, tuple(timeouts.items()))
+    assert join.endswith(
+        'timeouts:\n  controlPlaneComponentHealthCheck: "10m"\n  tlsBootstrap: "8m30s"\n')
+    assert "timeouts" not in join_config("192.168.77.21", credentials, False)
+
+
 def test_init_config_swap_keep_and_cgroupfs_and_a_minor_alone():
     text = init_config(kube(swap="keep", cgroup_driver="cgroupfs", kubernetes_version="1.36"),
                        "10.0.0.11", "k8s.example.com:6443")

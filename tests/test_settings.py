@@ -367,10 +367,14 @@ def test_bad_zone_refused():
     ("kubernetes_etcd_image_tag", "3.6.16 -0", "not an image tag"),
     ("kubernetes_dns_image_tag", ":v1.14.3", "not an image tag"),
     ("kubernetes_etcd_image_tag", "3.6.16-0\n", "not an image tag"),
+    ("kubernetes_timeouts", {"apiServer": "10m"}, "not one of kubeadm's timeouts"),
+    ("kubernetes_timeouts", {"tlsBootstrap": 600}, "not a duration"),
+    ("kubernetes_timeouts", {"tlsBootstrap": "10 minutes"}, "not a duration"),
 ])
-def test_bad_air_gapped_image_keys_refused(key, value, problem):
+def test_bad_air_gapped_and_kubeadm_keys_refused(key, value, problem):
     message = refused(with_(**{key: value}))
-    assert message.startswith(f"{HOST}: {key} = {value!r}: {problem}"), message
+    assert message.startswith(f"{HOST}: {key}"), message
+    assert f": {problem}" in message, message
     assert "Fix:" in message
 
 
@@ -378,6 +382,7 @@ def test_bad_air_gapped_image_keys_refused(key, value, problem):
     ("kubernetes_image_repository", "registry.example.com:5000/k8s"),
     ("kubernetes_etcd_image_tag", "3.6.16-0"),
     ("kubernetes_dns_image_tag", "v1.14.3"),
+    ("kubernetes_timeouts", {"controlPlaneComponentHealthCheck": "10m", "tlsBootstrap": "1h5m"}),
 ])
 def test_air_gapped_image_keys_accepted(key, value):
     settings_from_data(HOST, ["control_plane"], with_(**{key: value}))  # raises DataError if refused
