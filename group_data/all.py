@@ -100,3 +100,6 @@ kubernetes_dns_image_tag = None
 # kubeadm's timeouts for init and join (v1beta4 names, Go durations), e.g. on slow machines
 # {"controlPlaneComponentHealthCheck": "10m", "kubeletHealthCheck": "10m"}; {}: kubeadm's.
 kubernetes_timeouts = {}
+# Extra flags per control-plane component (kubeadm's extraArgs), flag name without dashes, e.g.
+# {"controllerManager": {"leader-elect-lease-duration": "60s"}}; {}: kubeadm's.
+kubernetes_control_plane_args = {}

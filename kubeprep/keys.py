@@ -253,6 +253,30 @@ def _timeouts(value: dict) -> Invalid | None:
     return None
 
 
+# ClusterConfiguration's components that take extraArgs, and a flag name without its dashes.
+CONTROL_PLANE_COMPONENTS = ("apiServer", "controllerManager", "scheduler", "etcd")
+_FLAG = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def _control_plane_args(value: dict) -> Invalid | None:
+    for component, flags in value.items():
+        key = f"kubernetes_control_plane_args[{component!r}]"
+        if component not in CONTROL_PLANE_COMPONENTS:
+            return Invalid(component, "not a control-plane component of kubeadm's",
+                           f"use one of {', '.join(CONTROL_PLANE_COMPONENTS)}", key=key)
+        if not isinstance(flags, dict):
+            return Invalid(flags, "not a mapping of flag to value",
+                           "write it like {'leader-elect-lease-duration': '60s'}", key=key)
+        for flag, setting in flags.items():
+            if not isinstance(flag, str) or not _FLAG.fullmatch(flag):
+                return Invalid(flag, "not a flag name", "write the flag without its dashes, "
+                               "e.g. 'leader-elect-lease-duration'", key=key)
+            if not isinstance(setting, str) or "\n" in setting:
+                return Invalid(setting, "not a one-line string", "quote the value, e.g. '60s'",
+                               key=f"{key}[{flag!r}]")
+    return None
+
+
 def _kubernetes_version(value: str) -> Invalid | None:
     if _KUBERNETES_VERSION.fullmatch(value):
         return None
@@ -394,6 +418,10 @@ DECLARED: tuple[Key, ...] = (
         _image_tag),
     Key("kubernetes_dns_image_tag", (str, type(None)), None, "cluster",
         "kubeadm's `dns.imageTag` (CoreDNS); `None`: kubeadm's default", _image_tag),
+    Key("kubernetes_control_plane_args", (dict,), {}, "cluster",
+        "extra flags per control-plane component (`apiServer`, `controllerManager`, "
+        "`scheduler`, `etcd`), kubeadm's `extraArgs`, e.g. longer leader-election leases on "
+        "slow machines", _control_plane_args),
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),

@@ -74,6 +74,7 @@ class Kubernetes:
     etcd_image_tag: str | None = None
     dns_image_tag: str | None = None
     timeouts: tuple[tuple[str, str], ...] = ()
+    control_plane_args: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def minor(self) -> str:
@@ -107,6 +108,10 @@ def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
         etcd_image_tag=data["kubernetes_etcd_image_tag"],
         dns_image_tag=data["kubernetes_dns_image_tag"],
         timeouts=tuple(dict(data["kubernetes_timeouts"]).items()),
+        control_plane_args=tuple(
+            (component, tuple(dict(flags).items()))
+            for component, flags in dict(data["kubernetes_control_plane_args"]).items()
+        ),
     )
 
 
@@ -308,8 +313,16 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.version)}")
     if kube.image_repository:
         cluster.append(f"imageRepository: {_q(kube.image_repository)}")
-    if kube.etcd_image_tag:
-        cluster += ["etcd:", "  local:", f"    imageTag: {_q(kube.etcd_image_tag)}"]
+    etcd = [f"    imageTag: {_q(kube.etcd_image_tag)}"] if kube.etcd_image_tag else []
+    for component, flags in kube.control_plane_args:
+        args = ["extraArgs:", *(line for flag, value in flags
+                                for line in (f"  - name: {_q(flag)}", f"    value: {_q(value)}"))]
+        if component == "etcd":
+            etcd += [f"    {line}" for line in args]
+        else:
+            cluster += [f"{component}:", *(f"  {line}" for line in args)]
+    if etcd:
+        cluster += ["etcd:", "  local:", *etcd]
     if kube.dns_image_tag:
         cluster += ["dns:", f"  imageTag: {_q(kube.dns_image_tag)}"]
     kubelet = [

@@ -30,8 +30,32 @@ _SID_PACKAGES = dict(
     for line in (_LAB_DIR / "image" / "sid-packages.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#")
 )
-# Offline: the test imports this image (lab/image/build-oci-image.sh); nothing is pulled.
-_SANDBOX_IMAGE = "localhost/pause:3.10"
+# The lab's Kubernetes, built from its Go modules (lab/k8s-build/), is served on the lab network as
+# an air-gapped site serves it: the signed package repository and the image registry mirror that
+# `lab/lab up` starts on the host's side of the lab network. The nodes reach them only through
+# kubeprep's own data keys below.
+_KUBERNETES_VERSIONS = [
+    line.strip()
+    for line in (_LAB_DIR / "k8s-build" / "kubernetes-versions").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+_SERVER = "192.168.77.250"
+_MIRROR = f"http://{_SERVER}:5000"
+_COMPANIONS = {
+    tuple(line.split()[:2]): line.split()[2]
+    for line in (_LAB_DIR / "k8s-build" / "versions").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
+_MINOR = _KUBERNETES_VERSIONS[0].rsplit(".", 1)[0]
+KUBERNETES = {
+    "kubernetes_version": _KUBERNETES_VERSIONS[0],
+    "kubernetes_repo_url": f"http://{_SERVER}:8099/core:/stable:/v{{minor}}",
+    "containerd_registry_mirrors": {"registry.k8s.io": [_MIRROR], "ghcr.io": [_MIRROR]},
+    "containerd_sandbox_image": f"registry.k8s.io/pause:{_COMPANIONS[(_MINOR, 'pause')]}",
+    # The mirror's etcd and CoreDNS builds: kubeadm's default tags are not served as modules.
+    "kubernetes_etcd_image_tag": f"{_COMPANIONS[(_MINOR, 'etcd')]}-0",
+    "kubernetes_dns_image_tag": f"v{_COMPANIONS[(_MINOR, 'coredns')]}",
+}
 
 
 def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str, dict]:
@@ -45,10 +69,22 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             "ssh_strict_host_key_checking": "no",
             "ssh_known_hosts_file": "/dev/null",
             "cluster_address": cluster_address,
-            # The lab reaches no Kubernetes package repository nor image registry: the deploy
-            # stops after the container runtime (README, "What is proven where").
-            "deploy_until": "runtime",
-            "containerd_sandbox_image": _SANDBOX_IMAGE,
+            # All the way: kubeadm init on cp1, w1 and w2 joined, flannel from the lab's manifest.
+            "deploy_until": "cluster",
+            "cni": "flannel",
+            "cni_manifest": str(_LAB_DIR / "cluster" / "kube-flannel.yml"),
+            # TCG VMs are slow: kubeadm waits longer for the static pods and the kubelet.
+            "kubernetes_timeouts": {"controlPlaneComponentHealthCheck": "15m",
+                                    "kubeletHealthCheck": "15m", "tlsBootstrap": "15m"},
+            # and the controller-manager and the scheduler lost their 15 s leader lease to a
+            # slow API server and restarted ("Leaderelection lost"): longer leases
+            "kubernetes_control_plane_args": {
+                component: {"leader-elect-lease-duration": "60s",
+                            "leader-elect-renew-deadline": "50s",
+                            "leader-elect-retry-period": "10s"}
+                for component in ("controllerManager", "scheduler")
+            },
+            **KUBERNETES,
             **data,
         },
     )

@@ -5,6 +5,7 @@ there during the run, joins on the other nodes, the admin kubeconfig, the CNI.
 
 from __future__ import annotations
 
+import posixpath
 from io import StringIO
 from weakref import WeakKeyDictionary
 
@@ -231,6 +232,9 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
         yield FunctionCommand(_no_credentials, (first,), {})
         return
     content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()))
+    # Before the join nothing may have made the config's folder (/etc/kubernetes): kubeadm's
+    # packages do on some platforms, not all.
+    yield StringCommand("install -d -m 755", QuoteString(posixpath.dirname(config)))
     yield FileUploadCommand(
         StringIO(content), config, remote_temp_filename=host.get_temp_filename(config),
     )

@@ -19,6 +19,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+import yaml
 from kube_states import DIRECTORY, PLATFORMS, OthersMissing, case_output, kubeadm_node
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import PyinfraError
@@ -265,6 +266,18 @@ def test_init_config_names_an_air_gapped_sites_images():
     assert "imageTag" not in init_config(kube(), "192.168.77.11", "192.168.77.11:6443")
 
 
+def test_control_plane_args_as_kubeadms_extra_args():
+    text = init_config(kube(kubernetes_etcd_image_tag="3.6.16-0", kubernetes_control_plane_args={
+        "controllerManager": {"leader-elect-lease-duration": "60s"},
+        "etcd": {"heartbeat-interval": "500"},
+    }), "192.168.77.11", "192.168.77.11:6443")
+    cluster = yaml.safe_load(text.split("---\n")[1])
+    assert cluster["controllerManager"] == {
+        "extraArgs": [{"name": "leader-elect-lease-duration", "value": "60s"}]}
+    assert cluster["etcd"] == {"local": {
+        "imageTag": "3.6.16-0", "extraArgs": [{"name": "heartbeat-interval", "value": "500"}]}}
+
+
 def test_timeouts_for_slow_machines_in_init_and_join_configuration():
     timeouts = {"controlPlaneComponentHealthCheck": "10m", "tlsBootstrap": "8m30s"}
     init = init_config(kube(kubernetes_timeouts=timeouts), "192.168.77.11", "192.168.77.11:6443")
@@ -328,7 +341,8 @@ def test_fresh_fleet_plan():
     w1 = fleet.plan("w1")
     assert w1[0] == ("Fresh join credentials", [])  # made on cp1
     assert [name for name, _ in w1] == ["Fresh join credentials", "kubeadm join"]
-    upload, chmod, join = w1[1][1]
+    folder, upload, chmod, join = w1[1][1]
+    assert folder == "install -d -m 755 /etc/kubernetes"
     assert upload == ["upload", join_config("192.168.77.21", JoinCredentials(
         "<endpoint>", "<token from the first control plane>",
         "<CA hash from the first control plane>",
@@ -472,7 +486,7 @@ def test_run_on_a_half_joined_fleet_joins_only_the_missing_worker():
         "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
     }).prepare()
     log = fleet.run(kubeadm_answers())
-    assert [host for host, _ in log if host != "cp1"] == ["w2", "w2", "w2"]
+    assert [host for host, _ in log if host != "cp1"] == ["w2"] * 4  # folder, upload, chmod, join
     assert ("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1") in log
     assert log[-1][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
     assert not fleet.state.failed_hosts

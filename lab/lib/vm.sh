@@ -103,6 +103,7 @@ cmd_up() {
     done
     wait_ssh "${KUBEPREP_LAB_BOOT_TIMEOUT:-420}" "${ALL_NODES[@]}"
     log "up: ${#started[@]} VM(s) booted, all answer SSH after $(since "$t0") s"
+    serve_up
 }
 
 cmd_down() {
@@ -119,6 +120,7 @@ cmd_down() {
         fi
         rm -f "$STATE_DIR/$n.pid"
     done
+    serve_down
     net_down
 }
 
@@ -193,5 +195,6 @@ cmd_status() {
     else
         echo "netns $NETNS: absent"
     fi
+    serve_status
     echo "image: $(image_dir)$([ -f "$(image_dir)/base.raw" ] || echo ' (not built)')"
 }

@@ -76,11 +76,16 @@ def leftovers(lab) -> dict[str, str]:
     return found
 
 
-def run_check(lab, tmp_path, monkeypatch, *args: str):
-    """``pyinfra -y lab/inventory.py ARGS check.py`` with a JSON report: (result, report)."""
+# The lab inventory goes all the way to a flannel cluster (test_kubeadm_cluster.py builds it); the
+# files before that one test the stages before the cluster: as far as the runtime, no CNI.
+BEFORE_CLUSTER = ("--data", "deploy_until=runtime", "--data", "cni=none")
+
+
+def run_check(lab, tmp_path, monkeypatch, *args: str, stage: tuple[str, ...] = BEFORE_CLUSTER):
+    """``pyinfra -y lab/inventory.py STAGE ARGS check.py`` with a JSON report: (result, report)."""
     report = tmp_path / "readiness.json"
     monkeypatch.setenv("KUBEPREP_CHECK_JSON", str(report))
-    result = lab.pyinfra(*args, "check.py", timeout=600)
+    result = lab.pyinfra(*stage, *args, "check.py", timeout=600)
     assert report.exists(), f"no JSON report:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result, json.loads(report.read_text())
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from checkrun import firewall_zones, zone_sets
+from checkrun import BEFORE_CLUSTER, firewall_zones, zone_sets
 
 pytestmark = pytest.mark.lab
 
@@ -40,7 +40,7 @@ def sh(lab, node: str, command: str) -> str:
 
 
 def deploy(lab, *args: str) -> tuple[int, dict]:
-    result = lab.pyinfra("--json", *args, "deploy.py")
+    result = lab.pyinfra("--json", *BEFORE_CLUSTER, *args, "deploy.py")
     assert result.stdout.strip(), f"rc={result.rc}, no JSON:\n{result.stderr[-3000:]}"
     return result.rc, json.loads(result.stdout)["results"]
 
@@ -97,7 +97,7 @@ def test_a_zone_file_left_empty_by_a_power_cut_is_set_aside_and_converged(lab, c
 def deploy_all_while_w2_is_off(lab) -> None:
     """A deploy of all reports w2 unreachable and still converges the others (w1's forwarding)."""
     sh(lab, "w1", "sysctl -w net.ipv4.ip_forward=0")
-    result = lab.pyinfra("deploy.py")
+    result = lab.pyinfra(*BEFORE_CLUSTER, "deploy.py")
     output = result.stdout + result.stderr
     print("FAULT w2 powered off during a deploy of all:", *(
         line.strip() for line in output.splitlines() if "[w2]" in line), f"rc={result.rc}")
@@ -110,7 +110,7 @@ def cut_power_during(lab, operation: str, delay: float) -> str:
     """Start a deploy on w2 and kill w2's qemu ``delay`` s after ``operation`` starts on it."""
     process = subprocess.Popen(
         [str(lab.repo_dir / ".venv/bin/pyinfra"), "-y", "lab/inventory.py", "--limit", "w2",
-         "deploy.py"],
+         *BEFORE_CLUSTER, "deploy.py"],
         cwd=lab.repo_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

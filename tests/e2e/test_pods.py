@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import time
 import tomllib
@@ -26,7 +27,10 @@ from cri.client import CriClient
 pytestmark = pytest.mark.lab
 
 SOCKET = "/run/containerd/containerd.sock"
-PAUSE = "localhost/pause:3.10"
+# The sandbox image comes from the lab's registry mirror (lab/inventory.py, KUBERNETES): containerd
+# pulls it through certs.d/registry.k8s.io/hosts.toml on the first RunPodSandbox.
+PAUSE = runpy.run_path(os.path.join(os.path.dirname(__file__), "../../lab/inventory.py"))[
+    "KUBERNETES"]["containerd_sandbox_image"]
 BUSYBOX = "localhost/busybox:1.35"
 CNI_BIN_DIR = "/usr/lib/cni"
 POD_CIDR = "10.244.0.0/16"
@@ -143,8 +147,7 @@ class Pod(NamedTuple):
 
 
 SCAFFOLD = (
-    "ctr -n k8s.io images import --base-name localhost/pause "
-    "/opt/lab-images/pause-3.10.tar >/dev/null && ctr -n k8s.io images import --base-name "
+    "ctr -n k8s.io images import --base-name "
     "localhost/busybox /opt/lab-images/busybox.tar >/dev/null && mkdir -p /etc/cni/net.d && "
     "echo '{conflist}' > /etc/cni/net.d/10-labpods.conflist{routes}"
 )
@@ -230,8 +233,8 @@ def zones_before(lab):
 
 
 def test_pods_across_nodes_with_the_pod_network_not_trusted(lab, cri, pods, zones_before):
-    """cni = none (the lab's deploy): the pod network is in no zone of kubeprep's, so a pod's
-    packet enters firewalld's default zone (public) through cni0 on its own node. firewalld's
+    """cni = none (the lab files before the cluster): the pod network is in no zone of
+    kubeprep's, so a pod's packet enters firewalld's default zone (public) through cni0 on its own node. firewalld's
     intra-zone forwarding accepts only towards interfaces and sources bound to a zone, never the
     default zone's catch-all (fw_zone.py skips interface "+"), so the packet falls to the end of
     the forward chain: `reject with icmpx admin-prohibited`, which nc reports as EHOSTUNREACH at

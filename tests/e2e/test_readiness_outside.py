@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from checkrun import leftovers
+from checkrun import BEFORE_CLUSTER, leftovers
 
 pytestmark = pytest.mark.lab
 
@@ -36,7 +36,8 @@ def run_check_with_outsider(lab, tmp_path: Path) -> tuple[subprocess.CompletedPr
     report = tmp_path / "readiness.json"
     pyinfra = Path(sys.executable).parent / "pyinfra"
     result = subprocess.run(
-        [str(pyinfra), "-y", str(inventory), "check.py"], cwd=lab.repo_dir, capture_output=True,
+        [str(pyinfra), "-y", str(inventory), *BEFORE_CLUSTER, "check.py"], cwd=lab.repo_dir,
+        capture_output=True,
         text=True, timeout=900, stdin=subprocess.DEVNULL,
         env={**os.environ, "KUBEPREP_CHECK_JSON": str(report)},
     )

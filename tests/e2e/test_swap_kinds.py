@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from checkrun import BEFORE_CLUSTER
 
 pytestmark = pytest.mark.lab
 
@@ -39,7 +40,7 @@ def sh(lab, command: str) -> str:
 
 
 def deploy_w1(lab) -> dict:
-    result = lab.pyinfra("--json", "--limit", "w1", "deploy.py")
+    result = lab.pyinfra("--json", "--limit", "w1", *BEFORE_CLUSTER, "deploy.py")
     assert result.rc == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(result.stdout)["results"]
 

@@ -8,8 +8,8 @@ directory: nothing generated is committed. Needs ``grpcio-tools`` (it brings grp
         cri.version().runtime_version
         cri.config()["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"]
         pod = cri.run_pod("probe", "default")
-        box = cri.start_container(pod, "probe", "localhost/pause:3.10")
-        cri.exec_sync(box, ["/catatonit", "--version"])
+        box = cri.start_container(pod, "probe", "localhost/busybox:1.35", ["sleep", "60"])
+        cri.exec_sync(box, ["/busybox", "true"])
 """
 
 from __future__ import annotations
