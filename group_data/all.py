@@ -103,3 +103,5 @@ kubernetes_timeouts = {}
 # Extra flags per control-plane component (kubeadm's extraArgs), flag name without dashes, e.g.
 # {"controllerManager": {"leader-elect-lease-duration": "60s"}}; {}: kubeadm's.
 kubernetes_control_plane_args = {}
+# kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
+kubernetes_encryption_algorithm = None

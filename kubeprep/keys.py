@@ -101,6 +101,11 @@ def _one_of(allowed: tuple[str, ...], problem: str = "unknown value") -> Check:
     return check
 
 
+def _one_of_or_none(allowed: tuple[str, ...]) -> Check:
+    check = _one_of(allowed)
+    return lambda value: None if value is None else check(value)
+
+
 def _admin_user(value: str) -> Invalid | None:
     if _USER_NAME.fullmatch(value):
         return None
@@ -418,6 +423,10 @@ DECLARED: tuple[Key, ...] = (
         _image_tag),
     Key("kubernetes_dns_image_tag", (str, type(None)), None, "cluster",
         "kubeadm's `dns.imageTag` (CoreDNS); `None`: kubeadm's default", _image_tag),
+    Key("kubernetes_encryption_algorithm", (str, type(None)), None, "cluster",
+        "kubeadm's `encryptionAlgorithm` for the cluster's keys (`ECDSA-P256` makes TLS "
+        "handshakes far cheaper on slow machines); `None`: kubeadm's (RSA-2048)",
+        _one_of_or_none(("RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384"))),
     Key("kubernetes_control_plane_args", (dict,), {}, "cluster",
         "extra flags per control-plane component (`apiServer`, `controllerManager`, "
         "`scheduler`, `etcd`), kubeadm's `extraArgs`, e.g. longer leader-election leases on "

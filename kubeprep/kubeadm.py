@@ -74,6 +74,7 @@ class Kubernetes:
     etcd_image_tag: str | None = None
     dns_image_tag: str | None = None
     timeouts: tuple[tuple[str, str], ...] = ()
+    encryption_algorithm: str | None = None
     control_plane_args: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
@@ -108,6 +109,7 @@ def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
         etcd_image_tag=data["kubernetes_etcd_image_tag"],
         dns_image_tag=data["kubernetes_dns_image_tag"],
         timeouts=tuple(dict(data["kubernetes_timeouts"]).items()),
+        encryption_algorithm=data["kubernetes_encryption_algorithm"],
         control_plane_args=tuple(
             (component, tuple(dict(flags).items()))
             for component, flags in dict(data["kubernetes_control_plane_args"]).items()
@@ -313,6 +315,8 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.version)}")
     if kube.image_repository:
         cluster.append(f"imageRepository: {_q(kube.image_repository)}")
+    if kube.encryption_algorithm:
+        cluster.append(f"encryptionAlgorithm: {kube.encryption_algorithm}")
     etcd = [f"    imageTag: {_q(kube.etcd_image_tag)}"] if kube.etcd_image_tag else []
     for component, flags in kube.control_plane_args:
         args = ["extraArgs:", *(line for flag, value in flags

@@ -76,6 +76,8 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             # TCG VMs are slow: kubeadm waits longer for the static pods and the kubelet.
             "kubernetes_timeouts": {"controlPlaneComponentHealthCheck": "15m",
                                     "kubeletHealthCheck": "15m", "tlsBootstrap": "15m"},
+            # a control plane under TCG spends its CPU on TLS handshakes: ECDSA keys, not RSA
+            "kubernetes_encryption_algorithm": "ECDSA-P256",
             # and the controller-manager and the scheduler lost their 15 s leader lease to a
             # slow API server and restarted ("Leaderelection lost"): longer leases
             "kubernetes_control_plane_args": {

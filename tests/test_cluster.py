@@ -274,6 +274,10 @@ def test_control_plane_args_as_kubeadms_extra_args():
     cluster = yaml.safe_load(text.split("---\n")[1])
     assert cluster["controllerManager"] == {
         "extraArgs": [{"name": "leader-elect-lease-duration", "value": "60s"}]}
+    assert "encryptionAlgorithm" not in cluster
+    assert yaml.safe_load(init_config(kube(kubernetes_encryption_algorithm="ECDSA-P256"),
+                                      "192.168.77.11", "192.168.77.11:6443").split("---\n")[1]
+                          )["encryptionAlgorithm"] == "ECDSA-P256"
     assert cluster["etcd"] == {"local": {
         "imageTag": "3.6.16-0", "extraArgs": [{"name": "heartbeat-interval", "value": "500"}]}}
 

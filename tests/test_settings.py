@@ -368,6 +368,7 @@ def test_bad_zone_refused():
     ("kubernetes_dns_image_tag", ":v1.14.3", "not an image tag"),
     ("kubernetes_etcd_image_tag", "3.6.16-0\n", "not an image tag"),
     ("kubernetes_timeouts", {"apiServer": "10m"}, "not one of kubeadm's timeouts"),
+    ("kubernetes_encryption_algorithm", "ECDSA-P521", "unknown value"),
     ("kubernetes_timeouts", {"tlsBootstrap": 600}, "not a duration"),
     ("kubernetes_timeouts", {"tlsBootstrap": "10 minutes"}, "not a duration"),
 ])
