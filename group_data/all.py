@@ -72,7 +72,7 @@ containerd_version = None  # None: the newest the repository has; else as apt/dn
 containerd_rpm_repo = "https://download.docker.com/linux/centos/$releasever/$basearch/stable"
 containerd_rpm_gpg_key = "https://download.docker.com/linux/centos/gpg"
 # The pod sandbox (pause) image, with its registry host: the one `kubeadm config images list`
-# names for your Kubernetes version (an offline lab imports its own, e.g. localhost/pause:3.10).
+# names for your Kubernetes version (air-gapped: pulled through containerd_registry_mirrors).
 containerd_sandbox_image = "registry.k8s.io/pause:3.10"
 containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/bin on RHEL
 # Pull through mirrors, tried in order before the registry itself, e.g.

@@ -61,7 +61,9 @@ def repo_dir(version: str) -> Path:
 @pytest.fixture(scope="module")
 def repo(lab):
     """w1's state before the file; at the end w1 is put back (see ``restore``)."""
-    fetch = f"curl -fsS -o /dev/null {BASE_URL}/core:/stable:/v{minor(OLD)}/deb/InRelease"
+    # python3: curl comes with the task's first step
+    fetch = (f"python3 -c \"import urllib.request; urllib.request.urlopen("
+             f"'{BASE_URL}/core:/stable:/v{minor(OLD)}/deb/InRelease')\"")
     assert lab.run("w1", fetch).rc == 0, "w1 does not reach the lab's Kubernetes repository"
     before = {"installed": set(sh(lab, "w1", INSTALLED).split()), "apt": sh(lab, "w1", APT_STATE)}
     yield {"before": before}
@@ -157,9 +159,12 @@ def test_an_image_is_pulled_through_the_mirror(lab, repo, first_run):
     log = LAB / ".state" / "serve-registry.log"  # lab/lib/serve.sh: the access log
     seen = log.stat().st_size
     assert "Image is up to date for sha256:" in sh(lab, "w1", f"{CRICTL} pull {pause}")
+    # containerd resolves the tag (HEAD), then fetches by digest; ns= names the registry it
+    # stands in for.
+    asked = f"HEAD /v2/{repository}/manifests/{tag}?ns=registry.k8s.io "
     with log.open() as lines:
         lines.seek(seen)
-        pulls = [line for line in lines if f"GET /v2/{repository}/manifests/{tag}" in line]
+        pulls = [line for line in lines if asked in line]
     assert any(line.startswith("192.168.77.21 ") for line in pulls), pulls
 
 
@@ -277,7 +282,8 @@ def test_readiness_rows_fleet_versions_and_kubelet_cgroup_driver(lab, repo, upgr
     kubelet config with cgroupfs on w1 (containerd runs systemd): versions disagree across the
     fleet, the drivers on w1 do not match."""
     deb = f"kubelet_{OLD}-1.1_amd64.deb"
-    sh(lab, "w2", f"curl -fsS -o /tmp/{deb} {BASE_URL}/core:/stable:/v{minor(OLD)}/deb/{deb} && "
+    sh(lab, "w2", f"python3 -c \"import urllib.request; urllib.request.urlretrieve("
+                  f"'{BASE_URL}/core:/stable:/v{minor(OLD)}/deb/{deb}', '/tmp/{deb}')\" && "
                   f"dpkg --force-depends -i /tmp/{deb} && rm /tmp/{deb}")
     try:
         sh(lab, "w1", WRITE_KUBELET_CONFIG.format(driver="cgroupfs"))
