@@ -16,6 +16,7 @@ removed.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import time
 from pathlib import Path
@@ -52,10 +53,17 @@ def companion(version: str, name: str) -> str:
     return INVENTORY["_COMPANIONS"][(minor(version), name)]
 
 
+CACHE = Path(os.environ.get("KUBEPREP_LAB_CACHE", Path.home() / ".cache/kubeprep-lab")) / "k8s"
+
+
 def repo_dir(version: str) -> Path:
-    cache = Path(INVENTORY["os"].environ.get("KUBEPREP_LAB_CACHE",
-                                              Path.home() / ".cache/kubeprep-lab"))
-    return cache / f"k8s/repo/core:/stable:/v{minor(version)}/deb"
+    return CACHE / f"repo/core:/stable:/v{minor(version)}/deb"
+
+
+def agnhost(version: str) -> str:
+    """The lab's test image for ``version``: agnhost of that module, under e2e's name and tag."""
+    tag = (CACHE / f"go/mod/k8s.io/kubernetes@v{version}/test/images/agnhost/VERSION").read_text()
+    return f"registry.k8s.io/e2e-test-images/agnhost:{tag.strip()}"
 
 
 @pytest.fixture(scope="module")
@@ -225,12 +233,12 @@ def test_next_minor_moves_repository_and_upgrades_held_packages_kubeadm_first(
     assert sorted(upgraded) == list(PACKAGES) and upgraded[0] == "kubeadm", upgrade["dpkg_log"]
 
 
-def test_the_mirrors_catalogue_is_what_both_kubeadms_list_and_the_cni(lab, repo, listed_old,
+def test_the_mirrors_catalogue_is_what_both_kubeadms_list_flannel_and_agnhost(lab, repo, listed_old,
                                                                        upgrade):
     listed = listed_old | images_kubeadm_lists(lab, NEW)
-    flannel = {f"ghcr.io/flannel-io/flannel:v{companion(version, 'flanneld')}"
-               for version in (OLD, NEW)}
-    assert served(lab) == listed | flannel
+    cni_and_tests = {image for version in (OLD, NEW) for image in (
+        f"ghcr.io/flannel-io/flannel:v{companion(version, 'flanneld')}", agnhost(version))}
+    assert served(lab) == listed | cni_and_tests
 
 
 def test_lower_version_refused_before_any_change(lab, repo, upgrade):
