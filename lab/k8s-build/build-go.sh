@@ -18,7 +18,7 @@ export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABL
 export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build
 mkdir -p "$out" "$cache/src"
 
-# The companions' versions for this minor: "NAME MODULE VERSION" lines of lab/k8s-build/versions.
+# The companions' versions for this minor: "MINOR NAME VERSION" lines of lab/k8s-build/versions.
 companion() { awk -v m="$minor" -v n="$1" '$1 == m && $2 == n {print $3; exit}' "$here/versions"; }
 # A component is rebuilt when this script, the versions file or its version change.
 recipe=$(cat "$0" "$here/versions" | sha256sum | cut -c1-16)
