@@ -31,6 +31,17 @@ node_load() {
     N_PORT=$((PORT_BASE + N_IDX))
 }
 
+# stop_pid PID TENTHS: SIGTERM, wait up to TENTHS tenths of a second, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill "$pid"
+    for i in $(seq "$2"); do
+        [ -d "/proc/$pid" ] || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
 log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }

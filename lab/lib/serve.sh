@@ -71,15 +71,10 @@ EOF
 }
 
 serve_down() {
-    local name pid i
+    local name pid
     for name in registry repo; do
         if pid=$(serve_pid "$name"); then
-            kill "$pid"
-            for i in $(seq 50); do
-                [ -d "/proc/$pid" ] || break
-                sleep 0.1
-            done
-            [ -d "/proc/$pid" ] && kill -9 "$pid"
+            stop_pid "$pid" 50
             log "$name stopped (pid $pid)"
         fi
         rm -f "$STATE_DIR/serve-$name.pid"

@@ -107,15 +107,10 @@ cmd_up() {
 }
 
 cmd_down() {
-    local n pid i
+    local n pid
     for n in "${ALL_NODES[@]}"; do
         if pid=$(vm_pid "$n"); then
-            kill "$pid"
-            for i in $(seq 50); do
-                [ -d "/proc/$pid" ] || break
-                sleep 0.2
-            done
-            [ -d "/proc/$pid" ] && kill -9 "$pid"
+            stop_pid "$pid" 100
             log "$n stopped (pid $pid)"
         fi
         rm -f "$STATE_DIR/$n.pid"
