@@ -1,5 +1,5 @@
-"""containerd for the kubelet: its data checked, its config rendered per major version, its state
-classified. Pure Python, no pyinfra.
+"""containerd for the kubelet: its config rendered per major version, and what it reads in effect.
+Pure Python, no pyinfra.
 
 containerd 1.x reads config ``version = 2`` (CRI plugin ``io.containerd.grpc.v1.cri``), 2.x reads
 ``version = 3`` (``io.containerd.cri.v1.images`` and ``io.containerd.cri.v1.runtime``). A setting in
@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from kubeprep.checks.model import ERROR, OK, Result
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 CONFIG_PATH = "/etc/containerd/config.toml"
@@ -227,56 +225,3 @@ def effective_settings(dump: Mapping[str, Any]) -> dict[str, Any]:
         "config_path": registry.get("config_path", ""),
         "cri_disabled": sorted(set(dump.get("disabled_plugins", [])) & set(cri_names)),
     }
-
-
-def classify(fact: Mapping[str, Any], cgroup_driver: str = "systemd") -> list[Result]:
-    """The readiness rows of a node's runtime, from ``facts.containerd.ContainerdState``."""
-    if not fact.get("version"):
-        return [Result("runtime", ERROR, "containerd is not installed",
-                       "run tasks/runtime.py (pyinfra inventory.py tasks/runtime.py)")]
-    rows = []
-    active = fact.get("active") == "active"
-    rows.append(Result(
-        "runtime", OK if active else ERROR,
-        f"containerd {fact['version']} {fact.get('active') or 'not running'}",
-        "" if active else "systemctl enable --now containerd; journalctl -u containerd",
-    ))
-    effective = fact.get("effective")
-    if effective is None:
-        return [*rows, Result("runtime", ERROR, "containerd config dump failed: the config file "
-                              "does not load", "run tasks/runtime.py to rewrite it")]
-    disabled = effective["cri_disabled"]
-    socket_ok = fact.get("socket") and not disabled
-    rows.append(Result(
-        "runtime", OK if socket_ok else ERROR,
-        f"CRI socket {SOCKET} " + (
-            f"served, but the CRI plugin is disabled ({', '.join(disabled)})" if disabled
-            else "present" if fact.get("socket") else "missing"),
-        "" if socket_ok else "run tasks/runtime.py: it writes a config with the CRI plugin on",
-    ))
-    wanted = cgroup_driver == "systemd"
-    driver_ok = effective["systemd_cgroup"] == wanted
-    rows.append(Result(
-        "runtime", OK if driver_ok else ERROR,
-        f"SystemdCgroup = {str(effective['systemd_cgroup']).lower()} in effect "
-        f"(cgroup_driver = {cgroup_driver})",
-        "" if driver_ok else "run tasks/runtime.py: the kubelet and containerd must use one driver",
-    ))
-    image = effective["sandbox_image"]
-    image_ok = image in fact.get("images", [])
-    rows.append(Result(
-        "runtime", OK if image_ok else ERROR,
-        f"sandbox image {image} " + ("present" if image_ok else "not in the k8s.io namespace"),
-        "" if image_ok else f"ctr -n k8s.io images pull {image} (or import it offline)",
-    ))
-    plugins = fact.get("cni_plugins", [])
-    dirs = effective["cni_bin_dirs"]
-    cni_ok = bool(plugins) and fact.get("cni_bin_dir") in dirs
-    rows.append(Result(
-        "runtime", OK if cni_ok else ERROR,
-        f"CNI plugins in {fact.get('cni_bin_dir')}: {', '.join(plugins) or 'none'} "
-        f"(containerd reads {', '.join(dirs) or 'no directory'})",
-        "" if cni_ok else "install the CNI plugins package (containernetworking-plugins) and "
-        "run tasks/runtime.py",
-    ))
-    return rows

@@ -17,9 +17,9 @@ import pytest
 from host_states import DEBIAN_12, ROCKY_8, ROCKY_9, converged, fresh, runtime_state
 from taskrun import group_data, run_deploy
 
-from kubeprep.checks.model import ERROR, OK
+from kubeprep.checks.model import ERROR, OK, WARNING
+from kubeprep.checks.software import classify
 from kubeprep.containerd import (
-    classify,
     effective_settings,
     parse_version,
     render_config,
@@ -294,12 +294,18 @@ def test_converged_node_is_ready():
     ("docker_containerd_io_config_cri_disabled", 4, "CNI plugins in /opt/cni/bin: none"),
     ("debian12_stopped_and_disabled", 0, "containerd 1.6.20~ds1 inactive"),
     ("debian12_stopped_and_disabled", 1, "missing"),
-    ("sid_2_1_upgraded_with_packaged_version_2_file", 3, "not in the k8s.io namespace"),
     ("debian12_fresh_1_6_packaged_config", 4, "CNI plugins in /usr/lib/cni: none"),
 ])
 def test_runtime_problem_is_an_error_row(case, row, detail):
     results = classify(case_fact(case))
     assert results[row].level == ERROR and detail in results[row].detail and results[row].fix
+
+
+def test_sandbox_image_not_pulled_yet_is_a_warning_row():
+    """containerd pulls it for the first pod; only an air-gapped node must import it first."""
+    row = classify(case_fact("sid_2_1_upgraded_with_packaged_version_2_file"))[3]
+    assert row.level == WARNING and "not in the k8s.io namespace: containerd pulls it" in row.detail
+    assert row.fix
 
 
 def test_cgroupfs_node_is_ready_only_without_systemd_cgroup():

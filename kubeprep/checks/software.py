@@ -10,21 +10,78 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubeprep.checks.model import ERROR, OK, WARNING, Node, NodeSpec, Result
-from kubeprep.containerd import classify
+from kubeprep.containerd import SOCKET
 from kubeprep.kubeadm import PACKAGES, matches, upstream
 
 _PACKAGES_FIX = "pyinfra inventory.py tasks/kubernetes.py"
 
 
+def classify(fact: Mapping[str, Any], cgroup_driver: str = "systemd") -> list[Result]:
+    """The readiness rows of a node's containerd, from ``facts.containerd.ContainerdState``: active,
+    the CRI socket, the cgroup driver in effect, the sandbox image, the CNI plugins.
+
+    A sandbox image not pulled yet is a warning: containerd pulls it for the first pod (kubeadm's
+    ``ImagePull`` check fails when the registry cannot be reached); only an air-gapped node must
+    import it first.
+    """
+    if not fact.get("version"):
+        return [Result("runtime", ERROR, "containerd is not installed",
+                       "run tasks/runtime.py (pyinfra inventory.py tasks/runtime.py)")]
+    rows = []
+    active = fact.get("active") == "active"
+    rows.append(Result(
+        "runtime", OK if active else ERROR,
+        f"containerd {fact['version']} {fact.get('active') or 'not running'}",
+        "" if active else "systemctl enable --now containerd; journalctl -u containerd",
+    ))
+    effective = fact.get("effective")
+    if effective is None:
+        return [*rows, Result("runtime", ERROR, "containerd config dump failed: the config file "
+                              "does not load", "run tasks/runtime.py to rewrite it")]
+    disabled = effective["cri_disabled"]
+    socket_ok = fact.get("socket") and not disabled
+    rows.append(Result(
+        "runtime", OK if socket_ok else ERROR,
+        f"CRI socket {SOCKET} " + (
+            f"served, but the CRI plugin is disabled ({', '.join(disabled)})" if disabled
+            else "present" if fact.get("socket") else "missing"),
+        "" if socket_ok else "run tasks/runtime.py: it writes a config with the CRI plugin on",
+    ))
+    wanted = cgroup_driver == "systemd"
+    driver_ok = effective["systemd_cgroup"] == wanted
+    rows.append(Result(
+        "runtime", OK if driver_ok else ERROR,
+        f"SystemdCgroup = {str(effective['systemd_cgroup']).lower()} in effect "
+        f"(cgroup_driver = {cgroup_driver})",
+        "" if driver_ok else "run tasks/runtime.py: the kubelet and containerd must use one driver",
+    ))
+    image = effective["sandbox_image"]
+    image_ok = image in fact.get("images", [])
+    rows.append(Result(
+        "runtime", OK if image_ok else WARNING,
+        f"sandbox image {image} " + ("present" if image_ok else "not in the k8s.io namespace: "
+                                     "containerd pulls it for the first pod; import it first on "
+                                     "a node without access to the registry"),
+        "" if image_ok else f"ctr -n k8s.io images pull {image} (or import it offline)",
+    ))
+    plugins = fact.get("cni_plugins", [])
+    dirs = effective["cni_bin_dirs"]
+    cni_ok = bool(plugins) and fact.get("cni_bin_dir") in dirs
+    rows.append(Result(
+        "runtime", OK if cni_ok else ERROR,
+        f"CNI plugins in {fact.get('cni_bin_dir')}: {', '.join(plugins) or 'none'} "
+        f"(containerd reads {', '.join(dirs) or 'no directory'})",
+        "" if cni_ok else "install the CNI plugins package (containernetworking-plugins) and "
+        "run tasks/runtime.py",
+    ))
+    return rows
+
+
 def check_runtime(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
-    """containerd as ``kubeprep.containerd.classify`` reads it (active, the CRI socket, the
-    cgroup driver in effect, the sandbox image, the CNI plugins), and the CRI answering on its
-    socket (``ctr plugins ls``: the ``cri`` plugin ``ok``).
+    """containerd as ``classify`` reads it, and the CRI answering on its socket
+    (``ctr plugins ls``: the ``cri`` plugin ``ok``).
 
     No containerd at all is an error: kubeadm's ``CRI`` check fails when no runtime answers.
-    A sandbox image not pulled yet is a warning, not classify's error: containerd pulls it for
-    the first pod (kubeadm's ``ImagePull`` check fails when the registry cannot be reached);
-    only an air-gapped node must import it first.
     """
     containerd = facts.get("containerd") or {}
     rows = classify(containerd, spec.cgroup_driver)
@@ -32,26 +89,19 @@ def check_runtime(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         (row,) = rows
         return [Result("runtime", ERROR, row.detail + " ([ERROR CRI]: kubeadm finds no container "
                        "runtime on its socket)", row.fix)]
-    results = []
-    for row in rows:
-        if row.level == ERROR and row.detail.startswith("sandbox image "):
-            row = Result("runtime", WARNING, row.detail + ": containerd pulls it for the first "
-                         "pod; import it first on a node without access to the registry",
-                         row.fix)
-        results.append(row)
     cri = facts.get("cri") or {}
     if all(row.level == OK for row in rows[:2]) and (cri.get("status") or cri.get("error")):
         if cri.get("status") == "ok":
-            results.append(Result("runtime", OK, "the CRI answers on its socket (cri plugin ok)"))
+            rows.append(Result("runtime", OK, "the CRI answers on its socket (cri plugin ok)"))
         else:
             why = (f"does not answer: {cri['error']}" if cri.get("error")
                    else f"has its cri plugin {cri['status']}")
-            results.append(Result(
+            rows.append(Result(
                 "runtime", ERROR, f"containerd {why} ([ERROR CRI])",
                 "journalctl -u containerd (why the CRI did not start); "
                 "systemctl restart containerd",
             ))
-    return results
+    return rows
 
 
 def _version(package_version: str) -> str:
