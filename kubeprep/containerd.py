@@ -31,16 +31,6 @@ _IMAGES_V3 = "plugins.'io.containerd.cri.v1.images'"
 _RUNTIME_V3 = "plugins.'io.containerd.cri.v1.runtime'"
 _RUNC_OPTIONS = "containerd.runtimes.runc.options"
 
-# A registry host as containerd's certs.d names it: host, host:port, or _default.
-_REGISTRY = re.compile(r"^(_default|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)$")
-_MIRROR_URL = re.compile(r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s\"'\\]*)?$")
-# name[:tag][@digest], lower-case path components (the OCI distribution spec's grammar, simplified).
-_IMAGE = re.compile(
-    r"^(?P<registry>[^/]+)/[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
-    r"(@sha256:[0-9a-f]{64})?$",
-)
-_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
-_PACKAGE_VERSION = re.compile(r"^([0-9]+:)?[0-9][A-Za-z0-9.+~_-]*$")
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
@@ -65,56 +55,6 @@ class RuntimeSettings:
 
     def cni_bin_dir_for(self, family: str) -> str:
         return self.cni_bin_dir or CNI_BIN_DIRS[family]
-
-
-def runtime_errors(data: Mapping[str, Any]) -> tuple[str, object, str, str] | None:
-    """The first problem in the runtime keys as ``(key, value, problem, fix)``, or ``None``."""
-    if data["cgroup_driver"] not in CGROUP_DRIVERS:
-        return ("cgroup_driver", data["cgroup_driver"], "unknown cgroup driver",
-                f"use one of {', '.join(CGROUP_DRIVERS)} (systemd on systemd hosts)")
-    package = data["containerd_package"]
-    if package is not None and not _PACKAGE.match(package):
-        return ("containerd_package", package, "not a package name",
-                "give the package name, e.g. 'containerd.io', or None for the platform's")
-    version = data["containerd_version"]
-    if version is not None and not _PACKAGE_VERSION.match(version):
-        return ("containerd_version", version, "not a package version",
-                "give the version as the package manager lists it, e.g. '1.7.24~ds1-6+deb13u1', "
-                "or None for the newest")
-    for key in ("containerd_rpm_repo", "containerd_rpm_gpg_key"):
-        url = data[key]
-        if url is not None and not re.match(r"^(https?|file)://[^\s\"']+$", url):
-            return (key, url, "not an http(s):// or file:// URL",
-                    "give the repository's URL (your mirror's when air-gapped), or None")
-    image = data["containerd_sandbox_image"]
-    match = _IMAGE.match(image) if isinstance(image, str) else None
-    if not match or not _is_registry_host(match["registry"]):
-        return ("containerd_sandbox_image", image,
-                "not an image name with a registry host (a name without one is pulled from "
-                "docker.io)", "write it with its registry, e.g. 'registry.k8s.io/pause:3.10'")
-    bin_dir = data["containerd_cni_bin_dir"]
-    if bin_dir is not None and not re.match(r"^/[^\s\"'\\]*$", bin_dir):
-        return ("containerd_cni_bin_dir", bin_dir, "not an absolute path",
-                "give the directory holding the CNI plugins, or None for the platform's")
-    for registry, mirrors in data["containerd_registry_mirrors"].items():
-        if not isinstance(registry, str) or not _REGISTRY.match(registry):
-            return ("containerd_registry_mirrors", registry, "not a registry host",
-                    "key each list of mirrors by the registry it stands in for, e.g. 'docker.io'")
-        if not isinstance(mirrors, list) or not mirrors:
-            return (f"containerd_registry_mirrors[{registry!r}]", mirrors,
-                    "not a non-empty list of mirror URLs",
-                    "list the mirrors, e.g. ['https://mirror.example.com:5000']")
-        for url in mirrors:
-            if not isinstance(url, str) or not _MIRROR_URL.match(url):
-                return (f"containerd_registry_mirrors[{registry!r}]", url, "not a mirror URL",
-                        "write it like 'https://mirror.example.com:5000' or 'http://10.0.0.5:5000'")
-    return None
-
-
-def _is_registry_host(name: str) -> bool:
-    """Whether an image's first path component is a registry host, as the reference grammar has
-    it: a domain with a dot or a port, or localhost."""
-    return "." in name or ":" in name or name == "localhost"
 
 
 def parse_version(text: str | None) -> tuple[int, int, int] | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeprep.cni import CNI_PRESETS
+from kubeprep.containerd import CGROUP_DRIVERS
 from kubeprep.ports import port_error, source_error
 
 TASKS = ("deploy", "account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes",
@@ -93,11 +94,11 @@ _NOT_A_PORTS_ZONE = {"trusted": "accepts every connection", "drop": "drops every
 _PORT_FIX = "write it like '6443/tcp' or '2379-2380/tcp'"
 
 
-def _one_of(allowed: tuple[str, ...], problem: str = "unknown value") -> Check:
+def _one_of(allowed: tuple[str, ...], problem: str = "unknown value", advice: str = "") -> Check:
     def check(value: str) -> Invalid | None:
         if value in allowed:
             return None
-        return Invalid(value, problem, f"use one of {', '.join(allowed)}")
+        return Invalid(value, problem, f"use one of {', '.join(allowed)}{advice}")
     return check
 
 
@@ -241,6 +242,80 @@ def _image_tag(value: str | None) -> Invalid | None:
                    "kubeadm's default")
 
 
+# containerd's keys. A package name and a version as apt and dnf write them.
+_PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")
+_PACKAGE_VERSION = re.compile(r"([0-9]+:)?[0-9][A-Za-z0-9.+~_-]*")
+_REPO_URL = re.compile(r"(https?|file)://[^\s\"']+")
+# name[:tag][@digest], lower-case path components (the OCI distribution spec's grammar, simplified).
+_IMAGE = re.compile(
+    r"(?P<registry>[^/]+)/[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(@sha256:[0-9a-f]{64})?",
+)
+_DIRECTORY = re.compile(r"/[^\s\"'\\]*")
+# A registry host as containerd's certs.d names it: host, host:port, or _default.
+_REGISTRY = re.compile(r"_default|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
+_MIRROR_URL = re.compile(
+    r"https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s\"'\\]*)?",
+)
+
+
+def _package(value: str | None) -> Invalid | None:
+    if value is None or _PACKAGE.fullmatch(value):
+        return None
+    return Invalid(value, "not a package name",
+                   "give the package name, e.g. 'containerd.io', or None for the platform's")
+
+
+def _package_version(value: str | None) -> Invalid | None:
+    if value is None or _PACKAGE_VERSION.fullmatch(value):
+        return None
+    return Invalid(value, "not a package version", "give the version as the package manager "
+                   "lists it, e.g. '1.7.24~ds1-6+deb13u1', or None for the newest")
+
+
+def _repo_url(value: str | None) -> Invalid | None:
+    if value is None or _REPO_URL.fullmatch(value):
+        return None
+    return Invalid(value, "not an http(s):// or file:// URL",
+                   "give the repository's URL (your mirror's when air-gapped), or None")
+
+
+def _sandbox_image(value: str) -> Invalid | None:
+    """An image with its registry host: a domain with a dot or a port, or localhost, as the
+    reference grammar has it (a name without one is pulled from docker.io)."""
+    match = _IMAGE.fullmatch(value)
+    registry = match["registry"] if match else ""
+    if "." in registry or ":" in registry or registry == "localhost":
+        return None
+    return Invalid(value, "not an image name with a registry host (a name without one is pulled "
+                   "from docker.io)",
+                   "write it with its registry, e.g. 'registry.k8s.io/pause:3.10'")
+
+
+def _cni_bin_dir(value: str | None) -> Invalid | None:
+    if value is None or _DIRECTORY.fullmatch(value):
+        return None
+    return Invalid(value, "not an absolute path",
+                   "give the directory holding the CNI plugins, or None for the platform's")
+
+
+def _registry_mirrors(value: dict) -> Invalid | None:
+    for registry, mirrors in value.items():
+        if not isinstance(registry, str) or not _REGISTRY.fullmatch(registry):
+            return Invalid(registry, "not a registry host", "key each list of mirrors by the "
+                           "registry it stands in for, e.g. 'docker.io'")
+        key = f"containerd_registry_mirrors[{registry!r}]"
+        if not isinstance(mirrors, list) or not mirrors:
+            return Invalid(mirrors, "not a non-empty list of mirror URLs",
+                           "list the mirrors, e.g. ['https://mirror.example.com:5000']", key=key)
+        for url in mirrors:
+            if not isinstance(url, str) or not _MIRROR_URL.fullmatch(url):
+                return Invalid(url, "not a mirror URL", "write it like "
+                               "'https://mirror.example.com:5000' or 'http://10.0.0.5:5000'",
+                               key=key)
+    return None
+
+
 # kubeadm's config API v1beta4 `timeouts` (InitConfiguration, JoinConfiguration), Go durations.
 KUBEADM_TIMEOUTS = ("controlPlaneComponentHealthCheck", "kubeletHealthCheck", "kubernetesAPICall",
                     "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests")
@@ -380,25 +455,27 @@ DECLARED: tuple[Key, ...] = (
     Key("selinux_mode", (str,), "permissive", "selinux",
         "`enforcing`, `permissive` or `disabled`",
         _one_of(("enforcing", "permissive", "disabled"))),
-    # runtime (their values are checked together by kubeprep.containerd.runtime_errors)
+    # runtime
     Key("cgroup_driver", (str,), "systemd", "runtime",
         "`systemd` or `cgroupfs`: containerd's `SystemdCgroup` now, the kubelet's "
-        "`cgroupDriver` later (they must match)"),
+        "`cgroupDriver` later (they must match)",
+        _one_of(CGROUP_DRIVERS, "unknown cgroup driver", " (systemd on systemd hosts)")),
     Key("containerd_package", (str, type(None)), None, "runtime",
-        "`None`: `containerd` (Debian/Ubuntu), `containerd.io` (RHEL family)"),
+        "`None`: `containerd` (Debian/Ubuntu), `containerd.io` (RHEL family)", _package),
     Key("containerd_version", (str, type(None)), None, "runtime",
-        "the version pin, as apt/dnf list it; `None`: the newest"),
+        "the version pin, as apt/dnf list it; `None`: the newest", _package_version),
     Key("containerd_rpm_repo", (str, type(None)),
         "https://download.docker.com/linux/centos/$releasever/$basearch/stable", "runtime",
-        "RHEL family: the repository of `containerd.io` (Docker's, or your mirror)"),
+        "RHEL family: the repository of `containerd.io` (Docker's, or your mirror)", _repo_url),
     Key("containerd_rpm_gpg_key", (str, type(None)), "https://download.docker.com/linux/centos/gpg",
-        "runtime", "RHEL family: that repository's signing key; `None`: no gpgcheck"),
+        "runtime", "RHEL family: that repository's signing key; `None`: no gpgcheck", _repo_url),
     Key("containerd_sandbox_image", (str,), "registry.k8s.io/pause:3.10", "runtime",
-        "the pause image, with its registry host"),
+        "the pause image, with its registry host", _sandbox_image),
     Key("containerd_cni_bin_dir", (str, type(None)), None, "runtime",
-        "`None`: `/usr/lib/cni` (Debian/Ubuntu), `/opt/cni/bin` (RHEL family)"),
+        "`None`: `/usr/lib/cni` (Debian/Ubuntu), `/opt/cni/bin` (RHEL family)", _cni_bin_dir),
     Key("containerd_registry_mirrors", (dict,), {}, "runtime",
-        "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)"),
+        "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)",
+        _registry_mirrors),
     # kubernetes and the cluster (checked together by kubeprep.kubeadm.kubernetes_error)
     Key("kubernetes_version", (str,), "1.35", "kubernetes",
         "`1.N` (the minor's newest patch, then held) or `1.N.P` (pinned), 1.31 or newer; also "

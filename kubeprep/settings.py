@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
-from kubeprep.containerd import RuntimeSettings, runtime_errors
+from kubeprep.containerd import RuntimeSettings
 from kubeprep.keys import DECLARED, Key, PerRole
 from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered
@@ -158,12 +158,7 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     role = role_of(host, groups)
     for key in DECLARED:
         _check_type(host, role, key, data)
-    for key in DECLARED:
-        invalid = key.check and key.check(data.get(key.name))
-        if invalid:
-            shown = "<hidden>" if key.secret else invalid.value
-            raise _fail(host, invalid.key or key.name, shown, invalid.problem, invalid.fix)
-    problem = runtime_errors(data)
+    problem = key_problem(data)
     if problem:
         raise _fail(host, *problem)
     settings = Settings(host=host, role=role,
@@ -178,6 +173,17 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     if problem:
         raise _fail(host, *problem)
     return settings
+
+
+def key_problem(data: Mapping[str, object]) -> tuple[str, object, str, str] | None:
+    """The first value its own ``Key`` refuses, as (key, value as shown, problem, fix), or None.
+    The values must have their keys' types (``settings_from_data`` checks them first)."""
+    for key in DECLARED:
+        invalid = key.check and key.check(data.get(key.name))
+        if invalid:
+            shown = "<hidden>" if key.secret else invalid.value
+            return invalid.key or key.name, shown, invalid.problem, invalid.fix
+    return None
 
 
 def _check_type(host: str, role: str, key: Key, data: Mapping[str, object]) -> None:

@@ -24,8 +24,8 @@ from kubeprep.containerd import (
     parse_version,
     render_config,
     render_hosts,
-    runtime_errors,
 )
+from kubeprep.settings import key_problem
 
 CASES = Path(__file__).parent / "fact_cases" / "containerd.ContainerdState"
 PAUSE = "registry.k8s.io/pause:3.10"
@@ -131,13 +131,13 @@ def test_version_from_containerd_or_a_package(text, version):
 ])
 def test_bad_runtime_data_is_named_with_a_fix(key, value, problem):
     data = {**group_data("workers"), key: value}
-    found = runtime_errors(data)
+    found = key_problem(data)
     assert found is not None
     assert found[0].startswith(key) and problem in found[2] and found[3]
 
 
 def test_shipped_defaults_and_good_values_pass():
-    assert runtime_errors(group_data("workers")) is None
+    assert key_problem(group_data("workers")) is None
     good = {
         **group_data("workers"),
         "cgroup_driver": "cgroupfs",
@@ -146,7 +146,7 @@ def test_shipped_defaults_and_good_values_pass():
                                         "10.0.0.5:5000": ["https://m.example"]},
         "containerd_version": "1:1.7.24~ds1-6+deb13u1",
     }
-    assert runtime_errors(good) is None
+    assert key_problem(good) is None
 
 
 @pytest.mark.parametrize(("data", "message"), [

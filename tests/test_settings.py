@@ -398,6 +398,9 @@ def test_air_gapped_image_keys_accepted(key, value):
     ("admin_user", "kubeadmin\n", "'kubeadmin\\n'"),
     ("kernel_modules", ["overlay\n"], "'overlay\\n'"),
     ("kernel_sysctls", {"net.ipv4.ip_forward\n": 1}, "'net.ipv4.ip_forward\\n'"),
+    ("containerd_package", "containerd.io\n", "'containerd.io\\n'"),
+    ("containerd_sandbox_image", "registry.k8s.io/pause:3.10\n", "'registry.k8s.io/pause:3.10\\n'"),
+    ("containerd_registry_mirrors", {"docker.io\n": ["https://m.example"]}, "'docker.io\\n'"),
 ])
 def test_a_final_newline_is_not_part_of_a_valid_value(key, value, shown):
     """Patterns match the whole value: ``$`` alone also matches before a final newline."""
