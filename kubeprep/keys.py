@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import CGROUP_DRIVERS
+from kubeprep.kubeadm import ENDPOINT_FIX, OLDEST_MINOR, SWAP_BEHAVIORS, endpoint_error
 from kubeprep.ports import port_error, source_error
 
 TASKS = ("deploy", "account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes",
@@ -86,6 +87,8 @@ _MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_-]{1,17}")
 _ABSOLUTE_PATH = re.compile(r"/\S+")
 _KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
+_REPO_URL_TEMPLATE = re.compile(r"(https?|file)://\S+")
+_MANIFEST = re.compile(r"https?://\S+|/\S+")
 _SHIPPED_ZONES = {"block", "dmz", "drop", "external", "home", "internal", "nm-shared", "public",
                   "trusted", "work", "libvirt", "docker"}
 # Zones whose target decides for all traffic whatever ports they list.
@@ -358,10 +361,40 @@ def _control_plane_args(value: dict) -> Invalid | None:
 
 
 def _kubernetes_version(value: str) -> Invalid | None:
-    if _KUBERNETES_VERSION.fullmatch(value):
+    if not _KUBERNETES_VERSION.fullmatch(value):
+        return Invalid(value, "not a Kubernetes version",
+                       "write the minor, '1.35', or pin the patch, '1.35.2'")
+    if int(value.split(".")[1]) < OLDEST_MINOR:
+        return Invalid(value, f"kubeprep writes kubeadm's config API v1beta4, which needs "
+                       f"1.{OLDEST_MINOR} or newer", f"use 1.{OLDEST_MINOR} or newer")
+    return None
+
+
+def _kubernetes_repo_url(value: str) -> Invalid | None:
+    if _REPO_URL_TEMPLATE.fullmatch(value) and "{minor}" in value:
         return None
-    return Invalid(value, "not a Kubernetes version",
-                   "write the minor, '1.35', or pin the patch, '1.35.2'")
+    return Invalid(value, "not a repository URL with {minor} in it",
+                   "keep 'https://pkgs.k8s.io/core:/stable:/v{minor}' or give a mirror laid out "
+                   "the same way")
+
+
+def _config_file(value: str) -> Invalid | None:
+    if value.startswith("/"):
+        return None
+    return Invalid(value, "not an absolute path",
+                   "use a path such as /etc/kubernetes/kubeadm-config.yaml")
+
+
+def _endpoint(value: str | None) -> Invalid | None:
+    problem = None if value is None else endpoint_error(value)
+    return Invalid(value, problem, ENDPOINT_FIX) if problem else None
+
+
+def _cni_manifest(value: str | None) -> Invalid | None:
+    if value is None or _MANIFEST.fullmatch(value):
+        return None
+    return Invalid(value, "neither an http(s) URL nor an absolute local path",
+                   "give the manifest's URL, or its path on the machine that runs pyinfra")
 
 
 DECLARED: tuple[Key, ...] = (
@@ -476,22 +509,26 @@ DECLARED: tuple[Key, ...] = (
     Key("containerd_registry_mirrors", (dict,), {}, "runtime",
         "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)",
         _registry_mirrors),
-    # kubernetes and the cluster (checked together by kubeprep.kubeadm.kubernetes_error)
+    # kubernetes and the cluster
     Key("kubernetes_version", (str,), "1.35", "kubernetes",
         "`1.N` (the minor's newest patch, then held) or `1.N.P` (pinned), 1.31 or newer; also "
         "decides the readiness check's cgroup v1 and kernel levels", _kubernetes_version),
     Key("kubernetes_repo_url", (str,), "https://pkgs.k8s.io/core:/stable:/v{minor}", "kubernetes",
-        "the minor's package repository, or a mirror laid out the same way"),
+        "the minor's package repository, or a mirror laid out the same way",
+        _kubernetes_repo_url),
     Key("kubernetes_allow_downgrade", (bool,), False, "kubernetes",
         "`True`: a lower `kubernetes_version` downgrades the packages"),
     Key("kubernetes_control_plane_endpoint", (str, type(None)), None, "cluster",
-        "`host:port` every node reaches; `None`: the first control plane's address, port 6443"),
+        "`host:port` every node reaches; `None`: the first control plane's address, port 6443",
+        _endpoint),
     Key("kubernetes_swap_behavior", (str,), "LimitedSwap", "cluster",
-        "with `swap = \"keep\"`: the kubelet's `memorySwap.swapBehavior`"),
+        "with `swap = \"keep\"`: the kubelet's `memorySwap.swapBehavior`",
+        _one_of(SWAP_BEHAVIORS)),
     Key("kubernetes_config_file", (str,), "/etc/kubernetes/kubeadm-config.yaml", "cluster",
-        "kubeadm's config file on each node"),
+        "kubeadm's config file on each node", _config_file),
     Key("cni_manifest", (str, type(None)), None, "cluster",
-        "the CNI's manifest: a URL or a local path; `None`: the preset's upstream one"),
+        "the CNI's manifest: a URL or a local path; `None`: the preset's upstream one",
+        _cni_manifest),
     Key("kubernetes_image_repository", (str, type(None)), None, "cluster",
         "kubeadm's `imageRepository` (its images from there instead of `registry.k8s.io`); "
         "`None`: kubeadm's, e.g. with `containerd_registry_mirrors`", _image_repository),

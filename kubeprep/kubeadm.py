@@ -16,20 +16,22 @@ from dataclasses import dataclass
 
 PACKAGES = ("kubeadm", "kubelet", "kubectl")  # kubeadm first: the upgrade guide's order
 DNF_EXCLUDES = "kubelet kubeadm kubectl cri-tools kubernetes-cni"
-CGROUP_DRIVERS = ("systemd", "cgroupfs")
 SWAP_BEHAVIORS = ("LimitedSwap", "NoSwap")
 API_PORT = 6443
 # kube-controller-manager gives every node a /24 of the pod network (--node-cidr-mask-size).
 NODE_POD_PREFIX = 24
 
 
-_VERSION = re.compile(r"^1\.(\d{1,3})(?:\.(\d{1,3}))?$")
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _JOIN = re.compile(r"kubeadm join (\S+) --token (\S+)\s+--discovery-token-ca-cert-hash (\S+)")
 _CERTIFICATE_KEY = re.compile(r"^[0-9a-f]{64}$")
 # kubeadm's config API v1beta4 exists from Kubernetes 1.31 on.
 OLDEST_MINOR = 31
+ENDPOINT_FIX = ("give an address or DNS name every node reaches, with a port, e.g. "
+                "'10.0.0.10:6443', or None for the first control plane's cluster_address")
+POD_NETWORK_FIX = ("use a private IPv4 network of /16 (kubeadm's and flannel's 10.244.0.0/16) "
+                   "that overlaps neither the service network nor the nodes' addresses")
 
 
 @dataclass(frozen=True)
@@ -117,71 +119,13 @@ def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
     )
 
 
-def kubernetes_error(
-    data: Mapping[str, object], node_count: int = 1,
-) -> tuple[str, object, str, str] | None:
-    """The first problem in the Kubernetes data as (key, value, problem, fix), or None.
-
-    ``node_count`` is how many nodes need a /24 of the pod network.
-    """
-    version = str(data["kubernetes_version"])
-    match = _VERSION.match(version)
-    if not match:
-        return ("kubernetes_version", version, "not a Kubernetes version",
-                "write the minor, '1.35', or pin the patch, '1.35.2'")
-    if int(match.group(1)) < OLDEST_MINOR:
-        return ("kubernetes_version", version,
-                f"kubeprep writes kubeadm's config API v1beta4, which needs 1.{OLDEST_MINOR} or "
-                "newer", f"use 1.{OLDEST_MINOR} or newer")
-    url = str(data["kubernetes_repo_url"])
-    if not re.match(r"^(https?|file)://\S+$", url) or "{minor}" not in url:
-        return ("kubernetes_repo_url", url, "not a repository URL with {minor} in it",
-                "keep 'https://pkgs.k8s.io/core:/stable:/v{minor}' or give a mirror laid out "
-                "the same way")
-    for key, allowed in (("cgroup_driver", CGROUP_DRIVERS),
-                         ("kubernetes_swap_behavior", SWAP_BEHAVIORS)):
-        if data[key] not in allowed:
-            return (key, data[key], "unknown value", f"use one of {', '.join(allowed)}")
-    if not str(data["kubernetes_config_file"]).startswith("/"):
-        return ("kubernetes_config_file", data["kubernetes_config_file"], "not an absolute path",
-                "use a path such as /etc/kubernetes/kubeadm-config.yaml")
-    endpoint = data["kubernetes_control_plane_endpoint"]
-    if endpoint is not None:
-        problem = endpoint_error(str(endpoint), data)
-        if problem:
-            return ("kubernetes_control_plane_endpoint", endpoint, problem,
-                    "give an address or DNS name every node reaches, with a port, e.g. "
-                    "'10.0.0.10:6443', or None for the first control plane's cluster_address")
-    problem = pod_cidr_error(data, node_count)
-    if problem:
-        return ("cni_pod_cidr", data["cni_pod_cidr"], problem,
-                "use a private IPv4 network of /16 (kubeadm's and flannel's 10.244.0.0/16) that "
-                "overlaps neither the service network nor the nodes' addresses")
-    manifest = data["cni_manifest"]
-    if manifest is not None and not re.match(r"^(https?://\S+|/\S+)$", str(manifest)):
-        return ("cni_manifest", manifest, "neither an http(s) URL nor an absolute local path",
-                "give the manifest's URL, or its path on the machine that runs pyinfra")
-    return None
-
-
-def cni_manifest_error(kube: Kubernetes) -> tuple[str, object, str, str] | None:
-    """Why the CNI cannot be applied from the data: cilium has no single upstream manifest."""
-    if kube.cni in CNI_MANIFESTS and kube.cni_manifest is None \
-            and CNI_MANIFESTS[kube.cni].url is None:
-        return ("cni_manifest", None, f"{kube.cni} has no single upstream manifest",
-                "render one (e.g. `cilium install --dry-run` or `helm template`) and give its "
-                "URL or local path")
-    return None
-
-
-def endpoint_error(endpoint: str, data: Mapping[str, object]) -> str | None:
+def endpoint_error(endpoint: str) -> str | None:
     """Why no node could reach the API server at ``endpoint`` ("host:port"), or None."""
     host_part, _, port = endpoint.rpartition(":")
     if not host_part or not port.isdigit() or not 0 < int(port) < 65536:
         return "not host:port"
-    try:
-        address = ipaddress.ip_address(host_part.strip("[]"))
-    except ValueError:
+    address = endpoint_address(endpoint)
+    if address is None:
         if not _HOST_NAME.match(host_part) or host_part.lower() == "localhost":
             return "not an IP address or DNS name other nodes can resolve"
         return None
@@ -189,23 +133,23 @@ def endpoint_error(endpoint: str, data: Mapping[str, object]) -> str | None:
             or address.is_multicast:
         return "a loopback, unspecified, link-local or multicast address, which other nodes " \
                "cannot reach"
-    for key in ("cni_pod_cidr", "cni_service_cidr"):
-        if address in ipaddress.ip_network(str(data[key]), strict=False):
-            return f"inside {key} {data[key]}, which is routed into the cluster, not to a node"
     return None
 
 
-def pod_cidr_error(data: Mapping[str, object], node_count: int) -> str | None:
-    """Why the CNI and the controller-manager cannot hand out pod addresses from the pod CIDR."""
-    pods = ipaddress.ip_network(str(data["cni_pod_cidr"]), strict=False)
-    services = ipaddress.ip_network(str(data["cni_service_cidr"]), strict=False)
+def endpoint_address(endpoint: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of a "host:port" endpoint, None for a DNS name."""
+    try:
+        return ipaddress.ip_address(endpoint.rpartition(":")[0].strip("[]"))
+    except ValueError:
+        return None
+
+
+def pod_network_error(pod_cidr: str, node_count: int) -> str | None:
+    """Why the CNI and the controller-manager cannot hand ``node_count`` nodes pod addresses from
+    the pod network (a /24 each), or None."""
+    pods = ipaddress.ip_network(pod_cidr, strict=False)
     if pods.version != 4:
         return "kubeprep sets up single-stack IPv4 clusters"
-    if pods.overlaps(services):
-        return f"overlaps cni_service_cidr {services}"
-    address = data.get("cluster_address")
-    if address and ipaddress.ip_address(str(address)) in pods:
-        return f"contains this node's cluster_address {address}"
     room = 2 ** (NODE_POD_PREFIX - pods.prefixlen) if pods.prefixlen <= NODE_POD_PREFIX else 0
     if room < node_count:
         return (f"holds {room} node networks of /{NODE_POD_PREFIX} (one per node), fewer than "

@@ -17,7 +17,13 @@ from dataclasses import dataclass, make_dataclass
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import RuntimeSettings
 from kubeprep.keys import DECLARED, Key, PerRole
-from kubeprep.kubeadm import kubernetes_error
+from kubeprep.kubeadm import (
+    CNI_MANIFESTS,
+    ENDPOINT_FIX,
+    POD_NETWORK_FIX,
+    endpoint_address,
+    pod_network_error,
+)
 from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
@@ -169,9 +175,10 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     untrusted = trusted_networks_error(settings, own_address)
     if untrusted:
         raise untrusted
-    problem = kubernetes_error(data)
-    if problem:
-        raise _fail(host, *problem)
+    _check_endpoint(settings)
+    too_small = _pod_network_problem(settings, node_count=1)
+    if too_small:
+        raise too_small
     return settings
 
 
@@ -230,6 +237,40 @@ def _check_port_roles(settings: Settings) -> None:
             raise _fail(settings.host, key, port,
                         f"also nodes-only, {where} ({other!r}): a port is open either to "
                         "everyone or to the cluster's nodes only", fix)
+
+
+def _check_endpoint(settings: Settings) -> None:
+    """The API server's address outside the pod and service networks."""
+    endpoint = settings.kubernetes_control_plane_endpoint
+    address = endpoint and endpoint_address(endpoint)
+    for key in ("cni_pod_cidr", "cni_service_cidr"):
+        network = getattr(settings, key)
+        if address and address in ipaddress.ip_network(network, strict=False):
+            raise _fail(settings.host, "kubernetes_control_plane_endpoint", endpoint,
+                        f"inside {key} {network}, which is routed into the cluster, not to a "
+                        "node", ENDPOINT_FIX)
+
+
+def _pod_network_problem(settings: Settings, node_count: int) -> DataError | None:
+    problem = pod_network_error(settings.cni_pod_cidr, node_count)
+    return problem and _fail(settings.host, "cni_pod_cidr", settings.cni_pod_cidr, problem,
+                             POD_NETWORK_FIX)
+
+
+def cluster_error(settings: Settings, node_count: int) -> DataError | None:
+    """What only the cluster task refuses, else None: a pod network without a /24 for each of
+    the inventory's ``node_count`` nodes, a CNI without a single upstream manifest and none
+    given (cilium)."""
+    too_small = _pod_network_problem(settings, node_count)
+    if too_small:
+        return too_small
+    manifest = CNI_MANIFESTS.get(settings.cni)
+    if manifest and manifest.url is None and settings.cni_manifest is None:
+        return _fail(settings.host, "cni_manifest", None,
+                     f"{settings.cni} has no single upstream manifest",
+                     "render one (e.g. `cilium install --dry-run` or `helm template`) and give "
+                     "its URL or local path")
+    return None
 
 
 def _share_a_port(port: str, other: str) -> bool:

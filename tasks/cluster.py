@@ -14,14 +14,8 @@ from pyinfra.operations import files
 from facts.kubernetes import KUBELET_CONF, KubeadmNode
 from facts.network import DefaultRouteAddress
 from fleet.hosts import checked_host, cluster_addresses, refuse
-from kubeprep.kubeadm import (
-    cni_manifest_error,
-    control_plane_endpoint,
-    init_config,
-    kubernetes_error,
-    kubernetes_from_data,
-)
-from kubeprep.settings import DataError
+from kubeprep.kubeadm import control_plane_endpoint, init_config, kubernetes_from_data
+from kubeprep.settings import DataError, cluster_error
 from operations import kubeadm
 
 
@@ -52,11 +46,8 @@ elif checked and first is None:
 elif checked:
     kube = kubernetes_from_data(data)
     # The pod network must hold a /24 per node of the whole fleet, known only here.
-    found = kubernetes_error(data, len(nodes)) or (kube.cni != "none" and cni_manifest_error(kube))
-    if found:
-        key, value, text, fix = found
-        problem = DataError(f"{host.name}: {key} = {value!r}: {text}. Fix: {fix}.")
-    elif host != first and first not in state.activated_hosts and not joined(host):
+    problem = cluster_error(checked[0], len(nodes))
+    if not problem and host != first and first not in state.activated_hosts and not joined(host):
         problem = DataError(
             f"{host.name}: cannot join: the first control plane {first.name} is not in this "
             f"run, so no join token can be made. Fix: run without --limit, or include "

@@ -7,8 +7,8 @@ import pytest
 from kube_states import packages_facts
 from taskrun import group_data, run_deploy
 
-from kubeprep.kubeadm import downgrades, kubernetes_error, matches, upstream, version_glob
-from kubeprep.settings import DataError, settings_from_data
+from kubeprep.kubeadm import downgrades, matches, upstream, version_glob
+from kubeprep.settings import DataError, cluster_error, key_problem, settings_from_data
 
 DEB_PLATFORMS = ["debian12", "ubuntu2404"]
 RPM_PLATFORMS = ["rocky8", "rocky9"]
@@ -26,17 +26,24 @@ def data(**over) -> dict:
     return {**group_data("control_plane"), "cluster_address": "192.168.77.11", **over}
 
 
+def refused(**over) -> str:
+    """The message settings_from_data refuses ``data(**over)`` with."""
+    with pytest.raises(DataError) as error:
+        settings_from_data("cp1", ["control_plane"], data(**over))
+    return str(error.value)
+
+
 # --- data
 
 
 @pytest.mark.parametrize("version", ["1.35", "1.35.2", "1.31", "1.40.11"])
 def test_versions_accepted(version):
-    assert kubernetes_error(data(kubernetes_version=version)) is None
+    assert key_problem(data(kubernetes_version=version)) is None
 
 
 @pytest.mark.parametrize("version", ["v1.35", "1.35.x", "1", "2.0", "1.35.2-1.1", "", "1.30"])
 def test_versions_refused(version):
-    key, value, _, fix = kubernetes_error(data(kubernetes_version=version))
+    key, value, _, fix = key_problem(data(kubernetes_version=version))
     assert (key, value) == ("kubernetes_version", version)
     assert "1.3" in fix
 
@@ -59,32 +66,49 @@ def test_settings_refuse_a_bad_version_naming_host_key_value_and_fix():
     ("192.168.77.10:70000", "host:port"),
 ])
 def test_unreachable_endpoints_refused(endpoint, problem):
-    key, value, text, _ = kubernetes_error(data(kubernetes_control_plane_endpoint=endpoint))
-    assert (key, value) == ("kubernetes_control_plane_endpoint", endpoint)
+    text = refused(kubernetes_control_plane_endpoint=endpoint)
+    assert text.startswith(f"cp1: kubernetes_control_plane_endpoint = {endpoint!r}: ")
     assert problem in text
 
 
 @pytest.mark.parametrize("endpoint", ["192.168.77.10:6443", "k8s-api.example.com:443"])
 def test_reachable_endpoints_accepted(endpoint):
-    assert kubernetes_error(data(kubernetes_control_plane_endpoint=endpoint)) is None
+    settings_from_data("cp1", ["control_plane"], data(kubernetes_control_plane_endpoint=endpoint))
 
 
 @pytest.mark.parametrize(("pods", "over", "problem"), [
-    ("10.96.0.0/16", {}, "overlaps cni_service_cidr"),
-    ("192.168.0.0/16", {}, "contains this node's cluster_address"),
     ("10.244.0.0/25", {}, "holds 0 node networks"),
     ("fd00:10:244::/56", {}, "IPv4"),
 ])
 def test_pod_networks_the_cni_cannot_use_refused(pods, over, problem):
-    key, value, text, _ = kubernetes_error(data(cni_pod_cidr=pods, **over))
-    assert (key, value) == ("cni_pod_cidr", pods)
+    text = refused(cni_pod_cidr=pods, **over)
+    assert text.startswith(f"cp1: cni_pod_cidr = {pods!r}: ")
     assert problem in text
 
 
+@pytest.mark.parametrize(("pods", "key", "problem"), [
+    ("10.96.0.0/16", "cni_service_cidr", "overlaps cni_pod_cidr"),
+    ("192.168.0.0/16", "cni_pod_cidr", "holds the node address 192.168.77.11"),
+])
+def test_pod_networks_overlapping_services_or_the_node_refused_once(pods, key, problem):
+    """By the trusted networks' rule (kubeprep.settings.trust_error), the only one."""
+    text = refused(cni_pod_cidr=pods)
+    assert text.startswith(f"cp1: {key} = ") and problem in text
+
+
+def cluster_problem(node_count: int, **over) -> str | None:
+    problem = cluster_error(settings_from_data("cp1", ["control_plane"], data(**over)),
+                            node_count)
+    return problem and str(problem)
+
+
 def test_pod_network_too_small_for_the_fleet():
-    assert kubernetes_error(data(cni_pod_cidr="10.244.0.0/23"), node_count=2) is None
-    _, _, text, _ = kubernetes_error(data(cni_pod_cidr="10.244.0.0/23"), node_count=3)
-    assert text == "holds 2 node networks of /24 (one per node), fewer than the 3 nodes"
+    assert cluster_problem(2, cni_pod_cidr="10.244.0.0/23") is None
+    text = cluster_problem(3, cni_pod_cidr="10.244.0.0/23")
+    assert text == ("cp1: cni_pod_cidr = '10.244.0.0/23': holds 2 node networks of /24 (one per "
+                    "node), fewer than the 3 nodes. Fix: use a private IPv4 network of /16 "
+                    "(kubeadm's and flannel's 10.244.0.0/16) that overlaps neither the service "
+                    "network nor the nodes' addresses.")
 
 
 @pytest.mark.parametrize(("key", "value"), [
@@ -95,7 +119,7 @@ def test_pod_network_too_small_for_the_fleet():
     ("cni_manifest", "kube-flannel.yml"),
 ])
 def test_other_bad_values_refused(key, value):
-    assert kubernetes_error(data(**{key: value}))[:2] == (key, value)
+    assert key_problem(data(**{key: value}))[:2] == (key, value)
 
 
 # --- versions
