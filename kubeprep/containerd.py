@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
@@ -34,27 +33,24 @@ _RUNC_OPTIONS = "containerd.runtimes.runc.options"
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
-# The runtime's data keys with the types they must have (defaults in group_data/all.py).
-@dataclass(frozen=True)
-class RuntimeSettings:
-    """The runtime keys, checked; ``None`` means the platform's default."""
+class Runtime:
+    """The runtime keys, one field per key (``KEYS``, as ``kubeprep.settings.Settings`` stores
+    them; ``Settings.runtime`` makes one), and what follows from them on a platform family.
+    ``None`` means the platform's default."""
 
-    cgroup_driver: str
-    package: str | None
-    version: str | None
-    rpm_repo: str | None
-    rpm_gpg_key: str | None
-    sandbox_image: str
-    cni_bin_dir: str | None
-    registry_mirrors: tuple[tuple[str, tuple[str, ...]], ...]
+    KEYS = (
+        "cgroup_driver", "containerd_package", "containerd_version", "containerd_rpm_repo",
+        "containerd_rpm_gpg_key", "containerd_sandbox_image", "containerd_cni_bin_dir",
+        "containerd_registry_mirrors",
+    )
 
     def package_spec(self, family: str) -> str:
         """The package to install, pinned as pyinfra's apt/dnf operations write it."""
-        name = self.package or PACKAGES[family]
-        return f"{name}={self.version}" if self.version else name
+        name = self.containerd_package or PACKAGES[family]
+        return f"{name}={self.containerd_version}" if self.containerd_version else name
 
     def cni_bin_dir_for(self, family: str) -> str:
-        return self.cni_bin_dir or CNI_BIN_DIRS[family]
+        return self.containerd_cni_bin_dir or CNI_BIN_DIRS[family]
 
 
 def parse_version(text: str | None) -> tuple[int, int, int] | None:

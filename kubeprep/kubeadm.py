@@ -1,5 +1,6 @@
-"""The Kubernetes packages and the kubeadm cluster, in plain Python: data checks, the repository,
-package versions, kubeadm's config files and what its commands print.
+"""The Kubernetes packages and the kubeadm cluster, in plain Python: the rules on the endpoint and
+the pod network, the repository, package versions, kubeadm's config files and what its commands
+print.
 
 Sources: kubeadm's install and upgrade guides (pkgs.k8s.io, holds, ``--disableexcludes``),
 the kubeadm configuration API v1beta4 reference, ``kubeadm token create --print-join-command``
@@ -56,67 +57,33 @@ CNI_MANIFESTS: dict[str, CniManifest] = {
 }
 
 
-@dataclass(frozen=True)
 class Kubernetes:
-    """A host's Kubernetes data, checked."""
+    """The keys the Kubernetes packages and kubeadm's config files are made from, one field per
+    key (``KEYS``, as ``kubeprep.settings.Settings`` stores them; ``Settings.kubernetes`` makes
+    one), and what follows from them."""
 
-    version: str  # "1.35" or "1.35.2"
-    repo_url: str  # the minor's repository, without /deb/ or /rpm/
-    allow_downgrade: bool
-    endpoint: str | None
-    swap: str
-    swap_behavior: str
-    config_file: str
-    cgroup_driver: str
-    cni: str
-    cni_manifest: str | None
-    pod_cidr: str
-    service_cidr: str
-    image_repository: str | None = None
-    etcd_image_tag: str | None = None
-    dns_image_tag: str | None = None
-    timeouts: tuple[tuple[str, str], ...] = ()
-    encryption_algorithm: str | None = None
-    control_plane_args: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    KEYS = (
+        "kubernetes_version", "kubernetes_repo_url", "kubernetes_allow_downgrade",
+        "kubernetes_control_plane_endpoint", "kubernetes_swap_behavior", "kubernetes_config_file",
+        "kubernetes_image_repository", "kubernetes_etcd_image_tag", "kubernetes_dns_image_tag",
+        "kubernetes_encryption_algorithm", "kubernetes_control_plane_args", "kubernetes_timeouts",
+        "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
+    )
 
     @property
     def minor(self) -> str:
-        return ".".join(self.version.split(".")[:2])
+        return ".".join(self.kubernetes_version.split(".")[:2])
+
+    @property
+    def repo_url(self) -> str:
+        """The minor's repository, without /deb/ or /rpm/."""
+        return self.kubernetes_repo_url.format(minor=self.minor).rstrip("/")
 
     def apt_url(self) -> str:
         return f"{self.repo_url}/deb/"
 
     def rpm_url(self) -> str:
         return f"{self.repo_url}/rpm/"
-
-
-def kubernetes_from_data(data: Mapping[str, object]) -> Kubernetes:
-    """The Kubernetes part of a host's data (checked by ``kubernetes_error`` first)."""
-    version = str(data["kubernetes_version"])
-    minor = ".".join(version.split(".")[:2])
-    return Kubernetes(
-        version=version,
-        repo_url=str(data["kubernetes_repo_url"]).format(minor=minor).rstrip("/"),
-        allow_downgrade=bool(data["kubernetes_allow_downgrade"]),
-        endpoint=data["kubernetes_control_plane_endpoint"],
-        swap=str(data["swap"]),
-        swap_behavior=str(data["kubernetes_swap_behavior"]),
-        config_file=str(data["kubernetes_config_file"]),
-        cgroup_driver=str(data["cgroup_driver"]),
-        cni=str(data["cni"]),
-        cni_manifest=data["cni_manifest"],
-        pod_cidr=str(data["cni_pod_cidr"]),
-        service_cidr=str(data["cni_service_cidr"]),
-        image_repository=data["kubernetes_image_repository"],
-        etcd_image_tag=data["kubernetes_etcd_image_tag"],
-        dns_image_tag=data["kubernetes_dns_image_tag"],
-        timeouts=tuple(dict(data["kubernetes_timeouts"]).items()),
-        encryption_algorithm=data["kubernetes_encryption_algorithm"],
-        control_plane_args=tuple(
-            (component, tuple(dict(flags).items()))
-            for component, flags in dict(data["kubernetes_control_plane_args"]).items()
-        ),
-    )
 
 
 def endpoint_error(endpoint: str) -> str | None:
@@ -188,6 +155,15 @@ def downgrades(installed: Mapping[str, str], version: str) -> list[str]:
     ]
 
 
+def downgrade_refused(
+    installed: Mapping[str, str], version: str, allow_downgrade: bool,
+) -> str | None:
+    """Why installing ``version`` over the ``installed`` packages is refused: it would downgrade
+    some and ``allow_downgrade`` is off; None when it is not."""
+    lower = downgrades(installed, version)
+    return f"would downgrade {', '.join(lower)}" if lower and not allow_downgrade else None
+
+
 def apt_source(kube: Kubernetes, keyring: str) -> str:
     """The sources.list.d entry of the install guide, for the data's minor."""
     return f"deb [signed-by={keyring}] {kube.apt_url()} /\n"
@@ -225,7 +201,7 @@ def _q(value: object) -> str:
 
 
 def control_plane_endpoint(kube: Kubernetes, first_address: str) -> str:
-    return kube.endpoint or f"{first_address}:{API_PORT}"
+    return kube.kubernetes_control_plane_endpoint or f"{first_address}:{API_PORT}"
 
 
 def _timeouts(timeouts: tuple[tuple[str, str], ...]) -> list[str]:
@@ -250,19 +226,20 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         "kind: ClusterConfiguration",
         f"controlPlaneEndpoint: {_q(endpoint)}",
         "networking:",
-        f"  podSubnet: {_q(kube.pod_cidr)}",
-        f"  serviceSubnet: {_q(kube.service_cidr)}",
+        f"  podSubnet: {_q(kube.cni_pod_cidr)}",
+        f"  serviceSubnet: {_q(kube.cni_service_cidr)}",
     ]
     # A pinned patch is the control plane's version; with a minor alone, kubeadm's own (the
     # package's) is, without a lookup on dl.k8s.io.
-    if kube.version.count(".") == 2:
-        cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.version)}")
-    if kube.image_repository:
-        cluster.append(f"imageRepository: {_q(kube.image_repository)}")
-    if kube.encryption_algorithm:
-        cluster.append(f"encryptionAlgorithm: {kube.encryption_algorithm}")
-    etcd = [f"    imageTag: {_q(kube.etcd_image_tag)}"] if kube.etcd_image_tag else []
-    for component, flags in kube.control_plane_args:
+    if kube.kubernetes_version.count(".") == 2:
+        cluster.insert(2, f"kubernetesVersion: {_q('v' + kube.kubernetes_version)}")
+    if kube.kubernetes_image_repository:
+        cluster.append(f"imageRepository: {_q(kube.kubernetes_image_repository)}")
+    if kube.kubernetes_encryption_algorithm:
+        cluster.append(f"encryptionAlgorithm: {kube.kubernetes_encryption_algorithm}")
+    etcd_tag = kube.kubernetes_etcd_image_tag
+    etcd = [f"    imageTag: {_q(etcd_tag)}"] if etcd_tag else []
+    for component, flags in kube.kubernetes_control_plane_args:
         args = ["extraArgs:", *(line for flag, value in flags
                                 for line in (f"  - name: {_q(flag)}", f"    value: {_q(value)}"))]
         if component == "etcd":
@@ -271,15 +248,16 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
             cluster += [f"{component}:", *(f"  {line}" for line in args)]
     if etcd:
         cluster += ["etcd:", "  local:", *etcd]
-    if kube.dns_image_tag:
-        cluster += ["dns:", f"  imageTag: {_q(kube.dns_image_tag)}"]
+    if kube.kubernetes_dns_image_tag:
+        cluster += ["dns:", f"  imageTag: {_q(kube.kubernetes_dns_image_tag)}"]
     kubelet = [
         "apiVersion: kubelet.config.k8s.io/v1beta1",
         "kind: KubeletConfiguration",
         f"cgroupDriver: {kube.cgroup_driver}",
     ]
     if kube.swap == "keep":
-        kubelet += ["failSwapOn: false", "memorySwap:", f"  swapBehavior: {kube.swap_behavior}"]
+        kubelet += ["failSwapOn: false", "memorySwap:",
+                    f"  swapBehavior: {kube.kubernetes_swap_behavior}"]
     init = [
         "apiVersion: kubeadm.k8s.io/v1beta4",
         "kind: InitConfiguration",
@@ -287,7 +265,7 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         f"  advertiseAddress: {_q(address)}",
         f"  bindPort: {API_PORT}",
         *_node_registration(address),
-        *_timeouts(kube.timeouts),
+        *_timeouts(kube.kubernetes_timeouts),
     ]
     return "\n---\n".join("\n".join(part) for part in (init, cluster, kubelet)) + "\n"
 

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
-from kubeprep.containerd import RuntimeSettings
+from kubeprep.containerd import Runtime
 from kubeprep.keys import DECLARED, Key, PerRole
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
     ENDPOINT_FIX,
     POD_NETWORK_FIX,
+    Kubernetes,
     endpoint_address,
     pod_network_error,
 )
@@ -82,18 +83,14 @@ class _DerivedSettings:
         ))
 
     @property
-    def runtime(self) -> RuntimeSettings:
+    def runtime(self) -> Runtime:
         """The runtime keys, as the runtime task and its operations take them."""
-        return RuntimeSettings(
-            cgroup_driver=self.cgroup_driver,
-            package=self.containerd_package,
-            version=self.containerd_version,
-            rpm_repo=self.containerd_rpm_repo,
-            rpm_gpg_key=self.containerd_rpm_gpg_key,
-            sandbox_image=self.containerd_sandbox_image,
-            cni_bin_dir=self.containerd_cni_bin_dir,
-            registry_mirrors=self.containerd_registry_mirrors,
-        )
+        return RuntimeSettings(**{name: getattr(self, name) for name in Runtime.KEYS})
+
+    @property
+    def kubernetes(self) -> Kubernetes:
+        """The keys the kubernetes and cluster tasks and kubeadm's config files take."""
+        return KubernetesSettings(**{name: getattr(self, name) for name in Kubernetes.KEYS})
 
     @property
     def trusted_sources(self) -> list[str]:
@@ -114,7 +111,7 @@ def _stored(value: object) -> object:
     if isinstance(value, list):
         return tuple(value)
     if isinstance(value, dict):
-        return tuple((key, _stored(setting) if isinstance(setting, list) else str(setting))
+        return tuple((key, _stored(setting) if isinstance(setting, list | dict) else str(setting))
                      for key, setting in value.items())
     return value
 
@@ -127,6 +124,19 @@ Settings = make_dataclass(
     frozen=True,
     namespace={"__module__": __name__, "__doc__": "A host's checked data (kubeprep.keys)."},
 )
+
+
+def _view(name: str, base: type) -> type:
+    """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``."""
+    keys = {key.name: key for key in DECLARED}
+    return make_dataclass(
+        name, [(key, _field_type(keys[key])) for key in base.KEYS], bases=(base,), frozen=True,
+        namespace={"__module__": __name__, "__doc__": base.__doc__},
+    )
+
+
+RuntimeSettings = _view("RuntimeSettings", Runtime)
+KubernetesSettings = _view("KubernetesSettings", Kubernetes)
 
 
 def _problem(key: str, value: object, problem: str, fix: str) -> str:

@@ -9,7 +9,7 @@ from pyinfra.api import OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from facts.kubernetes import KubernetesPackages
-from kubeprep.kubeadm import PACKAGES, downgrades, matches, version_glob
+from kubeprep.kubeadm import PACKAGES, downgrade_refused, downgrades, matches, version_glob
 
 
 @operation()
@@ -37,9 +37,11 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False):
     found = host.get_fact(KubernetesPackages)
     installed, held = found["installed"], found["held"]
     wrong = [name for name in PACKAGES if not matches(installed.get(name, "0"), version)]
-    lower = downgrades({name: installed[name] for name in wrong if name in installed}, version)
-    if lower and not allow_downgrade:
-        raise OperationValueError(f"would downgrade {', '.join(lower)}")
+    moved = {name: installed[name] for name in wrong if name in installed}
+    refused = downgrade_refused(moved, version, allow_downgrade)
+    if refused:
+        raise OperationValueError(refused)
+    lower = downgrades(moved, version)
 
     pattern = version_glob(version)
     steps = [group for group in (["kubeadm"], ["kubelet", "kubectl"]) if set(group) & set(wrong)]

@@ -14,7 +14,7 @@ from pyinfra.operations import files
 from facts.kubernetes import KUBELET_CONF, KubeadmNode
 from facts.network import DefaultRouteAddress
 from fleet.hosts import checked_host, cluster_addresses, refuse
-from kubeprep.kubeadm import control_plane_endpoint, init_config, kubernetes_from_data
+from kubeprep.kubeadm import control_plane_endpoint, init_config
 from kubeprep.settings import DataError, cluster_error
 from operations import kubeadm
 
@@ -32,7 +32,6 @@ def joined(node) -> bool:
 
 checked = checked_host()
 nodes = checked and cluster_addresses()
-data = host.data.dict()
 control_planes = list(state.inventory.get_group("control_plane", []))
 first = control_planes[0] if control_planes else None
 problem = None
@@ -44,7 +43,7 @@ elif checked and first is None:
         "create or join. Fix: list the first control plane under control_plane.",
     )
 elif checked:
-    kube = kubernetes_from_data(data)
+    kube = checked[0].kubernetes
     # The pod network must hold a /24 per node of the whole fleet, known only here.
     problem = cluster_error(checked[0], len(nodes))
     if not problem and host != first and first not in state.activated_hosts and not joined(host):
@@ -62,17 +61,18 @@ elif checked:
         endpoint = control_plane_endpoint(kube, address)
         files.put(
             name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
-            dest=kube.config_file, mode="600",
+            dest=kube.kubernetes_config_file, mode="600",
         )
         kubeadm.init(
-            name="kubeadm init", config=kube.config_file, upload_certs=len(control_planes) > 1,
+            name="kubeadm init", config=kube.kubernetes_config_file,
+            upload_certs=len(control_planes) > 1,
         )
         kubeadm.admin_kubeconfig(
             name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
         )
         if kube.cni != "none":
             kubeadm.cni(
-                name=f"CNI {kube.cni}", cni=kube.cni, pod_cidr=kube.pod_cidr,
+                name=f"CNI {kube.cni}", cni=kube.cni, pod_cidr=kube.cni_pod_cidr,
                 manifest=kube.cni_manifest,
             )
     # Every node has this operation, made on the first control plane and a no-op elsewhere:
@@ -89,8 +89,9 @@ elif checked:
     )
     if host != first:
         kubeadm.join(
-            name="kubeadm join", config=kube.config_file, address=address, first=first.name,
-            control_plane=host in control_planes, timeouts=dict(kube.timeouts),
+            name="kubeadm join", config=kube.kubernetes_config_file, address=address,
+            first=first.name, control_plane=host in control_planes,
+            timeouts=dict(kube.kubernetes_timeouts),
         )
         if host in control_planes:
             kubeadm.admin_kubeconfig(

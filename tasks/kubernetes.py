@@ -8,7 +8,7 @@ from pyinfra.operations import apt, files, systemd
 
 from facts.kubernetes import KubernetesPackages
 from fleet.hosts import checked_host, refuse
-from kubeprep.kubeadm import apt_source, dnf_repo, downgrades, kubernetes_from_data
+from kubeprep.kubeadm import apt_source, dnf_repo, downgrade_refused
 from kubeprep.settings import DataError
 from operations import kubernetes
 
@@ -17,17 +17,18 @@ APT_SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
 DNF_REPO = "/etc/yum.repos.d/kubernetes.repo"
 
 checked = checked_host()
-kube = checked and kubernetes_from_data(host.data.dict())
+kube = checked and checked[0].kubernetes
 # Refused before anything changes: a lower version without kubernetes_allow_downgrade.
-lower = kube and downgrades(host.get_fact(KubernetesPackages)["installed"], kube.version)
-if lower and not kube.allow_downgrade:
+refused = kube and downgrade_refused(host.get_fact(KubernetesPackages)["installed"],
+                                     kube.kubernetes_version, kube.kubernetes_allow_downgrade)
+if refused:
     refuse(DataError(
-        f"{host.name}: kubernetes_version = {kube.version!r}: would downgrade "
-        f"{', '.join(lower)}. Fix: set kubernetes_version to the installed version or newer, "
+        f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {refused}. "
+        "Fix: set kubernetes_version to the installed version or newer, "
         "or kubernetes_allow_downgrade = True to downgrade on purpose.",
     ))
 elif checked:
-    settings, platform = checked
+    _, platform = checked
     debian = platform.family == "debian"
     if debian:
         apt.packages(
@@ -51,9 +52,9 @@ elif checked:
             dest=DNF_REPO, mode="644",
         )
     kubernetes.packages(
-        name=f"kubeadm, kubelet and kubectl {kube.version}, held",
-        version=kube.version,
+        name=f"kubeadm, kubelet and kubectl {kube.kubernetes_version}, held",
+        version=kube.kubernetes_version,
         apt=debian,
-        allow_downgrade=kube.allow_downgrade,
+        allow_downgrade=kube.kubernetes_allow_downgrade,
     )
     systemd.service(name="kubelet enabled", service="kubelet", running=None, enabled=True)

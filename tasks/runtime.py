@@ -13,21 +13,21 @@ if checked:
     runtime = settings.runtime
     package = runtime.package_spec(platform.family)
     if platform.family == "rhel":
-        if runtime.rpm_repo:
+        if runtime.containerd_rpm_repo:
             # dnf imports the key named in the repository file on the first install from it.
             dnf.repo(
                 name="Add the containerd.io repository",
                 src="docker-ce-stable",
                 description="Docker CE Stable - $basearch (containerd.io, for kubeprep)",
-                baseurl=runtime.rpm_repo,
-                gpgcheck=runtime.rpm_gpg_key is not None,
-                gpgkey=runtime.rpm_gpg_key,
+                baseurl=runtime.containerd_rpm_repo,
+                gpgcheck=runtime.containerd_rpm_gpg_key is not None,
+                gpgkey=runtime.containerd_rpm_gpg_key,
             )
         dnf.packages(name="Install containerd", packages=[package])
     else:
         # The config points containerd at /usr/lib/cni, where the distribution's CNI plugins go;
         # a cni_bin_dir from data is the user's to fill (e.g. kubernetes-cni's /opt/cni/bin).
-        plugins = [] if runtime.cni_bin_dir else ["containernetworking-plugins"]
+        plugins = [] if runtime.containerd_cni_bin_dir else ["containernetworking-plugins"]
         apt.packages(
             name="Install containerd", packages=[package, *plugins], update=True,
             cache_time=86400,
@@ -35,8 +35,10 @@ if checked:
     containerd.configured(
         name="containerd configured for the kubelet, running and enabled",
         cgroup_driver=runtime.cgroup_driver,
-        sandbox_image=runtime.sandbox_image,
+        sandbox_image=runtime.containerd_sandbox_image,
         cni_bin_dir=runtime.cni_bin_dir_for(platform.family),
-        registry_mirrors={registry: list(urls) for registry, urls in runtime.registry_mirrors},
-        planned_version=runtime.version,
+        registry_mirrors={
+            registry: list(urls) for registry, urls in runtime.containerd_registry_mirrors
+        },
+        planned_version=runtime.containerd_version,
     )

@@ -16,7 +16,8 @@ from pathlib import Path
 from host_states import DEBIAN_12, ROCKY_8, ROCKY_9
 from taskrun import ByArguments
 
-from kubeprep.kubeadm import apt_source, dnf_repo, kubernetes_from_data
+from kubeprep.kubeadm import apt_source, dnf_repo
+from kubeprep.settings import settings_from_data
 
 CASES = Path(__file__).parent / "fact_cases"
 UBUNTU_24 = {
@@ -78,9 +79,9 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
     }
     files, sha1 = {"path=/var/lib/apt/periodic/update-success-stamp": FILE}, {}
     if repo_version:
-        kube = kubernetes_from_data(
-            {**group_data("control_plane"), **(data or {}), "kubernetes_version": repo_version},
-        )
+        kube = settings_from_data("node", ["control_plane"], {
+            **group_data("control_plane"), **(data or {}), "kubernetes_version": repo_version,
+        }).kubernetes
         if rhel:
             content, path = dnf_repo(kube), "/etc/yum.repos.d/kubernetes.repo"
         else:

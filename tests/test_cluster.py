@@ -36,10 +36,10 @@ from kubeprep.kubeadm import (
     JoinCredentials,
     init_config,
     join_config,
-    kubernetes_from_data,
     parse_certificate_key,
     parse_join_command,
 )
+from kubeprep.settings import settings_from_data
 
 TOKEN_OUTPUT = (
     "kubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v "
@@ -222,7 +222,8 @@ def test_parse_certificate_key():
 
 
 def kube(**over):
-    return kubernetes_from_data({**group_data("control_plane"), **over})
+    return settings_from_data("cp1", ["control_plane"], {**group_data("control_plane"), **over}
+                              ).kubernetes
 
 
 def test_init_config_from_data():

@@ -25,7 +25,8 @@ import pytest
 from checkrun import run_check
 from test_node_prep import changes_by_host, data_args, deploy, sh
 
-from kubeprep.kubeadm import init_config, kubernetes_from_data
+from kubeprep.kubeadm import init_config
+from kubeprep.settings import settings_from_data
 
 pytestmark = pytest.mark.lab
 
@@ -179,12 +180,14 @@ def test_an_image_is_pulled_through_the_mirror(lab, repo, first_run):
 def images_kubeadm_lists(lab, version: str) -> set[str]:
     """`kubeadm config images list` of w1's kubeadm with the kubeadm config kubeprep renders from
     the lab's data for ``version`` (the etcd and CoreDNS tags of that minor's builds)."""
-    data = {**runpy.run_path(str(LAB.parent / "group_data" / "all.py")), **INVENTORY["KUBERNETES"],
+    data = {**runpy.run_path(str(LAB.parent / "group_data" / "all.py")),
+            **runpy.run_path(str(LAB.parent / "group_data" / "workers.py")), **INVENTORY["KUBERNETES"],
             "kubernetes_version": version,
             # the tags of the builds served for that minor (lab/k8s-build/versions)
             "kubernetes_etcd_image_tag": f"{companion(version, 'etcd')}-0",
             "kubernetes_dns_image_tag": f"v{companion(version, 'coredns')}"}
-    config = init_config(kubernetes_from_data(data), "192.168.77.21", "192.168.77.11:6443")
+    kube = settings_from_data("w1", ["workers"], data).kubernetes
+    config = init_config(kube, "192.168.77.21", "192.168.77.11:6443")
     sh(lab, "w1", f"cat > /tmp/kubeadm-images.yaml <<'EOF'\n{config}EOF")
     return set(sh(lab, "w1", "kubeadm config images list --config /tmp/kubeadm-images.yaml "
                              "&& rm /tmp/kubeadm-images.yaml").split())
