@@ -48,6 +48,7 @@ from kubeprep.checks.probes import (
     probe_command,
     stop_command,
 )
+from kubeprep.keys import BY_NAME
 from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
 from kubeprep.settings import OUTSIDE, ROLES, DataError, Settings, settings_from_data
@@ -75,7 +76,7 @@ class Outsider:
 class Fleet:
     nodes: dict[str, Node] = field(default_factory=dict)
     outsiders: dict[str, Outsider] = field(default_factory=dict)
-    kubernetes_version: str = "1.35"
+    kubernetes_version: str = BY_NAME["kubernetes_version"].default  # until a node's data says
     started: bool = False
     done: Event = field(default_factory=Event)
     report: Report | None = None

@@ -57,10 +57,6 @@ kernel_sysctl_file = "/etc/sysctl.d/k8s.conf"
 # --- selinux: "enforcing", "permissive" (kubeadm's install guide) or "disabled"
 selinux_mode = "permissive"
 
-# --- readiness check (check.py): the Kubernetes minor version the nodes will run. It decides
-# whether cgroup v1 is an error (the kubelet refuses it from 1.35) or a warning.
-kubernetes_version = "1.35"
-
 # --- runtime: containerd, set up for the kubelet (docs/runtime.md)
 # The cgroup driver of containerd (SystemdCgroup) now and of the kubelet (cgroupDriver) later:
 # "systemd" (kubeadm's default since 1.22, for systemd hosts) or "cgroupfs". They must match.
@@ -80,7 +76,10 @@ containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/b
 containerd_registry_mirrors = {}
 
 # --- kubernetes: packages (tasks/kubernetes.py) and the cluster (tasks/cluster.py).
-# kubernetes_version above: "1.N" installs the minor's newest patch and holds it; "1.N.P" pins it.
+# "1.N" installs the minor's newest patch and holds it; "1.N.P" pins it (1.31 or newer). The
+# readiness check (check.py) reads it too: cgroup v1 is an error from 1.35 (the kubelet refuses
+# it), a warning before, and the kernel levels are that minor's.
+kubernetes_version = "1.35"
 # The minor's repository; a mirror laid out like pkgs.k8s.io works ({minor} becomes e.g. 1.35).
 kubernetes_repo_url = "https://pkgs.k8s.io/core:/stable:/v{minor}"
 kubernetes_allow_downgrade = False  # True: a lower kubernetes_version downgrades the packages

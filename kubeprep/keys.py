@@ -1,9 +1,10 @@
-"""Every data key kubeprep reads, declared once: its types, default, check, task and meaning.
+"""Every data key kubeprep reads, declared once: its types, default, own check, task and meaning.
 
 The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
-per-role keys); docs/data-keys.md describes them. tests/test_settings.py fails
-when either disagrees with the declarations below. Checks that need several keys are in
-kubeprep.settings.
+per-role keys; the inventory's keys, such as cluster_address, have none); docs/data-keys.md has
+a row per key. tests/test_settings.py fails when either disagrees with the declarations below.
+A key's check sees its own value only: the rules that need several keys, or the whole inventory,
+are in kubeprep.settings, each once.
 """
 
 from __future__ import annotations
@@ -549,3 +550,5 @@ DECLARED: tuple[Key, ...] = (
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),
 )
+
+BY_NAME: dict[str, Key] = {key.name: key for key in DECLARED}

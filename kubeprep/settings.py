@@ -16,7 +16,7 @@ from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import Runtime
-from kubeprep.keys import DECLARED, Key, PerRole
+from kubeprep.keys import BY_NAME, DECLARED, Key, PerRole
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
     ENDPOINT_FIX,
@@ -128,9 +128,8 @@ Settings = make_dataclass(
 
 def _view(name: str, base: type) -> type:
     """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``."""
-    keys = {key.name: key for key in DECLARED}
     return make_dataclass(
-        name, [(key, _field_type(keys[key])) for key in base.KEYS], bases=(base,), frozen=True,
+        name, [(key, _field_type(BY_NAME[key])) for key in base.KEYS], bases=(base,), frozen=True,
         namespace={"__module__": __name__, "__doc__": base.__doc__},
     )
 
