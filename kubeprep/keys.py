@@ -49,7 +49,7 @@ Check = Callable[[Any], Invalid | None]
 @dataclass(frozen=True)
 class Key:
     name: str
-    types: tuple[type, ...]  # a list is stored as a tuple, a dict as a tuple of (key, str) pairs
+    types: tuple[type, ...]  # a list is stored as a tuple, a dict as (key, value) pairs
     default: object  # the value in group_data/all.py, or PerRole
     task: str  # the task that acts on it (TASKS; "check" is check.py)
     description: str  # the "meaning" column of docs/data-keys.md

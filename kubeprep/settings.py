@@ -1,7 +1,10 @@
 """Validate a host's data and platform once, before any task adds an operation.
 
-Every problem is reported with the host, the key, the value found and the fix, and stops the run
-for that host before anything on it changes.
+Each key's own check is in its ``Key`` (kubeprep.keys); the rules that need several keys are here,
+each once. Every problem is reported with the host, the key, the value found and the fix, and
+stops the run for that host before anything on it changes. What passes is one immutable
+``Settings`` per host, which the tasks read (``Settings.runtime``, ``Settings.kubernetes``: the
+keys a task's operations and renderers take).
 """
 
 from __future__ import annotations
@@ -99,11 +102,12 @@ class _DerivedSettings:
 
 
 def _field_type(key: Key) -> object:
-    """A list is kept as a tuple of strings, a dict as a tuple of (key, str) pairs."""
+    """A list is kept as a tuple of strings, a dict as a tuple of (key, value) pairs: a str, or
+    a tuple again for a list or a dict."""
     if list in key.types:
         return tuple[str, ...]
     if dict in key.types:
-        return tuple[tuple[str, str], ...]
+        return tuple[tuple[str, object], ...]
     return functools.reduce(operator.or_, key.types)
 
 

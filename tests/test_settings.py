@@ -229,6 +229,21 @@ def test_settings_are_immutable():
     assert isinstance(settings.firewall_ports, tuple)
 
 
+def test_the_tasks_views_are_their_keys_as_settings_holds_them():
+    args = {"scheduler": {"leader-elect-lease-duration": "60s"}}
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(kubernetes_control_plane_args=args))
+    assert settings.kubernetes_control_plane_args == (
+        ("scheduler", (("leader-elect-lease-duration", "60s"),)),
+    )
+    for view in (settings.kubernetes, settings.runtime):
+        assert {name: getattr(view, name) for name in view.KEYS} == {
+            name: getattr(settings, name) for name in view.KEYS}
+        with pytest.raises(AttributeError):
+            view.cni = "flannel"
+    assert settings.kubernetes.repo_url == "https://pkgs.k8s.io/core:/stable:/v1.35"
+
+
 # ---------------------------------------------------------------- trusted pod and service networks
 
 TRUST_FIX = {
