@@ -16,6 +16,7 @@ from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import RuntimeSettings, runtime_errors
+from kubeprep.errors import DataError
 from kubeprep.keys import DECLARED, Key, PerRole
 from kubeprep.kubeadm import kubernetes_error
 from kubeprep.ports import covered
@@ -31,10 +32,6 @@ _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vag
 
 SUPPORTED_PLATFORMS = "Rocky Linux, AlmaLinux or RHEL 8/9, Debian 12, Ubuntu 22.04/24.04"
 _RHEL_IDS = {"rocky", "almalinux", "rhel"}
-
-
-class DataError(ValueError):
-    """A host's data or platform is not something kubeprep can act on."""
 
 
 @dataclass(frozen=True)

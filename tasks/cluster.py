@@ -14,6 +14,7 @@ from pyinfra.operations import files
 from facts.kubernetes import KUBELET_CONF, KubeadmNode
 from facts.network import DefaultRouteAddress
 from fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.errors import DataError
 from kubeprep.kubeadm import (
     cni_manifest_error,
     control_plane_endpoint,
@@ -21,7 +22,6 @@ from kubeprep.kubeadm import (
     kubernetes_error,
     kubernetes_from_data,
 )
-from kubeprep.settings import DataError
 from operations import kubeadm
 
 

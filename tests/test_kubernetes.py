@@ -7,8 +7,9 @@ import pytest
 from kube_states import packages_facts
 from taskrun import group_data, run_deploy
 
+from kubeprep.errors import DataError
 from kubeprep.kubeadm import downgrades, kubernetes_error, matches, upstream, version_glob
-from kubeprep.settings import DataError, settings_from_data
+from kubeprep.settings import settings_from_data
 
 DEB_PLATFORMS = ["debian12", "ubuntu2404"]
 RPM_PLATFORMS = ["rocky8", "rocky9"]
