@@ -4,6 +4,8 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
+
 _SECTIONS = ("passwd", "shadow", "groups", "owners", "keys")
 
 
@@ -56,14 +58,7 @@ class AdminAccount(FactBase[AdminAccountDict]):
     @override
     def process(self, output) -> AdminAccountDict:
         fact = self.default()
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in output:
-            if line.startswith("--- ") and line[4:] in _SECTIONS:
-                current = line[4:]
-                sections[current] = []
-            elif current:
-                sections[current].append(line)
+        sections = dict(marked_sections(output, "", _SECTIONS))
         if not sections.get("passwd"):
             return fact
         fact["passwd"] = sections["passwd"][0].split(":")

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ElementTree
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(
-    r"^--- (permanent|zones|runtime|daemon|previous|service (?P<service>[A-Za-z0-9_.-]+))$",
-)
+# The parts of FirewalldZone's output (``--- NAME``); before the first: the ``name=value`` head.
+_PARTS = ("permanent", "zones", "runtime", "daemon", "previous", "service")
 _DBUS_MARK = "--- dbus"  # the runtime config that follows is a D-Bus reply
 _DBUS_ZONE_SETTINGS = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
@@ -171,21 +170,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         if not output:
             return fact
         fact["installed"] = True
-        sections: dict[str, list[str]] = {
-            "head": [], "permanent": [], "zones": [], "runtime": [], "services": [],
-            "daemon": [], "previous": [],
-        }
-        current = sections["head"]
-        for line in output:
-            match = _SECTION.match(line)
-            if match and match["service"]:
-                current = sections["services"]
-                current.append(line)
-            elif match:
-                current = sections[match.group(1)]
-            else:
-                current.append(line)
-
+        parts = marked_sections(output, "head", _PARTS)
+        sections = {name: [] for name in _PARTS} | dict(parts)
         head = parse_settings_lines(sections["head"])
         fact["active"] = head.get("active") == "active"
         fact["enabled"] = head.get("enabled") == "enabled"
@@ -199,7 +185,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             fact["permanent_problem"] = "the zone file is empty"
         fact["previous"], _ = parse_zone_file(sections["previous"])
         fact["runtime"] = parse_runtime(fact["active"], sections["runtime"])
-        fact["service_ports"] = parse_service_definitions(sections["services"])
+        fact["service_ports"] = _service_ports(parts)
         fact["zones"] = sorted({line.strip() for line in sections["zones"] if line.strip()})
         return fact
 
@@ -288,17 +274,15 @@ def parse_service_xml(text: str) -> tuple[list[str], list[str]] | None:
 
 def parse_service_definitions(lines: list[str]) -> dict[str, list[str]]:
     """What ``SERVICE_DEFINITIONS`` prints, as each service's ports with its includes resolved."""
-    files: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in lines:
-        match = _SECTION.match(line)
-        if match and match["service"]:
-            current = files[match["service"]] = []
-        else:
-            current.append(line)
-    return resolve_services(
-        {name: parse_service_xml("\n".join(text)) for name, text in files.items()},
-    )
+    return _service_ports(marked_sections(lines, "", ("service",)))
+
+
+def _service_ports(parts: list[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """The ``--- service NAME`` parts of an output, as ``parse_service_definitions`` reads them."""
+    return resolve_services({
+        name.removeprefix("service "): parse_service_xml("\n".join(lines))
+        for name, lines in parts if name.startswith("service ")
+    })
 
 
 def resolve_services(
@@ -362,14 +346,7 @@ class FirewalldZones(FactBase[dict[str, FirewalldZoneDict]]):
 
     @override
     def process(self, output) -> dict[str, FirewalldZoneDict]:
-        chunks: dict[str, list[str]] = {}
-        current: list[str] = []
-        for line in output:
-            if line.startswith(_ZONE_MARK):
-                current = chunks[line[len(_ZONE_MARK):]] = []
-            else:
-                current.append(line)
         return {
             zone: FirewalldZone().process(lines) if lines else FirewalldZone.default()
-            for zone, lines in chunks.items()
+            for zone, lines in marked_sections(output, "", mark=_ZONE_MARK)[1:]
         }

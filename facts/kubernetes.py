@@ -4,6 +4,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
 from kubeprep.kubeadm import PACKAGES
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -60,12 +61,8 @@ def parse_packages(output) -> KubernetesPackagesDict:
     """The lines ``PACKAGES_COMMAND`` prints, parsed (see ``KubernetesPackages``)."""
     installed: dict[str, str] = {}
     held: list[str] = []
-    lines = iter(output)
-    for line in lines:
-        if line == "--- exclude":  # dnf: the repository's excludes hold the packages
-            excluded = " ".join(lines).split()
-            held = [name for name in PACKAGES if name in excluded and name in installed]
-            break
+    sections = dict(marked_sections(output, "packages", ("exclude",)))
+    for line in sections["packages"]:
         parts = line.split()
         # dpkg: "kubeadm 1.35.0-1.1 hi " (selection, state); rpm: "package x is not
         # installed" has no version. Removed packages whose config is left read "rc".
@@ -73,6 +70,9 @@ def parse_packages(output) -> KubernetesPackagesDict:
             installed[parts[0]] = parts[1]
             if parts[2][0] == "h":
                 held.append(parts[0])
+    if "exclude" in sections:  # dnf: the repository's excludes hold the packages
+        excluded = " ".join(sections["exclude"]).split()
+        held = [name for name in PACKAGES if name in excluded and name in installed]
     return {"installed": installed, "held": held}
 
 
