@@ -1,5 +1,5 @@
 """Custom pyinfra facts for what pyinfra cannot read, one concern each (NodeReadiness composes
-them into the readiness check's one read), and the two readers their outputs share."""
+them into the readiness check's one read), and the readers their outputs share."""
 
 from __future__ import annotations
 
@@ -39,3 +39,8 @@ def printed_file(lines: list[str]) -> str | None:
         return None
     ends_with_newline = bool(content) and len(lines) > len(content)
     return "\n".join(content) + ("\n" if ends_with_newline else "")
+
+
+def parse_settings_lines(lines: list[str]) -> dict[str, str]:
+    """``name=value`` lines (``active=active``, ``zone=public``) as a dict."""
+    return dict(line.split("=", 1) for line in lines if "=" in line)

@@ -9,6 +9,18 @@ from typing_extensions import TypedDict, override
 from facts import FILE_LINE, marked_sections, printed_file
 from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
 
+# Whether the CRI answers on its socket: containerd's plugin list (over that socket) has the CRI
+# gRPC plugin, with its status; else ctr's error (nothing listening). Read with parse_cri().
+CRI_PLUGIN = (
+    f"if [ -S {SOCKET} ] && command -v ctr >/dev/null 2>&1; then"
+    " timeout 10 ctr plugins ls 2>&1 | awk '$2 == \"cri\" || /^ctr: /'; fi"
+)
+
+
+class CriDict(TypedDict):
+    status: str | None  # the CRI plugin's: ok, skip, error; None: not listed or not asked
+    error: str | None  # ctr's, when the socket does not answer
+
 
 class ContainerdStateDict(TypedDict):
     version: str | None
@@ -142,3 +154,16 @@ def _effective(dump: str | None) -> dict | None:
         return effective_settings(tomllib.loads(dump))
     except tomllib.TOMLDecodeError:
         return None
+
+
+def parse_cri(lines: list[str]) -> CriDict:
+    """The CRI plugin's status in ``ctr plugins ls`` (``io.containerd.grpc.v1 cri linux/amd64
+    ok``), or ctr's error when the socket does not answer."""
+    found: CriDict = {"status": None, "error": None}
+    for line in lines:
+        fields = line.split()
+        if line.startswith("ctr: "):
+            found["error"] = line.removeprefix("ctr: ").strip()
+        elif len(fields) >= 3 and fields[1] == "cri":
+            found["status"] = fields[-1]
+    return found

@@ -4,12 +4,20 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from facts import marked_sections, parse_settings_lines
 from kubeprep.kubeadm import PACKAGES
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 DNF_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo"
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+# Whether kubelet.service is enabled and, once kubeadm init or join wrote the kubelet's config,
+# its cgroupDriver; read with parse_kubelet().
+KUBELET_STATE = (
+    'echo "enabled=$(systemctl is-enabled kubelet 2>/dev/null)";'
+    f" [ ! -f {KUBELET_CONFIG} ] || echo \"config=$(sed -n"
+    f" 's/^cgroupDriver:[[:space:]]*//p' {KUBELET_CONFIG})\""
+)
 
 
 class KubernetesPackagesDict(TypedDict):
@@ -74,6 +82,22 @@ def parse_packages(output) -> KubernetesPackagesDict:
         excluded = " ".join(sections["exclude"]).split()
         held = [name for name in PACKAGES if name in excluded and name in installed]
     return {"installed": installed, "held": held}
+
+
+class KubeletDict(TypedDict):
+    enabled: str | None  # systemctl is-enabled kubelet
+    config: bool  # /var/lib/kubelet/config.yaml exists (kubeadm init or join wrote it)
+    cgroup_driver: str | None  # its cgroupDriver; None: not set there (the kubelet: cgroupfs)
+
+
+def parse_kubelet(lines: list[str]) -> KubeletDict:
+    """The lines ``KUBELET_STATE`` prints, parsed."""
+    kubelet = parse_settings_lines(lines)
+    return {
+        "enabled": kubelet.get("enabled") or None,
+        "config": "config" in kubelet,
+        "cgroup_driver": kubelet.get("config", "").strip().strip("\"'") or None,
+    }
 
 
 class NodeFileDict(TypedDict):
