@@ -57,24 +57,16 @@ from facts.selinux import SELINUX_COMMAND, SelinuxModeDict, parse_selinux
 from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 from kubeprep.containerd import CNI_BIN_DIRS
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS
 
 _MARK = "--- kubeprep:"  # each section's mark: ``--- kubeprep:NAME``
 # Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
 _CONF_DIRS = ("/etc", "/run", "/usr/lib")
 _SETTING_LINE = "'^[[:space:]]*[^#;[:space:]]'"  # not blank, not a comment
-# What kubeadm refuses on a node from an earlier attempt (cmd/kubeadm/app/preflight/checks.go):
-# init's FileAvailable checks of the static Pod manifests, join's of the kubelet's kubeconfigs
-# and the CA certificate; DirAvailable--var-lib-etcd is the non-empty etcd data directory.
-LEFTOVER_FILES = (
-    "/etc/kubernetes/manifests/kube-apiserver.yaml",
-    "/etc/kubernetes/manifests/kube-controller-manager.yaml",
-    "/etc/kubernetes/manifests/kube-scheduler.yaml",
-    "/etc/kubernetes/manifests/etcd.yaml",
-    "/etc/kubernetes/kubelet.conf",
-    "/etc/kubernetes/bootstrap-kubelet.conf",
-    "/etc/kubernetes/pki/ca.crt",
+# The files of KUBEADM_LEFTOVERS, either role's; the etcd data directory counts when not empty.
+_LEFTOVER_FILES = tuple(
+    path for paths in KUBEADM_LEFTOVERS.values() for path in paths if path != ETCD_DATA_DIR
 )
-ETCD_DATA_DIR = "/var/lib/etcd"
 # Where a proxy for kubeadm comes from: the session's environment (pam_env reads
 # /etc/environment), and the files login shells read.
 _PROXY_VARIABLE = "'^[[:space:]]*(export[[:space:]]+)?(https?|no)_proxy='"
@@ -173,11 +165,11 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     Kubernetes service definitions; the default zone and every zone bound to an interface, now
     or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
     cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
-    with, the node's IP addresses, what an earlier kubeadm run left (``LEFTOVER_FILES``, a
-    non-empty /var/lib/etcd), the proxy variables of the SSH session, /etc/environment and
-    /etc/profile.d, the other firewalls (ufw, nftables/iptables services and their rule files),
-    containerd (``ContainerdState``'s reading; the CRI plugin's status in ``ctr plugins ls``),
-    the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
+    with, the node's IP addresses, what an earlier kubeadm run left (``KUBEADM_LEFTOVERS``,
+    the etcd data directory when not empty), the proxy variables of the SSH session,
+    /etc/environment and /etc/profile.d, the other firewalls (ufw, nftables/iptables services
+    and their rule files), containerd (``ContainerdState``'s reading; the CRI plugin's status in
+    ``ctr plugins ls``), the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
 
     Each concern's part of the command and its parser are that concern's own (``facts.swap``,
     ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
@@ -336,7 +328,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             _mark("python"),
             "for p in python3 /usr/libexec/platform-python; do command -v $p && break; done;",
             _mark("ip_addresses"), f"{IP_ADDRESSES};",
-            _mark("leftovers"), f"for f in {' '.join(LEFTOVER_FILES)};",
+            _mark("leftovers"), f"for f in {' '.join(_LEFTOVER_FILES)};",
             'do [ -e "$f" ] && echo "$f"; done;',
             f'[ -n "$(ls -A {ETCD_DATA_DIR} 2>/dev/null)" ] && echo {ETCD_DATA_DIR};',
             _mark("proxy"), "env | grep -iE '^(https?|no)_proxy=' | sed 's/^/env:/';",

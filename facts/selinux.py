@@ -4,13 +4,13 @@ from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
 from facts import marked_sections
+from kubeprep.node_files import RELABEL_MARK
 
 # The marks between the parts of SELINUX_COMMAND's output (``--- NAME``); before the first:
 # getenforce's.
 _CONFIG = "config"
 _RELABEL = "relabel"
 _GRUBBY = "grubby"
-RELABEL_MARK = "/.autorelabel"
 
 # Reads the mode now and at boot, a relabel pending for the next boot, and the kernel arguments
 # of every boot entry (grubby(8) --info=ALL prints one args="..." line per entry; no grubby part

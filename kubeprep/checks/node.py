@@ -13,6 +13,7 @@ from typing import Any
 from kubeprep.checks.firewall import check_exposure, check_firewall, check_others
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
 from kubeprep.checks.software import check_packages, check_runtime
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, RELABEL_MARK
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
 OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
@@ -25,25 +26,6 @@ KUBEADM_PREFLIGHT_PORTS = {
     "workers": (10250,),
 }
 MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
-# What kubeadm refuses from an earlier attempt, per role (cmd/kubeadm/app/preflight/checks.go):
-# init checks the static Pod manifests and the local etcd's data directory; join (a worker)
-# the kubelet's kubeconfigs and the CA certificate.
-KUBEADM_LEFTOVERS = {
-    "control_plane": (
-        "/etc/kubernetes/manifests/kube-apiserver.yaml",
-        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
-        "/etc/kubernetes/manifests/kube-scheduler.yaml",
-        "/etc/kubernetes/manifests/etcd.yaml",
-        "/var/lib/etcd",
-    ),
-    "workers": (
-        "/etc/kubernetes/kubelet.conf",
-        "/etc/kubernetes/bootstrap-kubelet.conf",
-        "/etc/kubernetes/pki/ca.crt",
-    ),
-}
-# The file whose presence makes the next boot relabel (facts.selinux.RELABEL_MARK).
-RELABEL_MARK = "/.autorelabel"
 # A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
 MAX_LABEL_VALUE = 63
 # Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
@@ -385,7 +367,7 @@ def check_ports(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
 def kubeadm_check_name(path: str) -> str:
     """kubeadm's name of the check that refuses ``path``: FileAvailable--etc-kubernetes-...,
     DirAvailable--var-lib-etcd (what --ignore-preflight-errors takes)."""
-    kind = "DirAvailable" if path == "/var/lib/etcd" else "FileAvailable"
+    kind = "DirAvailable" if path == ETCD_DATA_DIR else "FileAvailable"
     return f"{kind}-{path.replace('/', '-')}"
 
 
