@@ -58,6 +58,7 @@ from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 from kubeprep.containerd import CNI_BIN_DIRS
 from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS
+from kubeprep.os_release import rhel_family_case
 
 _MARK = "--- kubeprep:"  # each section's mark: ``--- kubeprep:NAME``
 # Where systemd-modules-load and systemd-sysctl read their files, highest precedence first.
@@ -70,11 +71,13 @@ _LEFTOVER_FILES = tuple(
 # Where a proxy for kubeadm comes from: the session's environment (pam_env reads
 # /etc/environment), and the files login shells read.
 _PROXY_VARIABLE = "'^[[:space:]]*(export[[:space:]]+)?(https?|no)_proxy='"
-# The platform's CNI plugins directory, as tasks/runtime.py picks it: the RHEL family's (os-release
-# names rhel in ID or ID_LIKE: RHEL, Rocky, AlmaLinux), else Debian's and Ubuntu's.
+# The platform's CNI plugins directory, where data names none: the RHEL family's
+# (kubeprep.os_release), else Debian's and Ubuntu's; on the platforms kubeprep supports, the one
+# tasks/runtime.py configures.
 _PLATFORM_CNI_BIN_DIR = (
     'cni_bin_dir=$( . /etc/os-release 2>/dev/null; case " $ID $ID_LIKE " in'
-    f' *" rhel "*) echo {CNI_BIN_DIRS["rhel"]};; *) echo {CNI_BIN_DIRS["debian"]};; esac);'
+    f' {rhel_family_case()}) echo {CNI_BIN_DIRS["rhel"]};;'
+    f' *) echo {CNI_BIN_DIRS["debian"]};; esac);'
 )
 
 

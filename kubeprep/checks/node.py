@@ -14,6 +14,7 @@ from kubeprep.checks.firewall import check_exposure, check_firewall, check_other
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
 from kubeprep.checks.software import check_packages, check_runtime
 from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, RELABEL_MARK
+from kubeprep.os_release import is_rhel_family
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
 OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
@@ -28,8 +29,6 @@ KUBEADM_PREFLIGHT_PORTS = {
 MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
 # A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
 MAX_LABEL_VALUE = 63
-# Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
-_DNF_DISTROS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
 # A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
@@ -51,8 +50,8 @@ _RHEL_PATHS = {
 def package_manager(facts: Mapping[str, Any]) -> str:
     """``dnf`` or ``apt``: which install command (and boot tooling) a fix should name."""
     os_release = facts.get("os") or {}
-    like = set(str(os_release.get("like", "")).split())
-    return "dnf" if os_release.get("id") in _DNF_DISTROS or _DNF_DISTROS & like else "apt"
+    rhel = is_rhel_family(str(os_release.get("id", "")), str(os_release.get("like", "")))
+    return "dnf" if rhel else "apt"
 
 
 def install_fix(facts: Mapping[str, Any], binaries: Iterable[str]) -> str:
