@@ -9,6 +9,15 @@ from facts import marked_sections
 _SECTIONS = ("passwd", "shadow", "groups", "owners", "keys")
 
 
+def passwd_entry(user: str) -> StringCommand:
+    """Set ``$entry`` to ``user``'s passwd entry (``getent``: files, LDAP, SSSD) and ``$home`` to
+    its home directory; both empty for a user that does not exist."""
+    return StringCommand(
+        "entry=$(getent passwd", QuoteString(user), ');',
+        'home=$(echo "$entry" | cut -d: -f6);',
+    )
+
+
 class AdminAccountDict(TypedDict):
     passwd: list[str] | None  # the 7 fields of the passwd entry
     password: str | None  # the hash in /etc/shadow
@@ -46,8 +55,8 @@ class AdminAccount(FactBase[AdminAccountDict]):
     def command(self, user: str) -> StringCommand:
         name = QuoteString(user)
         return StringCommand(
-            "entry=$(getent passwd", name, ") || exit 0;",
-            'echo "--- passwd"; echo "$entry"; home=$(echo "$entry" | cut -d: -f6);',
+            passwd_entry(user), '[ -n "$entry" ] || exit 0;',
+            'echo "--- passwd"; echo "$entry";',
             'echo "--- shadow"; getent shadow', name, "| cut -d: -f2;",
             'echo "--- groups"; id -Gn', name, ";",
             'echo "--- owners"; stat -c "%n %U %a" "$home" "$home/.ssh"',

@@ -5,6 +5,7 @@ from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
 from facts import marked_sections, parse_settings_lines
+from facts.account import passwd_entry
 from kubeprep.kubeadm import PACKAGES
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -140,7 +141,7 @@ class KubeadmNode(FactBase[KubeadmNodeDict]):
     def command(self, user: str) -> StringCommand:
         quoted = QuoteString(user)
         return StringCommand(
-            "home=$(getent passwd", quoted, "| cut -d: -f6);",
+            passwd_entry(user),
             'echo "home=$home";',
             'echo "group=$(id -gn', quoted, '2>/dev/null)";',
             f'for f in {ADMIN_CONF} {KUBELET_CONF} "$home/.kube/config"; do',
