@@ -1,3 +1,7 @@
+"""The admin account as it stands: its passwd entry, password hash, groups, the owners and modes
+of its home and ~/.ssh, and its authorized keys (``AdminAccount``); the one ``getent passwd``
+read (``passwd_entry``) that KubeadmNode shares."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand

@@ -1,3 +1,8 @@
+"""containerd as it stands (``ContainerdState``): version, service, effective and written config,
+images, socket, CNI plugins, registry hosts; and whether its CRI plugin answers on the socket
+(``CRI_PLUGIN``, which only the readiness fact reads). Each part's command and parser serve
+NodeReadiness too."""
+
 from __future__ import annotations
 
 import tomllib

@@ -1,3 +1,8 @@
+"""firewalld's zones as they stand: one zone (``FirewalldZone``) or several (``FirewalldZones``),
+runtime and permanent, with the Kubernetes service definitions; and the readers NodeReadiness
+composes (a zone's file and runtime config, the zones bound to an interface). The runtime config
+comes over D-Bus where it can (``busctl``), else from ``firewall-cmd``."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
@@ -25,7 +30,7 @@ FIREWALLD_STATE = (
     " org.fedoraproject.FirewallD1 state 2>/dev/null"
 )
 _LIST_ALL_KEYS = ("services", "ports", "sources", "protocols")
-IF_RUNNING = 'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then'
+IF_FIREWALLD_RUNS = 'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then'
 
 
 # The Kubernetes service definitions firewalld ships (kube*.xml, etcd-*.xml; firewalld >= 1.2).
@@ -377,7 +382,7 @@ def interface_zones_command(section: Callable[[str], str]) -> list[str]:
         section("firewall_default"),
         'default=$(sed -n "s/^DefaultZone=//p" /etc/firewalld/firewalld.conf 2>/dev/null);',
         'default="${default:-public}"; echo "$default";',
-        section("firewall_bindings"), 'names="$default";', IF_RUNNING,
+        section("firewall_bindings"), 'names="$default";', IF_FIREWALLD_RUNS,
         f'if reply=$({_ZONE_API} getActiveZones 2>/dev/null); then',
         f'echo "{_DBUS_MARK}"; echo "$reply";',
         """names="$names $(echo "$reply" | grep -o '"[^"]*"' | tr -d '"')";""",
@@ -390,7 +395,7 @@ def interface_zones_command(section: Callable[[str], str]) -> list[str]:
         '[ "$z" = "$zone" ] || [ "$z" = "${cluster_zone:-}" ] && continue;',
         '[ -e "/etc/firewalld/zones/$z.xml" ] || [ -e "/usr/lib/firewalld/zones/$z.xml" ]',
         '|| continue; echo "--- zone $z"; echo "--- permanent";', zone_file_command("z"),
-        'echo "--- runtime";', IF_RUNNING, zone_runtime_command("z"), "fi; done;",
+        'echo "--- runtime";', IF_FIREWALLD_RUNS, zone_runtime_command("z"), "fi; done;",
     ]
 
 

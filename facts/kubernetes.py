@@ -1,3 +1,8 @@
+"""Kubernetes on a node: the installed and held kubeadm, kubelet and kubectl
+(``KubernetesPackages``), what kubeadm left (``KubeadmNode``), whether the cluster has a
+DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``, which
+only the readiness fact reads)."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand

@@ -1,3 +1,7 @@
+"""The host's network: its default route's source address (``DefaultRouteAddress``) and its
+interface addresses (``InterfaceAddresses``); and the readers only NodeReadiness runs (the
+interfaces with their MAC addresses, the listening TCP ports, the addresses by interface)."""
+
 from __future__ import annotations
 
 import re

@@ -1,3 +1,6 @@
+"""The firewalls besides firewalld (``OtherFirewalls``): ufw, the nftables and iptables services
+and their rule files; ``kubeprep.firewalls`` tells which would drop what firewalld opens."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase

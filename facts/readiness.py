@@ -19,7 +19,7 @@ from facts.containerd import (
     state_command,
 )
 from facts.firewalld import (
-    IF_RUNNING,
+    IF_FIREWALLD_RUNS,
     SERVICE_DEFINITIONS,
     InterfaceZoneDict,
     ZoneConfigDict,
@@ -156,7 +156,7 @@ def _read_zone(variable: str, prefix: str) -> list[str]:
     firewalld runs; both print nothing for a zone that does not exist."""
     return [
         _mark(f"{prefix}_permanent"), zone_file_command(variable),
-        _mark(f"{prefix}_runtime"), IF_RUNNING, zone_runtime_command(variable), "fi;",
+        _mark(f"{prefix}_runtime"), IF_FIREWALLD_RUNS, zone_runtime_command(variable), "fi;",
     ]
 
 

@@ -1,3 +1,6 @@
+"""SELinux's mode now and at boot, a pending relabel and the boot entries' kernel arguments
+(``SelinuxMode``); its command and parser serve NodeReadiness too."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase

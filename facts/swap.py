@@ -1,3 +1,7 @@
+"""Everything that turns swap on now or after a reboot (``SwapState``): the active areas, fstab,
+swap.target, the swap units and kubeprep's backups of them, zram-generator's files; the
+active-swap read serves NodeReadiness too."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand

@@ -1,3 +1,6 @@
+"""One sysctl.d file next to the live values of its keys (``SysctlFile``), and the parser of
+``key = value`` lines that NodeReadiness uses too."""
+
 from __future__ import annotations
 
 import re

@@ -1,3 +1,6 @@
+"""Several facts' commands in one round trip (``Together``); ``fleet.reads`` turns each output
+into its fact's value."""
+
 from __future__ import annotations
 
 from importlib import import_module
