@@ -189,7 +189,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     + zone: the firewalld zone; the default zone when omitted
     + cluster_zone: a second zone to read (the nodes-only zone); none when omitted
     + cni_bin_dir: the CNI plugins directory to list; the platform's when omitted (the RHEL
-      family's ``/opt/cni/bin``, else ``/usr/lib/cni``, as tasks/runtime.py picks it)
+      family's ``/opt/cni/bin``, by ``kubeprep.os_release``'s rule, else ``/usr/lib/cni``)
 
     .. code:: python
 
