@@ -12,6 +12,7 @@ from typing_extensions import TypedDict, override
 from facts import marked_sections, parse_settings_lines
 from facts.containerd import (
     CRI_PLUGIN,
+    ContainerdState,
     ContainerdStateDict,
     CriDict,
     parse_cri,
@@ -37,6 +38,7 @@ from facts.kubernetes import (
     KUBELET_STATE,
     PACKAGES_COMMAND,
     KubeletDict,
+    KubernetesPackages,
     KubernetesPackagesDict,
     parse_kubelet,
     parse_packages,
@@ -52,8 +54,13 @@ from facts.network import (
     parse_listening_ports,
     parse_net_interfaces,
 )
-from facts.other_firewalls import OTHER_FIREWALLS, OtherFirewallsDict, parse_other_firewalls
-from facts.selinux import SELINUX_COMMAND, SelinuxModeDict, parse_selinux
+from facts.other_firewalls import (
+    OTHER_FIREWALLS,
+    OtherFirewalls,
+    OtherFirewallsDict,
+    parse_other_firewalls,
+)
+from facts.selinux import SELINUX_COMMAND, SelinuxMode, SelinuxModeDict, parse_selinux
 from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
 from facts.sysctl import parse_sysctl_lines
 from kubeprep.containerd import CNI_BIN_DIRS
@@ -250,9 +257,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "modules": {},
             "modules_persisted": {},
             "sysctls_persisted": {},
-            "selinux": {
-                "current": None, "config": None, "relabel_pending": False, "boot_args": None,
-            },
+            "selinux": SelinuxMode.default(),
             "firewalld": {
                 "installed": False, "active": False, "zone": None,
                 "runtime": None, "permanent": None, "permanent_problem": None,
@@ -277,15 +282,10 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "ip_addresses": [],
             "leftovers": [],
             "proxy": {},
-            "other_firewalls": {"units": {}, "files": {},
-                                "ufw": {"installed": False, "enabled": False, "active": False}},
-            "containerd": {
-                "version": None, "active": None, "enabled": None, "started": None,
-                "config": None, "config_mtime": None, "effective": None, "socket": False,
-                "images": [], "cni_bin_dir": "", "cni_plugins": [], "hosts": {},
-            },
+            "other_firewalls": OtherFirewalls.default(),
+            "containerd": ContainerdState.default(),
             "cri": {"status": None, "error": None},
-            "packages": {"installed": {}, "held": []},
+            "packages": KubernetesPackages.default(),
             "kubelet": {"enabled": None, "config": False, "cgroup_driver": None},
         }
 
