@@ -1,7 +1,8 @@
-"""One read-only fact with everything the readiness check (check.py) needs from a node: each
-concern's part of its command and its parser come from that concern's fact module; the parts no
-other fact reads (the OS, the files that persist modules and sysctls, the hardware, the tools,
-kubeadm's leftovers, the proxy) are read here."""
+"""One read-only fact with everything the readiness check (check.py) needs from a node, in one
+command: each concern's part of it and its parser come from that concern's fact module, and
+firewalld's readers are put together here into the check's view of its zones; the parts no other
+fact reads (the OS, the files that persist modules and sysctls, the host's resources and names,
+the tools, kubeadm's leftovers, the proxy) are read here."""
 
 from __future__ import annotations
 
