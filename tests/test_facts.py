@@ -2,8 +2,8 @@
 
 Each case gives the fact's arguments (``arg``), the exact shell command it must run (``command``),
 the lines that command prints on a real host (``output``) and the parsed value (``fact``).
-Then: every custom fact has cases, and the rule a fact's command applies on the host agrees with
-its Python twin (the RHEL family).
+Then: every custom fact has cases, the one splitter of their outputs, and the rule a fact's
+command applies on the host agrees with its Python twin (the RHEL family).
 """
 
 import inspect
@@ -16,6 +16,7 @@ import pytest
 from pyinfra.api import FactBase
 from pyinfra_testing.facts import make_fact_tests
 
+from facts import marked_sections
 from kubeprep.os_release import is_rhel_family, rhel_family_case
 
 FACT_PACKAGE = "facts"
@@ -82,3 +83,14 @@ def test_the_shell_and_python_rules_for_the_rhel_family_agree(os_id, id_like, rh
     found = subprocess.run(["sh", "-c", script], env={"ID": os_id, "ID_LIKE": id_like},
                            capture_output=True, text=True, check=True).stdout.strip()
     assert (found == "rhel", is_rhel_family(os_id, id_like)) == (rhel, rhel)
+
+
+def test_only_the_kinds_asked_for_split_an_output():
+    """A ``--- dbus`` inside a runtime part stays one of its lines; a mark of its own splits too."""
+    output = ["active=active", "--- runtime", "--- dbus", "a{sv} 0", "--- service kubelet", "<x/>"]
+    assert marked_sections(output, "head", ("runtime", "service")) == [
+        ("head", ["active=active"]), ("runtime", ["--- dbus", "a{sv} 0"]),
+        ("service kubelet", ["<x/>"]),
+    ]
+    assert marked_sections(["x", "--- kubeprep:os", "rocky", "--- dbus"], "", mark="--- kubeprep:") \
+        == [("", ["x"]), ("os", ["rocky", "--- dbus"])]
