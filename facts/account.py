@@ -1,10 +1,25 @@
+"""The admin account as it stands: its passwd entry, password hash, groups, the owners and modes
+of its home and ~/.ssh, and its authorized keys (``AdminAccount``); the one ``getent passwd``
+read (``passwd_entry``) that KubeadmNode shares."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections
+
 _SECTIONS = ("passwd", "shadow", "groups", "owners", "keys")
+
+
+def passwd_entry(user: str) -> StringCommand:
+    """Set ``$entry`` to ``user``'s passwd entry (``getent``: files, LDAP, SSSD) and ``$home`` to
+    its home directory; both empty for a user that does not exist."""
+    return StringCommand(
+        "entry=$(getent passwd", QuoteString(user), ');',
+        'home=$(echo "$entry" | cut -d: -f6);',
+    )
 
 
 class AdminAccountDict(TypedDict):
@@ -44,8 +59,8 @@ class AdminAccount(FactBase[AdminAccountDict]):
     def command(self, user: str) -> StringCommand:
         name = QuoteString(user)
         return StringCommand(
-            "entry=$(getent passwd", name, ") || exit 0;",
-            'echo "--- passwd"; echo "$entry"; home=$(echo "$entry" | cut -d: -f6);',
+            passwd_entry(user), '[ -n "$entry" ] || exit 0;',
+            'echo "--- passwd"; echo "$entry";',
             'echo "--- shadow"; getent shadow', name, "| cut -d: -f2;",
             'echo "--- groups"; id -Gn', name, ";",
             'echo "--- owners"; stat -c "%n %U %a" "$home" "$home/.ssh"',
@@ -56,14 +71,7 @@ class AdminAccount(FactBase[AdminAccountDict]):
     @override
     def process(self, output) -> AdminAccountDict:
         fact = self.default()
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in output:
-            if line.startswith("--- ") and line[4:] in _SECTIONS:
-                current = line[4:]
-                sections[current] = []
-            elif current:
-                sections[current].append(line)
+        sections = dict(marked_sections(output, "", _SECTIONS))
         if not sections.get("passwd"):
             return fact
         fact["passwd"] = sections["passwd"][0].split(":")

@@ -1,3 +1,8 @@
+"""containerd as it stands (``ContainerdState``): version, service, effective and written config,
+images, socket, CNI plugins, registry hosts; and whether its CRI plugin answers on the socket
+(``CRI_PLUGIN``, which only the readiness fact reads). Each part's command and parser serve
+NodeReadiness too."""
+
 from __future__ import annotations
 
 import tomllib
@@ -6,11 +11,20 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from facts import FILE_LINE, marked_sections, printed_file
 from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
 
-# Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
-_LINE = "|"
+# Whether the CRI answers on its socket: containerd's plugin list (over that socket) has the CRI
+# gRPC plugin, with its status; else ctr's error (nothing listening). Read with parse_cri().
+CRI_PLUGIN = (
+    f"if [ -S {SOCKET} ] && command -v ctr >/dev/null 2>&1; then"
+    " timeout 10 ctr plugins ls 2>&1 | awk '$2 == \"cri\" || /^ctr: /'; fi"
+)
+
+
+class CriDict(TypedDict):
+    status: str | None  # the CRI plugin's: ok, skip, error; None: not listed or not asked
+    error: str | None  # ctr's, when the socket does not answer
 
 
 class ContainerdStateDict(TypedDict):
@@ -90,15 +104,15 @@ def state_command(cni_bin_dir: QuoteString | str) -> StringCommand:
         f"echo '--- service'; systemctl is-active {unit}; systemctl is-enabled {unit};",
         f"t=$(systemctl show -p ActiveEnterTimestamp --value {unit});",
         'echo "--- started"; [ -z "$t" ] || date -d "$t" +%s;',
-        f"echo '--- dump'; containerd config dump 2>/dev/null | sed 's/^/{_LINE}/';",
+        f"echo '--- dump'; containerd config dump 2>/dev/null | sed 's/^/{FILE_LINE}/';",
         "echo '--- images'; ctr -n k8s.io images ls -q 2>/dev/null; fi;",
         f"echo '--- socket'; [ -S {SOCKET} ] && echo yes;",
         f"if [ -f {CONFIG_PATH} ]; then echo \"--- config $(stat -c %Y {CONFIG_PATH})\";",
-        f"sed 's/^/{_LINE}/' {CONFIG_PATH}; echo; fi;",
+        f"sed 's/^/{FILE_LINE}/' {CONFIG_PATH}; echo; fi;",
         "echo '--- cni'", cni_bin_dir, "; ls -1", cni_bin_dir, "2>/dev/null;",
         f"for f in {CERTS_DIR}/*/hosts.toml; do [ -f \"$f\" ] || continue;",
         'd=${f%/hosts.toml}; echo "--- hosts ${d##*/}";',
-        f"sed 's/^/{_LINE}/' \"$f\"; echo; done; echo '--- end'",
+        f"sed 's/^/{FILE_LINE}/' \"$f\"; echo; done; echo '--- end'",
     )
 
 
@@ -115,19 +129,19 @@ def parse_state(output) -> ContainerdStateDict:
         elif name == "started" and values:
             fact["started"] = int(values[0])
         elif name == "dump":
-            fact["effective"] = _effective(_file_text(lines))
+            fact["effective"] = _effective(printed_file(lines))
         elif name == "images":
             fact["images"] = values
         elif name == "socket":
             fact["socket"] = values == ["yes"]
         elif name.startswith("config "):
             fact["config_mtime"] = int(name[7:])
-            fact["config"] = _file_text(lines)
+            fact["config"] = printed_file(lines)
         elif name.startswith("cni "):
             fact["cni_bin_dir"] = name[4:]
             fact["cni_plugins"] = values
         elif name.startswith("hosts "):
-            fact["hosts"][name[6:]] = _file_text(lines) or ""
+            fact["hosts"][name[6:]] = printed_file(lines) or ""
     return fact
 
 
@@ -138,15 +152,6 @@ def _version_field(line: str) -> str | None:
     return fields[2] if len(fields) >= 3 else None
 
 
-def _file_text(lines: list[str]) -> str | None:
-    """A file printed behind the line prefix (and followed by one newline), byte for byte."""
-    content = [line[len(_LINE):] for line in lines if line.startswith(_LINE)]
-    if not lines:
-        return None
-    ends_with_newline = bool(content) and len(lines) > len(content)
-    return "\n".join(content) + ("\n" if ends_with_newline else "")
-
-
 def _effective(dump: str | None) -> dict | None:
     if not dump:
         return None
@@ -154,3 +159,16 @@ def _effective(dump: str | None) -> dict | None:
         return effective_settings(tomllib.loads(dump))
     except tomllib.TOMLDecodeError:
         return None
+
+
+def parse_cri(lines: list[str]) -> CriDict:
+    """The CRI plugin's status in ``ctr plugins ls`` (``io.containerd.grpc.v1 cri linux/amd64
+    ok``), or ctr's error when the socket does not answer."""
+    found: CriDict = {"status": None, "error": None}
+    for line in lines:
+        fields = line.split()
+        if line.startswith("ctr: "):
+            found["error"] = line.removeprefix("ctr: ").strip()
+        elif len(fields) >= 3 and fields[1] == "cri":
+            found["status"] = fields[-1]
+    return found

@@ -1,21 +1,28 @@
+"""firewalld's zones as they stand: one zone (``FirewalldZone``) or several (``FirewalldZones``),
+runtime and permanent, with the Kubernetes service definitions; and the readers NodeReadiness
+composes (a zone's file and runtime config, the zones bound to an interface). The runtime config
+comes over D-Bus where it can (``busctl``), else from ``firewall-cmd``."""
+
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Mapping
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections, parse_settings_lines
 from kubeprep.busctl import parse_reply
 
-_SECTION = re.compile(
-    r"^--- (permanent|zones|runtime|daemon|previous|service (?P<service>[A-Za-z0-9_.-]+))$",
-)
+# The parts of FirewalldZone's output (``--- NAME``); before the first: the ``name=value`` head.
+_PARTS = ("permanent", "zones", "runtime", "daemon", "previous", "service")
 _DBUS_MARK = "--- dbus"  # the runtime config that follows is a D-Bus reply
-_DBUS_ZONE_SETTINGS = (
+# firewalld's zone interface over D-Bus (firewalld 0.9+): milliseconds, where firewall-cmd takes
+# seconds to start Python.
+_ZONE_API = (
     "busctl call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1"
-    ' org.fedoraproject.FirewallD1.zone getZoneSettings2 s "$zone" 2>/dev/null'
+    " org.fedoraproject.FirewallD1.zone"
 )
 # firewalld's own state (``s "RUNNING"``, ``s "FAILED"``, ``s "INIT"``) over D-Bus.
 FIREWALLD_STATE = (
@@ -23,6 +30,7 @@ FIREWALLD_STATE = (
     " org.fedoraproject.FirewallD1 state 2>/dev/null"
 )
 _LIST_ALL_KEYS = ("services", "ports", "sources", "protocols")
+IF_FIREWALLD_RUNS = 'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then'
 
 
 # The Kubernetes service definitions firewalld ships (kube*.xml, etcd-*.xml; firewalld >= 1.2).
@@ -79,6 +87,17 @@ def zone_file_command(variable: str) -> str:
     return (
         f'cat "/etc/firewalld/zones/${variable}.xml" 2>/dev/null'
         f' || cat "/usr/lib/firewalld/zones/${variable}.xml" 2>/dev/null;'
+    )
+
+
+def zone_runtime_command(variable: str) -> str:
+    """Print the runtime config of the zone named by the shell variable ``variable``, for a
+    firewalld that runs: its D-Bus reply behind ``--- dbus``, else ``firewall-cmd --list-all``.
+    Read with parse_runtime()."""
+    return (
+        f'if reply=$({_ZONE_API} getZoneSettings2 s "${variable}" 2>/dev/null);'
+        f' then echo "{_DBUS_MARK}"; echo "$reply";'
+        f' else firewall-cmd --zone="${variable}" --list-all 2>/dev/null; fi;'
     )
 
 
@@ -155,9 +174,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             " | sed -n 's/[.]xml$//p'; };",
             f"{SERVICE_DEFINITIONS};",
             'echo "--- runtime";',
-            'if [ "$active" = active ]; then',
-            f'if reply=$({_DBUS_ZONE_SETTINGS}); then echo "{_DBUS_MARK}"; echo "$reply";',
-            'else firewall-cmd --zone="$zone" --list-all 2>/dev/null; fi; fi;',
+            'if [ "$active" = active ]; then', zone_runtime_command("zone"), "fi;",
             # firewalld's state, where the zone's files are, and its copy of the /etc one.
             f'echo "--- daemon"; [ "$active" != active ] || {FIREWALLD_STATE};',
             'f="/etc/firewalld/zones/$zone.xml"; [ ! -e "$f" ] || echo "etc_file=yes";',
@@ -171,21 +188,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         if not output:
             return fact
         fact["installed"] = True
-        sections: dict[str, list[str]] = {
-            "head": [], "permanent": [], "zones": [], "runtime": [], "services": [],
-            "daemon": [], "previous": [],
-        }
-        current = sections["head"]
-        for line in output:
-            match = _SECTION.match(line)
-            if match and match["service"]:
-                current = sections["services"]
-                current.append(line)
-            elif match:
-                current = sections[match.group(1)]
-            else:
-                current.append(line)
-
+        parts = marked_sections(output, "head", _PARTS)
+        sections = {name: [] for name in _PARTS} | dict(parts)
         head = parse_settings_lines(sections["head"])
         fact["active"] = head.get("active") == "active"
         fact["enabled"] = head.get("enabled") == "enabled"
@@ -199,14 +203,9 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             fact["permanent_problem"] = "the zone file is empty"
         fact["previous"], _ = parse_zone_file(sections["previous"])
         fact["runtime"] = parse_runtime(fact["active"], sections["runtime"])
-        fact["service_ports"] = parse_service_definitions(sections["services"])
+        fact["service_ports"] = _service_ports(parts)
         fact["zones"] = sorted({line.strip() for line in sections["zones"] if line.strip()})
         return fact
-
-
-def parse_settings_lines(lines: list[str]) -> dict[str, str]:
-    """``name=value`` lines (``active=active``, ``zone=public``) as a dict."""
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def parse_zone_file(lines: list[str]) -> tuple[ZoneConfigDict | None, str | None]:
@@ -288,17 +287,15 @@ def parse_service_xml(text: str) -> tuple[list[str], list[str]] | None:
 
 def parse_service_definitions(lines: list[str]) -> dict[str, list[str]]:
     """What ``SERVICE_DEFINITIONS`` prints, as each service's ports with its includes resolved."""
-    files: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in lines:
-        match = _SECTION.match(line)
-        if match and match["service"]:
-            current = files[match["service"]] = []
-        else:
-            current.append(line)
-    return resolve_services(
-        {name: parse_service_xml("\n".join(text)) for name, text in files.items()},
-    )
+    return _service_ports(marked_sections(lines, "", ("service",)))
+
+
+def _service_ports(parts: list[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """The ``--- service NAME`` parts of an output, as ``parse_service_definitions`` reads them."""
+    return resolve_services({
+        name.removeprefix("service "): parse_service_xml("\n".join(lines))
+        for name, lines in parts if name.startswith("service ")
+    })
 
 
 def resolve_services(
@@ -362,14 +359,108 @@ class FirewalldZones(FactBase[dict[str, FirewalldZoneDict]]):
 
     @override
     def process(self, output) -> dict[str, FirewalldZoneDict]:
-        chunks: dict[str, list[str]] = {}
-        current: list[str] = []
-        for line in output:
-            if line.startswith(_ZONE_MARK):
-                current = chunks[line[len(_ZONE_MARK):]] = []
-            else:
-                current.append(line)
         return {
             zone: FirewalldZone().process(lines) if lines else FirewalldZone.default()
-            for zone, lines in chunks.items()
+            for zone, lines in marked_sections(output, "", mark=_ZONE_MARK)[1:]
         }
+
+
+class InterfaceZoneDict(TypedDict):
+    interfaces: list[str]  # bound now (firewalld's active zones); empty while it is stopped
+    permanent_interfaces: list[str]  # bound in the zone file
+    runtime: ZoneConfigDict | None
+    permanent: ZoneConfigDict | None
+
+
+def interface_zones_command(section: Callable[[str], str]) -> list[str]:
+    """The default zone's name, the zones bound to an interface now (firewalld's active zones,
+    over D-Bus, else ``firewall-cmd --get-active-zones``) and in their files, then each of these
+    zones but ``$zone`` and ``$cluster_zone`` (read already): its file and its runtime config
+    (``--- zone NAME``). ``section(NAME)`` prints the mark of each of the three sections that
+    parse_interface_zones() reads."""
+    return [
+        section("firewall_default"),
+        'default=$(sed -n "s/^DefaultZone=//p" /etc/firewalld/firewalld.conf 2>/dev/null);',
+        'default="${default:-public}"; echo "$default";',
+        section("firewall_bindings"), 'names="$default";', IF_FIREWALLD_RUNS,
+        f'if reply=$({_ZONE_API} getActiveZones 2>/dev/null); then',
+        f'echo "{_DBUS_MARK}"; echo "$reply";',
+        """names="$names $(echo "$reply" | grep -o '"[^"]*"' | tr -d '"')";""",
+        'else reply=$(firewall-cmd --get-active-zones 2>/dev/null); echo "$reply";',
+        """names="$names $(echo "$reply" | awk '/^[^[:space:]]/ {print $1}')"; fi; fi;""",
+        "for f in $(grep -sl '<interface ' /etc/firewalld/zones/*.xml);",
+        'do f="${f##*/}"; names="$names ${f%.xml}"; done;',
+        section("firewall_zones"),
+        "for z in $(echo $names | tr ' ' '\\n' | grep -E '^[A-Za-z0-9_-]+$' | sort -u); do",
+        '[ "$z" = "$zone" ] || [ "$z" = "${cluster_zone:-}" ] && continue;',
+        '[ -e "/etc/firewalld/zones/$z.xml" ] || [ -e "/usr/lib/firewalld/zones/$z.xml" ]',
+        '|| continue; echo "--- zone $z"; echo "--- permanent";', zone_file_command("z"),
+        'echo "--- runtime";', IF_FIREWALLD_RUNS, zone_runtime_command("z"), "fi; done;",
+    ]
+
+
+def parse_interface_zones(
+    sections: Mapping[str, list[str]],
+    active: bool,
+    read: Mapping[str, tuple[list[str], list[str]]],
+) -> dict[str, InterfaceZoneDict]:
+    """What ``interface_zones_command`` prints, by section: every zone bound to an interface (now
+    or in its file), and the default zone, with both configs. ``read``: the zones read apart
+    already, as (what zone_file_command printed, what zone_runtime_command printed)."""
+    files: dict[str, list[str]] = {}
+    runtimes: dict[str, list[str]] = {}
+    zone = None
+    for name, lines in marked_sections(sections.get("firewall_zones", []), "",
+                                       ("zone", "permanent", "runtime")):
+        if name.startswith("zone "):
+            zone = name.removeprefix("zone ")
+            files[zone], runtimes[zone] = [], []
+        elif zone and name == "permanent":
+            files[zone] = lines
+        elif zone and name == "runtime":
+            runtimes[zone] = lines
+    for zone, (file, runtime) in read.items():
+        files[zone], runtimes[zone] = file, runtime
+    default_zone = next((line.strip() for line in sections.get("firewall_default", [])
+                         if line.strip()), None)
+    bound_now = _active_zones(sections.get("firewall_bindings", []))
+    result: dict[str, InterfaceZoneDict] = {}
+    for zone in files:
+        interfaces = bound_now.get(zone, [])
+        permanent_interfaces = _zone_file_interfaces(files[zone])
+        if not (interfaces or permanent_interfaces or zone == default_zone):
+            continue
+        result[zone] = {
+            "interfaces": interfaces,
+            "permanent_interfaces": permanent_interfaces,
+            "runtime": parse_runtime(active, runtimes[zone]),
+            "permanent": parse_zone_file(files[zone])[0],
+        }
+    return result
+
+
+def _zone_file_interfaces(lines: list[str]) -> list[str]:
+    """The interfaces a zone file binds to its zone (``<interface name="eth0"/>``)."""
+    try:
+        root = ElementTree.fromstring("\n".join(lines).strip())
+    except ElementTree.ParseError:
+        return []
+    return [element.get("name", "") for element in root.iter("interface") if element.get("name")]
+
+
+def _active_zones(lines: list[str]) -> dict[str, list[str]]:
+    """zone -> interfaces bound now: firewalld's ``getActiveZones`` reply after a ``--- dbus``
+    line, else ``firewall-cmd --get-active-zones`` (a zone name, then indented
+    ``interfaces:`` and ``sources:`` lines)."""
+    if lines[:1] == [_DBUS_MARK]:
+        (zones,) = parse_reply(" ".join(lines[1:]))
+        return {zone: list(bound.get("interfaces", [])) for zone, bound in zones.items()}
+    found: dict[str, list[str]] = {}
+    zone = None
+    for line in lines:
+        if line.strip() and not line[0].isspace():
+            zone = line.split()[0]
+            found[zone] = []
+        elif zone and line.strip().startswith("interfaces:"):
+            found[zone] = line.split(":", 1)[1].split()
+    return found

@@ -1,3 +1,7 @@
+"""Kernel modules: whether each is loaded, built in or loadable, and the mode, owner and SHA-1
+of the modules-load.d file that loads them at boot (``KernelModulesSetup``); the module-state
+read serves NodeReadiness too."""
+
 from __future__ import annotations
 
 import re

@@ -1,14 +1,29 @@
+"""Kubernetes on a node: the installed and held kubeadm, kubelet and kubectl
+(``KubernetesPackages``), what kubeadm left (``KubeadmNode``), whether the cluster has a
+DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``, which
+only the readiness fact reads)."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
+from facts import marked_sections, parse_settings_lines
+from facts.account import passwd_entry
 from kubeprep.kubeadm import PACKAGES
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 DNF_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo"
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+# Whether kubelet.service is enabled and, once kubeadm init or join wrote the kubelet's config,
+# its cgroupDriver; read with parse_kubelet().
+KUBELET_STATE = (
+    'echo "enabled=$(systemctl is-enabled kubelet 2>/dev/null)";'
+    f" [ ! -f {KUBELET_CONFIG} ] || echo \"config=$(sed -n"
+    f" 's/^cgroupDriver:[[:space:]]*//p' {KUBELET_CONFIG})\""
+)
 
 
 class KubernetesPackagesDict(TypedDict):
@@ -60,12 +75,8 @@ def parse_packages(output) -> KubernetesPackagesDict:
     """The lines ``PACKAGES_COMMAND`` prints, parsed (see ``KubernetesPackages``)."""
     installed: dict[str, str] = {}
     held: list[str] = []
-    lines = iter(output)
-    for line in lines:
-        if line == "--- exclude":  # dnf: the repository's excludes hold the packages
-            excluded = " ".join(lines).split()
-            held = [name for name in PACKAGES if name in excluded and name in installed]
-            break
+    sections = dict(marked_sections(output, "packages", ("exclude",)))
+    for line in sections["packages"]:
         parts = line.split()
         # dpkg: "kubeadm 1.35.0-1.1 hi " (selection, state); rpm: "package x is not
         # installed" has no version. Removed packages whose config is left read "rc".
@@ -73,7 +84,26 @@ def parse_packages(output) -> KubernetesPackagesDict:
             installed[parts[0]] = parts[1]
             if parts[2][0] == "h":
                 held.append(parts[0])
+    if "exclude" in sections:  # dnf: the repository's excludes hold the packages
+        excluded = " ".join(sections["exclude"]).split()
+        held = [name for name in PACKAGES if name in excluded and name in installed]
     return {"installed": installed, "held": held}
+
+
+class KubeletDict(TypedDict):
+    enabled: str | None  # systemctl is-enabled kubelet
+    config: bool  # /var/lib/kubelet/config.yaml exists (kubeadm init or join wrote it)
+    cgroup_driver: str | None  # its cgroupDriver; None: not set there (the kubelet: cgroupfs)
+
+
+def parse_kubelet(lines: list[str]) -> KubeletDict:
+    """The lines ``KUBELET_STATE`` prints, parsed."""
+    kubelet = parse_settings_lines(lines)
+    return {
+        "enabled": kubelet.get("enabled") or None,
+        "config": "config" in kubelet,
+        "cgroup_driver": kubelet.get("config", "").strip().strip("\"'") or None,
+    }
 
 
 class NodeFileDict(TypedDict):
@@ -116,7 +146,7 @@ class KubeadmNode(FactBase[KubeadmNodeDict]):
     def command(self, user: str) -> StringCommand:
         quoted = QuoteString(user)
         return StringCommand(
-            "home=$(getent passwd", quoted, "| cut -d: -f6);",
+            passwd_entry(user),
             'echo "home=$home";',
             'echo "group=$(id -gn', quoted, '2>/dev/null)";',
             f'for f in {ADMIN_CONF} {KUBELET_CONF} "$home/.kube/config"; do',

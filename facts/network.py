@@ -1,14 +1,35 @@
+"""The host's network: its default route's source address (``DefaultRouteAddress``) and its
+interface addresses (``InterfaceAddresses``); and the readers only NodeReadiness runs (the
+interfaces with their MAC addresses, the listening TCP ports, the addresses by interface)."""
+
 from __future__ import annotations
 
 import re
 
 from pyinfra.api import FactBase
-from typing_extensions import override
+from typing_extensions import TypedDict, override
 
 _SOURCE = re.compile(r"\bsrc (\d+\.\d+\.\d+\.\d+)")
 
 # The route to a public address; read with parse_default_route_address().
 DEFAULT_ROUTE = "ip -4 -o route get 1.1.1.1 2>/dev/null"
+# Each interface but lo: its name, MAC address and whether a device backs it; read with
+# parse_net_interfaces().
+NET_INTERFACES = (
+    'for i in /sys/class/net/*; do [ "${i##*/}" = lo ] && continue;'
+    ' d=no; [ -e "$i/device" ] && d=yes;'
+    ' echo "${i##*/} $(cat "$i/address" 2>/dev/null) $d"; done'
+)
+# The local addresses of listening TCP sockets (IPv4 and IPv6); read with parse_listening_ports().
+LISTENING_TCP = "awk '$4 == \"0A\" {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null"
+# Each address with its interface; read with parse_ip_addresses().
+IP_ADDRESSES = "ip -o addr show 2>/dev/null | awk '{print $2, $4}'"
+
+
+class InterfaceDict(TypedDict):
+    name: str
+    address: str
+    device: bool  # backed by a device (a NIC), not a bridge, veth or tunnel
 
 
 class DefaultRouteAddress(FactBase[str | None]):
@@ -52,3 +73,29 @@ class InterfaceAddresses(FactBase[list[str]]):
     @override
     def process(self, output) -> list[str]:
         return [line.strip() for line in output if "/" in line]
+
+
+def parse_net_interfaces(lines: list[str]) -> list[InterfaceDict]:
+    """What ``NET_INTERFACES`` prints: each interface's name, MAC address (lower case) and
+    whether a device backs it."""
+    return [
+        {"name": fields[0], "address": fields[1].lower(), "device": fields[2] == "yes"}
+        for fields in map(str.split, lines) if len(fields) == 3
+    ]
+
+
+def parse_listening_ports(lines: list[str]) -> list[int]:
+    """What ``LISTENING_TCP`` prints (``ADDRESS:PORT``, in hex), as the sorted listening ports."""
+    ports = set()
+    for line in lines:
+        _, _, port = line.strip().rpartition(":")
+        try:
+            ports.add(int(port, 16))
+        except ValueError:
+            continue
+    return sorted(ports)
+
+
+def parse_ip_addresses(lines: list[str]) -> list[str]:
+    """What ``IP_ADDRESSES`` prints, as the addresses without their prefix lengths."""
+    return [fields[1].split("/")[0] for fields in map(str.split, lines) if len(fields) == 2]

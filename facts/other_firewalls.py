@@ -1,19 +1,24 @@
+"""The firewalls besides firewalld (``OtherFirewalls``): ufw, the nftables and iptables services
+and their rule files; ``kubeprep.firewalls`` tells which would drop what firewalld opens."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
+from facts import FILE_LINE, marked_sections
 from kubeprep.firewalls import RULE_FILES
 
 UNITS = ("ufw.service", *RULE_FILES)
 _FILES = " ".join(path for paths in RULE_FILES.values() for path in paths)
-# One line per file, each file's lines prefixed with "|" so that no content reads as a header.
+# The units' state, ufw's (``--- ufw``), then each rule file (``--- file PATH``), its lines behind
+# FILE_LINE so that no content reads as a mark.
 OTHER_FIREWALLS = (
     f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(UNITS)} 2>/dev/null;"
     ' echo "--- ufw"; if [ -x /usr/sbin/ufw ]; then echo installed;'
     " grep -s '^ENABLED=' /etc/ufw/ufw.conf; LC_ALL=C /usr/sbin/ufw status 2>/dev/null | head -n 1;"
     f" fi; for file in {_FILES}; do"
-    ' [ -f "$file" ] && echo "--- file $file" && sed \'s/^/|/\' "$file"; done; true'
+    f' [ -f "$file" ] && echo "--- file $file" && sed \'s/^/{FILE_LINE}/\' "$file"; done; true'
 )
 
 
@@ -69,9 +74,9 @@ class OtherFirewalls(FactBase[OtherFirewallsDict]):
 def parse_other_firewalls(lines: list[str]) -> OtherFirewallsDict:
     """What ``OTHER_FIREWALLS`` prints, as a dict."""
     fact = OtherFirewalls.default()
-    end = lines.index("--- ufw") if "--- ufw" in lines else len(lines)
+    parts = marked_sections(lines, "units", ("ufw", "file"))
     unit: dict[str, str] = {}
-    for line in [*lines[:end], ""]:  # systemctl show: a blank line after each unit
+    for line in [*parts[0][1], ""]:  # systemctl show: a blank line after each unit
         if "=" in line:
             key, _, value = line.partition("=")
             unit[key] = value
@@ -82,15 +87,14 @@ def parse_other_firewalls(lines: list[str]) -> OtherFirewallsDict:
                     "enabled": unit["UnitFileState"].startswith("enabled"),
                 }
             unit = {}
-    file = None
-    for line in lines[end + 1:]:
-        if line.startswith("--- file "):
-            file = line.removeprefix("--- file ")
-            fact["files"][file] = ""
-        elif file and line.startswith("|"):
-            fact["files"][file] += line[1:] + "\n"
-        elif file is None:
-            fact["ufw"]["installed"] = True
-            fact["ufw"]["enabled"] |= line.strip() in ("ENABLED=yes", 'ENABLED="yes"')
-            fact["ufw"]["active"] |= line.strip() == "Status: active"
+    for name, part in parts[1:]:
+        if name.startswith("file "):
+            fact["files"][name.removeprefix("file ")] = "".join(
+                line[len(FILE_LINE):] + "\n" for line in part if line.startswith(FILE_LINE)
+            )
+        elif name == "ufw":
+            for line in part:
+                fact["ufw"]["installed"] = True
+                fact["ufw"]["enabled"] |= line.strip() in ("ENABLED=yes", 'ENABLED="yes"')
+                fact["ufw"]["active"] |= line.strip() == "Status: active"
     return fact

@@ -1,23 +1,29 @@
+"""SELinux's mode now and at boot, a pending relabel and the boot entries' kernel arguments
+(``SelinuxMode``); its command and parser serve NodeReadiness too."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
-# The marks between the parts of SELINUX_COMMAND's output; before the first: getenforce's.
-_CONFIG = "--- config"
-_RELABEL = "--- relabel"
-_GRUBBY = "--- grubby"
-RELABEL_MARK = "/.autorelabel"
+from facts import marked_sections
+from kubeprep.node_files import RELABEL_MARK
+
+# The marks between the parts of SELINUX_COMMAND's output (``--- NAME``); before the first:
+# getenforce's.
+_CONFIG = "config"
+_RELABEL = "relabel"
+_GRUBBY = "grubby"
 
 # Reads the mode now and at boot, a relabel pending for the next boot, and the kernel arguments
 # of every boot entry (grubby(8) --info=ALL prints one args="..." line per entry; no grubby part
 # without grubby). Other facts may run it and hand its output to parse_selinux().
 SELINUX_COMMAND = (
     "! command -v getenforce >/dev/null 2>&1 || getenforce; "
-    f"echo '{_CONFIG}'; "
+    f"echo '--- {_CONFIG}'; "
     "grep -E '^[[:space:]]*SELINUX=' /etc/selinux/config 2>/dev/null || true; "
-    f"echo '{_RELABEL}'; [ ! -e {RELABEL_MARK} ] || echo {RELABEL_MARK}; "
-    f"if command -v grubby >/dev/null 2>&1; then echo '{_GRUBBY}'; "
+    f"echo '--- {_RELABEL}'; [ ! -e {RELABEL_MARK} ] || echo {RELABEL_MARK}; "
+    f"if command -v grubby >/dev/null 2>&1; then echo '--- {_GRUBBY}'; "
     "grubby --info=ALL 2>/dev/null | grep '^args=' || true; fi"
 )
 
@@ -34,14 +40,7 @@ def parse_selinux(output: list[str]) -> SelinuxModeDict:
     fact: SelinuxModeDict = {
         "current": None, "config": None, "relabel_pending": False, "boot_args": None,
     }
-    parts: dict[str, list[str]] = {"": []}
-    part = ""
-    for line in output:
-        if line in (_CONFIG, _RELABEL, _GRUBBY):
-            part = line
-            parts[part] = []
-        else:
-            parts[part].append(line)
+    parts = dict(marked_sections(output, "", (_CONFIG, _RELABEL, _GRUBBY)))
     current = [line.strip() for line in parts[""] if line.strip()]
     if current:
         fact["current"] = current[-1].lower()

@@ -1,3 +1,5 @@
+"""The TCP ports sshd listens on (``SshdPorts``), so that the firewall never closes them."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase

@@ -1,10 +1,14 @@
+"""Everything that turns swap on now or after a reboot (``SwapState``): the active areas, fstab,
+swap.target, the swap units and kubeprep's backups of them, zram-generator's files; the
+active-swap read serves NodeReadiness too."""
+
 from __future__ import annotations
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from facts import FILE_LINE, marked_sections, printed_file
 
 # Where a hand-written unit kubeprep masked is kept: the unit file it moved away (from
 # /etc/systemd/system, where `systemctl mask` refuses to replace a file), or a symlink to the
@@ -18,8 +22,6 @@ ZRAM_DIRS = ("/etc/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
 ZRAM_MAIN = "zram-generator.conf"
 ZRAM_DROP_INS = "zram-generator.conf.d"
 
-# Every file's lines are printed behind this prefix, so no line of a file can pass for a marker.
-_LINE = "|"
 # The active swap areas; read with parse_active_swaps().
 ACTIVE_SWAPS = "cat /proc/swaps"
 
@@ -94,7 +96,7 @@ class SwapState(FactBase[SwapStateDict]):
         return StringCommand(
             f"{ACTIVE_SWAPS};",
             "echo '--- fstab'; if [ -f", QuoteString(fstab), "]; then",
-            f"sed 's/^/{_LINE}/'", QuoteString(fstab), "; echo; fi;",
+            f"sed 's/^/{FILE_LINE}/'", QuoteString(fstab), "; echo; fi;",
             "echo '--- swap.target'; systemctl is-enabled swap.target 2>/dev/null;",
             "echo '--- units';",
             # Loaded units, plus unit files in the persistent unit directories (masked ones too).
@@ -112,7 +114,7 @@ class SwapState(FactBase[SwapStateDict]):
             'elif [ -f "$f" ]; then echo "file ${f##*/}"; fi; done;',
             f"for f in {zram_files}; do",
             'if [ -e "$f" ]; then echo "--- zram $f";',
-            f"sed 's/^/{_LINE}/' \"$f\"; echo; fi; done",
+            f"sed 's/^/{FILE_LINE}/' \"$f\"; echo; fi; done",
         )
 
     @override
@@ -122,7 +124,7 @@ class SwapState(FactBase[SwapStateDict]):
             if name == "":
                 fact["active"] = parse_active_swaps(lines)
             elif name == "fstab":
-                fact["fstab"] = _file_text(lines)
+                fact["fstab"] = printed_file(lines)
             elif name == "swap.target":
                 fact["swap_target"] = lines[0].strip() if lines and lines[0].strip() else None
             elif name == "units":
@@ -132,7 +134,7 @@ class SwapState(FactBase[SwapStateDict]):
                     kind, _, unit = line.partition(" ")
                     fact["unit_backups"][unit] = kind
             elif name.startswith("zram "):
-                fact["zram"][name[5:]] = _file_text(lines) or ""
+                fact["zram"][name[5:]] = printed_file(lines) or ""
         return fact
 
 
@@ -145,14 +147,6 @@ def parse_active_swaps(lines: list[str]) -> list[ActiveSwapDict]:
             swaps.append({"name": fields[0], "type": fields[1]})
     return swaps
 
-
-def _file_text(lines: list[str]) -> str | None:
-    """A file printed behind the line prefix and followed by one newline, byte for byte."""
-    content = [line[len(_LINE):] for line in lines if line.startswith(_LINE)]
-    if not lines:
-        return None
-    ends_with_newline = bool(content) and len(lines) > len(content)
-    return "\n".join(content) + ("\n" if ends_with_newline else "")
 
 
 def _units(lines: list[str]) -> list[SwapUnitDict]:

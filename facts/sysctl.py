@@ -1,3 +1,6 @@
+"""One sysctl.d file next to the live values of its keys (``SysctlFile``), and the parser of
+``key = value`` lines that NodeReadiness uses too."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +9,9 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-_FILE_MARK = "--- live"
+from facts import marked_sections
+
+_LIVE = "live"  # the mark (``--- live``) between the file and the live values
 _ASSIGNMENT = re.compile(r"^\s*([^#;=\s][^=]*?)\s*=\s*(.*?)\s*$")
 
 
@@ -42,19 +47,18 @@ class SysctlFile(FactBase[SysctlFileDict]):
         return StringCommand(
             # The echo ends a last line that has no newline, so the mark stays on its own line.
             "cat", QuoteString(path), "2>/dev/null; echo;",
-            "echo", QuoteString(_FILE_MARK), ";",
+            "echo", QuoteString(f"--- {_LIVE}"), ";",
             "sysctl", *(QuoteString(key) for key in keys), "2>/dev/null || true",
         )
 
     @override
     def process(self, output) -> SysctlFileDict:
-        if _FILE_MARK not in output:
+        parts = dict(marked_sections(output, "file", (_LIVE,)))
+        if _LIVE not in parts:
             return self.default()
-        split = output.index(_FILE_MARK)
-        file_lines, live_lines = output[:split], output[split + 1 :]
         # A file without settings (missing, empty or only comments) reads as None.
-        settings = parse_sysctl_lines(file_lines)
-        return {"file": settings or None, "live": parse_sysctl_lines(live_lines)}
+        settings = parse_sysctl_lines(parts["file"])
+        return {"file": settings or None, "live": parse_sysctl_lines(parts[_LIVE])}
 
 
 def parse_sysctl_lines(lines: list[str]) -> dict[str, str]:

@@ -1,3 +1,6 @@
+"""Several facts' commands in one round trip (``Together``); ``fleet.reads`` turns each output
+into its fact's value."""
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -5,6 +8,8 @@ from typing import Any
 
 from pyinfra.api import FactBase, StringCommand
 from typing_extensions import override
+
+from facts import marked_sections
 
 _END = "--- end of fact"
 
@@ -36,15 +41,8 @@ class Together(FactBase[list[list[str]]]):
 
     @override
     def process(self, output) -> list[list[str]]:
-        found: list[list[str]] = []
-        lines: list[str] = []
-        for line in output:
-            if line == _END:
-                found.append(lines)
-                lines = []
-            else:
-                lines.append(line)
-        return found
+        # Each fact's lines end at its mark; what follows the last mark is no fact's.
+        return [lines for _, lines in marked_sections(output, "", mark=_END)[:-1]]
 
 
 def fact_name(fact_cls: type[FactBase]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubeprep.settings import DataError
+from kubeprep.errors import DataError
 
 # The zones the firewalld package ships (config/zones in firewalld 0.9 to 2.x).
 FIREWALLD_ZONES = ("block", "dmz", "drop", "external", "home", "internal", "public", "trusted",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, make_dataclass
 
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import Runtime
+from kubeprep.errors import DataError
 from kubeprep.keys import BY_NAME, DECLARED, Key, PerRole
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
@@ -41,10 +42,6 @@ _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vag
 
 SUPPORTED_PLATFORMS = "Rocky Linux, AlmaLinux or RHEL 8/9, Debian 12, Ubuntu 22.04/24.04"
 _RHEL_IDS = {"rocky", "almalinux", "rhel"}
-
-
-class DataError(ValueError):
-    """A host's data or platform is not something kubeprep can act on."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from pyinfra.operations import files
 from facts.kubernetes import KUBELET_CONF, KubeadmNode
 from facts.network import DefaultRouteAddress
 from fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.errors import DataError
 from kubeprep.kubeadm import control_plane_endpoint, init_config
-from kubeprep.settings import DataError, cluster_error
+from kubeprep.settings import cluster_error
 from operations import kubeadm
 
 

@@ -11,6 +11,7 @@ from facts.other_firewalls import OtherFirewalls
 from facts.sshd import SshdPorts
 from fleet import reads
 from fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.errors import DataError
 from kubeprep.firewalls import (
     broken_zone_files,
     firewalld_failed_error,
@@ -18,7 +19,7 @@ from kubeprep.firewalls import (
     other_firewalls_error,
     zone_error,
 )
-from kubeprep.settings import DataError, ssh_lockout_error, trusted_networks_error
+from kubeprep.settings import ssh_lockout_error, trusted_networks_error
 from operations import firewalld
 
 checked = checked_host()

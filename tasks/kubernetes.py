@@ -8,8 +8,8 @@ from pyinfra.operations import apt, files, systemd
 
 from facts.kubernetes import KubernetesPackages
 from fleet.hosts import checked_host, refuse
+from kubeprep.errors import DataError
 from kubeprep.kubeadm import apt_source, dnf_repo, downgrade_refused
-from kubeprep.settings import DataError
 from operations import kubernetes
 
 KEYRINGS = "/etc/apt/keyrings"

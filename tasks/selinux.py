@@ -5,7 +5,7 @@ from pyinfra import host
 
 from facts.selinux import SelinuxMode
 from fleet.hosts import checked_host, refuse
-from kubeprep.settings import DataError
+from kubeprep.errors import DataError
 from operations import selinux
 
 checked = checked_host()

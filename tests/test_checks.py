@@ -63,7 +63,7 @@ from kubeprep.checks.probes import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-# Settings.open_ports (the cluster zone's) and Settings.public_ports, per role.
+# Settings.cluster_zone_ports (the cluster zone's) and Settings.public_ports, per role.
 CP_PORTS = ("22/tcp", "6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp")
 WORKER_PORTS = ("22/tcp", "30000-32767/tcp", "10250/tcp")
 CP_PUBLIC = ("22/tcp", "6443/tcp")
@@ -676,6 +676,29 @@ def interface_zone(zone: str, interface: str, ports: list[str], bound_now: bool)
             f'  <interface name="{interface}"/>' if not bound_now else "",
             '  <service name="ssh"/>', '  <service name="dhcpv6-client"/>', *port_lines,
             "</zone>", "--- runtime", "--- dbus", reply]
+
+
+def zone_settings_reply(config: dict) -> str:
+    """firewalld's getZoneSettings2 reply (busctl) for a zone's runtime config."""
+    def strings(values):
+        return " ".join([str(len(values)), *(f'"{value}"' for value in values)])
+    ports = " ".join(f'"{port.split("/")[0]}" "{port.split("/")[1]}"' for port in config["ports"])
+    return (f'a{{sv}} 4 "services" as {strings(config["services"])} "ports" a(ss) '
+            f'{len(config["ports"])} {ports} "sources" as {strings(config["sources"])} '
+            f'"protocols" as {strings(config["protocols"])}')
+
+
+def test_the_checked_zones_read_their_runtime_over_dbus_as_from_firewall_cmd():
+    """NodeReadiness asks firewalld over D-Bus first for the zone and the cluster zone, as
+    FirewalldZone does: the reply reads as firewall-cmd --list-all's output of the same zone."""
+    listed = facts_of("debian", True, "workers")["firewalld"]
+    assert listed["runtime"]["ports"] and listed["cluster_runtime"]["sources"]
+    over_dbus = facts_of(
+        "debian", True, "workers",
+        firewall_runtime=["--- dbus", zone_settings_reply(listed["runtime"])],
+        cluster_runtime=["--- dbus", zone_settings_reply(listed["cluster_runtime"])],
+    )["firewalld"]
+    assert over_dbus == listed
 
 
 def test_nodes_only_port_in_another_zone_bound_to_an_interface():

@@ -2,15 +2,22 @@
 
 Each case gives the fact's arguments (``arg``), the exact shell command it must run (``command``),
 the lines that command prints on a real host (``output``) and the parsed value (``fact``).
+Then: every custom fact has cases, the one splitter of their outputs, and the rule a fact's
+command applies on the host agrees with its Python twin (the RHEL family).
 """
 
 import inspect
+import subprocess
 import unittest
 from importlib import import_module
 from pathlib import Path
 
+import pytest
 from pyinfra.api import FactBase
 from pyinfra_testing.facts import make_fact_tests
+
+from facts import marked_sections
+from kubeprep.os_release import is_rhel_family, rhel_family_case
 
 FACT_PACKAGE = "facts"
 CASES = Path(__file__).parent / "fact_cases"
@@ -57,3 +64,33 @@ def test_every_custom_fact_has_cases():
 def test_known_bugs_name_existing_cases():
     for fact_path, case in KNOWN_BUGS:
         assert (CASES / fact_path / f"{case}.json").is_file(), (fact_path, case)
+
+
+# os-release's ID and ID_LIKE: the supported platforms, the RHEL family's others, and Debian's.
+OS_RELEASES = [
+    ("rocky", "rhel centos fedora", True), ("almalinux", "rhel centos fedora", True),
+    ("rhel", "fedora", True), ("centos", "rhel fedora", True), ("fedora", "", True),
+    ("ol", "fedora", True), ("debian", "", False), ("ubuntu", "debian", False),
+    ("linuxmint", "ubuntu debian", False), ("rhelish", "", False),
+]
+
+
+@pytest.mark.parametrize(("os_id", "id_like", "rhel"), OS_RELEASES)
+def test_the_shell_and_python_rules_for_the_rhel_family_agree(os_id, id_like, rhel):
+    """The readiness fact picks the CNI directory on the host with rhel_family_case(); the node
+    checks pick dnf with is_rhel_family(): one rule, the same answer."""
+    script = f'case " $ID $ID_LIKE " in {rhel_family_case()}) echo rhel;; *) echo other;; esac'
+    found = subprocess.run(["sh", "-c", script], env={"ID": os_id, "ID_LIKE": id_like},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert (found == "rhel", is_rhel_family(os_id, id_like)) == (rhel, rhel)
+
+
+def test_only_the_kinds_asked_for_split_an_output():
+    """A ``--- dbus`` inside a runtime part stays one of its lines; a mark of its own splits too."""
+    output = ["active=active", "--- runtime", "--- dbus", "a{sv} 0", "--- service kubelet", "<x/>"]
+    assert marked_sections(output, "head", ("runtime", "service")) == [
+        ("head", ["active=active"]), ("runtime", ["--- dbus", "a{sv} 0"]),
+        ("service kubelet", ["<x/>"]),
+    ]
+    assert marked_sections(["x", "--- kubeprep:os", "rocky", "--- dbus"], "", mark="--- kubeprep:") \
+        == [("", ["x"]), ("os", ["rocky", "--- dbus"])]

@@ -7,8 +7,9 @@ import pytest
 from kube_states import packages_facts
 from taskrun import group_data, run_deploy
 
+from kubeprep.errors import DataError
 from kubeprep.kubeadm import downgrades, matches, upstream, version_glob
-from kubeprep.settings import DataError, cluster_error, key_problem, settings_from_data
+from kubeprep.settings import cluster_error, key_problem, settings_from_data
 
 DEB_PLATFORMS = ["debian12", "ubuntu2404"]
 RPM_PLATFORMS = ["rocky8", "rocky9"]

@@ -13,6 +13,8 @@ from typing import Any
 from kubeprep.checks.firewall import check_exposure, check_firewall, check_others
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
 from kubeprep.checks.software import check_packages, check_runtime
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, RELABEL_MARK
+from kubeprep.os_release import is_rhel_family
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
 OPTIONAL_BINARIES = ("ebtables", "ethtool", "socat", "tc", "touch", "conntrack")  # warnings
@@ -25,29 +27,8 @@ KUBEADM_PREFLIGHT_PORTS = {
     "workers": (10250,),
 }
 MIN_CPUS, MIN_MEMORY_MB = 2, 1700  # kubeadm init
-# What kubeadm refuses from an earlier attempt, per role (cmd/kubeadm/app/preflight/checks.go):
-# init checks the static Pod manifests and the local etcd's data directory; join (a worker)
-# the kubelet's kubeconfigs and the CA certificate.
-KUBEADM_LEFTOVERS = {
-    "control_plane": (
-        "/etc/kubernetes/manifests/kube-apiserver.yaml",
-        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
-        "/etc/kubernetes/manifests/kube-scheduler.yaml",
-        "/etc/kubernetes/manifests/etcd.yaml",
-        "/var/lib/etcd",
-    ),
-    "workers": (
-        "/etc/kubernetes/kubelet.conf",
-        "/etc/kubernetes/bootstrap-kubelet.conf",
-        "/etc/kubernetes/pki/ca.crt",
-    ),
-}
-# The file whose presence makes the next boot relabel (facts.selinux.RELABEL_MARK).
-RELABEL_MARK = "/.autorelabel"
 # A label value's limit: the kubelet labels its Node kubernetes.io/hostname=<hostname>.
 MAX_LABEL_VALUE = 63
-# Distributions whose package manager is dnf: os-release ID, or ID_LIKE naming one of them.
-_DNF_DISTROS = {"rocky", "almalinux", "rhel", "centos", "fedora", "ol"}
 # A Node name: a lower-case RFC 1123 subdomain (kubeadm lower-cases the hostname).
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
@@ -69,8 +50,8 @@ _RHEL_PATHS = {
 def package_manager(facts: Mapping[str, Any]) -> str:
     """``dnf`` or ``apt``: which install command (and boot tooling) a fix should name."""
     os_release = facts.get("os") or {}
-    like = set(str(os_release.get("like", "")).split())
-    return "dnf" if os_release.get("id") in _DNF_DISTROS or _DNF_DISTROS & like else "apt"
+    rhel = is_rhel_family(str(os_release.get("id", "")), str(os_release.get("like", "")))
+    return "dnf" if rhel else "apt"
 
 
 def install_fix(facts: Mapping[str, Any], binaries: Iterable[str]) -> str:
@@ -385,7 +366,7 @@ def check_ports(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
 def kubeadm_check_name(path: str) -> str:
     """kubeadm's name of the check that refuses ``path``: FileAvailable--etc-kubernetes-...,
     DirAvailable--var-lib-etcd (what --ignore-preflight-errors takes)."""
-    kind = "DirAvailable" if path == "/var/lib/etcd" else "FileAvailable"
+    kind = "DirAvailable" if path == ETCD_DATA_DIR else "FileAvailable"
     return f"{kind}-{path.replace('/', '-')}"
 
 
