@@ -6,15 +6,13 @@ D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from weakref import WeakKeyDictionary
 
 from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
-from pyinfra.api.host import Host
-from pyinfra.context import ctx_host
 
 from facts.firewalld import FIREWALLD_STATE, FirewalldZoneDict, FirewalldZones, ZoneConfigDict
+from fleet import reads
 from kubeprep.ports import common, covered, minus, port_error, source_error
 
 # Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
@@ -50,36 +48,32 @@ _METHODS = {
     "remove-protocol": ("removeProtocol", "ss", "s"),
 }
 
-# Each host's zones, read once by the firewall task or the first operation that needs them and
-# shared by the operations here; dropped by an operation that changes them (the next one reads
-# them as they now are). Host objects belong to one run, so they key it.
-_reads: WeakKeyDictionary[Host, tuple[list[str], dict[str, FirewalldZoneDict] | None]] = (
-    WeakKeyDictionary()
-)
-
-
 def zone_names(zones: list[str | None]) -> list[str]:
     """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
     host: them and every zone read before, so that one read serves every operation."""
-    known, _ = _reads.get(ctx_host.get(), ([], None))
+    known = reads.last_arguments(FirewalldZones).get("zones", [])
     return list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
 
 
 def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
     """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
-    _reads[ctx_host.get()] = (names, read)
+    reads.keep(FirewalldZones, read, zones=names)
+    _unless_installed(names, read)
 
 
 def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
     """The current host's ``zones`` (``None``: the default zone) and any read before, in one
-    round trip unless a read still holds them all. A read that found firewalld missing is not
-    used: installing it changes everything."""
+    round trip unless a read still holds them all."""
     names = zone_names(zones)
-    _, read = _reads.get(ctx_host.get(), ([], None))
-    if read is None or not all(read.get(name, {}).get("installed") for name in names):
-        read = host.get_fact(FirewalldZones, zones=names)
-        keep_zones(names, read)
+    read = reads.shared_fact(FirewalldZones, zones=names)
+    _unless_installed(names, read)
     return read
+
+
+def _unless_installed(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
+    """A read that found firewalld missing is not shared: installing it changes everything."""
+    if not all(read.get(name, {}).get("installed") for name in names):
+        reads.drop(FirewalldZones)
 
 
 def running_and_enabled(zone: str | None) -> bool:
@@ -88,13 +82,6 @@ def running_and_enabled(zone: str | None) -> bool:
     none of them changed anything."""
     state = read_zones([zone])[zone or ""]
     return state["active"] and state["enabled"]
-
-
-def _changed() -> None:
-    """Drop the current host's read: an operation is about to change its zones."""
-    current = ctx_host.get()
-    if current in _reads:
-        _reads[current] = (_reads[current][0], None)
 
 
 def _option(name: str, value: str) -> StringCommand:
@@ -128,7 +115,7 @@ def _changes(
     ``firewall-offline-cmd`` per option (it takes one kind of option per call)."""
     if not changes:
         return
-    _changed()
+    reads.drop(FirewalldZones)
     if not running:
         for _, option, values in changes:
             yield StringCommand("firewall-offline-cmd", _option("zone", zone),
@@ -182,7 +169,7 @@ def zone(zone: str):
     if state["permanent"] is not None and loaded:
         host.noop(f"firewalld zone {zone_name} exists")
         return
-    _changed()
+    reads.drop(FirewalldZones)
     if not state["active"]:
         yield StringCommand("firewall-offline-cmd", _option("new-zone", zone_name))
         return
@@ -233,7 +220,7 @@ def loadable_zone_files(zones: list[str | None]):
         names = ", ".join(str(state["zone"]) for state in states)
         host.noop(f"firewalld can load the zone files of {names}")
         return
-    _changed()
+    reads.drop(FirewalldZones)
     yield from commands
     if any(state["active"] for state in states):
         yield StringCommand(
