@@ -21,12 +21,12 @@ import gevent
 from gevent.event import Event
 from pyinfra import host, logger
 from pyinfra.api import State, StringCommand
-from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_state
 
 from facts.readiness import NodeReadiness
 from fleet.hosts import cluster_addresses
+from fleet.remote import run_on
 from kubeprep.checks.fleet import evaluate, outside_paths, required_paths
 from kubeprep.checks.model import (
     ERROR,
@@ -218,12 +218,8 @@ def _check_fleet(state: State, fleet: Fleet) -> Report:
 
 
 def _run(state: State, target: Host, command: str) -> list[str]:
-    """One shell command on any host of the run, with the run's connection arguments."""
-    arguments, _ = pop_global_arguments(state, target, {})
-    connector_arguments = {
-        key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS
-    }
-    _, output = target.run_shell_command(StringCommand(command), **connector_arguments)
+    """The stdout lines of one shell command on any host of the run."""
+    _, output = run_on(state, target, StringCommand(command))
     return output.stdout_lines
 
 
