@@ -5,6 +5,7 @@ D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from pyinfra import host
@@ -14,9 +15,6 @@ from pyinfra.api.command import QuoteString
 from facts.firewalld import FIREWALLD_STATE, FirewalldZoneDict, FirewalldZones, ZoneConfigDict
 from fleet import reads
 from kubeprep.ports import common, covered, minus, port_error, source_error
-
-# Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
-ROLE_SERVICES = ("kube-control-plane-secure", "kube-worker")
 
 # firewalld's D-Bus API (firewalld >= 0.9): a call takes milliseconds where firewall-cmd starts
 # Python (seconds on a small VM). Runtime methods take the zone; permanent ones are made on the
@@ -142,6 +140,12 @@ def _check_list(name: str, values: object, problem_of: Callable[[str], str | Non
     return list(dict.fromkeys(values))
 
 
+def _service_error(value: object) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        return None
+    return "expected a firewalld service name such as 'kube-worker'"
+
+
 def _zone_state(zone: str | None) -> tuple[FirewalldZoneDict, str]:
     state = read_zones([zone])[zone or ""]
     return state, zone or state["zone"] or "public"
@@ -230,11 +234,14 @@ def loadable_zone_files(zones: list[str | None]):
         )
 
 
-def _service_plan(wanted: list[str], state: FirewalldZoneDict) -> list[str]:
-    """The role services on the host that open only listed ports, each adding a listed port."""
+def _service_plan(
+    services: list[str], wanted: list[str], state: FirewalldZoneDict,
+) -> list[str]:
+    """The ``services`` defined on the host that open only wanted ports, in order, each adding a
+    wanted port."""
     chosen: list[str] = []
     opened: list[str] = []
-    for service in ROLE_SERVICES:
+    for service in services:
         ports = state["service_ports"].get(service)
         if not ports or not all(covered(port, wanted) for port in ports):
             continue
@@ -253,7 +260,7 @@ def _port_plan(
     config: ZoneConfigDict,
     state: FirewalldZoneDict,
     wanted: list[str],
-    role_services: list[str],
+    chosen_services: list[str],
     unwanted: Callable[[list[str]], list[str]],
     closing: list[str],
     daemon: bool,
@@ -281,7 +288,7 @@ def _port_plan(
     stays = untouched + (kept_parts if daemon else []) + services_open
     # A service only for ports not open yet: a zone that has them as ports stays as it is.
     new_services = [
-        service for service in role_services if service not in current_services
+        service for service in chosen_services if service not in current_services
         and not all(covered(port, stays) for port in _service_ports([service], state))
     ]
     stays += _service_ports(new_services, state)
@@ -312,7 +319,7 @@ def ports(
     zone: str | None = None,
     prune: bool = False,
     close: list[str] | None = None,
-    services: bool = False,
+    services: list[str] | None = None,
 ):
     """
     Open ports in a firewalld zone, runtime and permanent, so they work now and after a reboot.
@@ -323,16 +330,16 @@ def ports(
     + close: ports to close in this zone (e.g. ports moved to another zone) however the zone
       lists them (single ports, ranges that hold them), with the services that open any of them;
       numbers also in ``ports`` stay open
-    + services: open ports through the role service definitions on the host
-      (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
+    + services: firewalld services to open ports through, tried in this order: each one is added
+      where it opens only listed ports, one of them not open yet (its ports are those the zone's
+      read has: ``FirewalldZone`` reads the ``kube*`` and ``etcd-*`` definitions)
 
     While firewalld runs, the runtime config is changed before the permanent one (one command of
     D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
     only the permanent config is changed (``firewall-offline-cmd``), so the ports are already
     open when it starts: listing the SSH port here before starting firewalld keeps the session
-    alive. Ports a service in the zone
-    already opens count as open. Every addition comes before any removal, and a range that holds
-    a port to close keeps its other numbers open throughout.
+    alive. Ports a service in the zone already opens count as open. Every addition comes before
+    any removal, and a range that holds a port to close keeps its other numbers open throughout.
 
     **Example:**
 
@@ -340,19 +347,21 @@ def ports(
 
         firewalld.ports(
             name="Open the control-plane ports",
-            ports=["22/tcp", "6443/tcp", "2379-2380/tcp"],
+            ports=["22/tcp", "6443/tcp", "2379-2380/tcp", "10257/tcp", "10259/tcp"],
+            services=["kube-control-plane-secure"],
         )
     """
     wanted = _check_list("ports", ports, port_error)
     closing = minus(_check_list("close", close or [], port_error), wanted)
+    tried = _check_list("services", services or [], _service_error)
     state, zone_name = _zone_state(zone)
-    role_services = _service_plan(wanted, state) if services else []
+    chosen_services = _service_plan(tried, wanted, state)
 
     def unwanted(listed: list[str]) -> list[str]:
         return minus(listed, wanted) if prune else common(listed, closing)
 
     plans = [
-        (target, _port_plan(config or _empty(), state, wanted, role_services, unwanted, closing,
+        (target, _port_plan(config or _empty(), state, wanted, chosen_services, unwanted, closing,
                             daemon=state["active"]))
         for target, config in _targets(state)
     ]
