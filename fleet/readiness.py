@@ -6,6 +6,9 @@ The one operation check.py adds, ``finish``, runs on every host when pyinfra exe
 host to get there runs the fleet-wide part for everyone (uniqueness, reachability probes), prints
 the report and writes the JSON; every host then fails its operation when it has an error, so
 pyinfra exits non-zero.
+
+The pyinfra internal relied on: ``pyinfra.context.ctx_state.get()``, the ``State`` behind the
+``state`` proxy, which keys the run's fleet. Commands on the hosts go through ``fleet.remote``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """
 Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
 D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
+
+The operations share one read of a host's zones (``fleet.reads``) until one of them changes
+them; a caller that reads the zones with other facts shares its read through ``keep_zones()``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ _METHODS = {
     "remove-protocol": ("removeProtocol", "ss", "s"),
 }
 
+
 def zone_names(zones: list[str | None]) -> list[str]:
     """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
     host: them and every zone read before, so that one read serves every operation."""
@@ -56,7 +60,7 @@ def zone_names(zones: list[str | None]) -> list[str]:
 def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
     """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
     reads.keep(FirewalldZones, read, zones=names)
-    _unless_installed(names, read)
+    _drop_unless_installed(names, read)
 
 
 def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
@@ -64,11 +68,11 @@ def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
     round trip unless a read still holds them all."""
     names = zone_names(zones)
     read = reads.shared_fact(FirewalldZones, zones=names)
-    _unless_installed(names, read)
+    _drop_unless_installed(names, read)
     return read
 
 
-def _unless_installed(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
+def _drop_unless_installed(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
     """A read that found firewalld missing is not shared: installing it changes everything."""
     if not all(read.get(name, {}).get("installed") for name in names):
         reads.drop(FirewalldZones)
