@@ -245,26 +245,13 @@ def reachability(
     already: dict[str, set[int]] = {}
     try:
         for target in dict.fromkeys(path.target for path in paths):
-            facts = nodes[target].facts or {}
-            ports = sorted({path.port for path in paths if path.target == target})
-            already[target] = {port for port in ports if port in (facts.get("listening") or [])}
-            free = [port for port in ports if port not in already[target]]
-            if not free:
-                continue
-            python = facts.get("python")
-            bound: set[int] = set()
-            if python:
-                command = listener_command(python, free, seconds)
-                pid, bound = parse_listener(_run(state, state.inventory.get_host(target), command))
-                if pid:
-                    listeners[target] = pid
-            for path in paths:
-                if path.target == target and path.port in free and path.port not in bound:
-                    decided[path] = PathResult(
-                        path, "not checked",
-                        f"could not listen on {path.port} on {target}"
-                        + ("" if python else " (no python3 or platform-python)"),
-                    )
+            already[target], pid, unchecked = _listen(
+                state, target, nodes[target].facts or {},
+                [path for path in paths if path.target == target], seconds,
+            )
+            if pid:
+                listeners[target] = pid
+            decided.update((result.path, result) for result in unchecked)
 
         def probe(source: str) -> None:
             todo = [path for path in paths if path.source == source and path not in decided]
@@ -295,6 +282,30 @@ def reachability(
         for target, pid in listeners.items():
             _run(state, state.inventory.get_host(target), stop_command(pid))
     return [decided[path] for path in paths]
+
+
+def _listen(
+    state: State, target: str, facts: dict, paths: list[Path], seconds: int,
+) -> tuple[set[int], int | None, list[PathResult]]:
+    """A listener on ``target`` for the ports of ``paths`` (all to ``target``) that nothing
+    listens on yet: (the ports something already listens on, the listener's pid, the paths whose
+    port it could not listen on)."""
+    ports = sorted({path.port for path in paths})
+    already = {port for port in ports if port in (facts.get("listening") or [])}
+    free = [port for port in ports if port not in already]
+    if not free:
+        return already, None, []
+    python = facts.get("python")
+    pid: int | None = None
+    bound: set[int] = set()
+    if python:
+        command = listener_command(python, free, seconds)
+        pid, bound = parse_listener(_run(state, state.inventory.get_host(target), command))
+    reason = f" on {target}" + ("" if python else " (no python3 or platform-python)")
+    return already, pid, [
+        PathResult(path, "not checked", f"could not listen on {path.port}{reason}")
+        for path in paths if path.port in free and path.port not in bound
+    ]
 
 
 def _output(report: Report) -> None:

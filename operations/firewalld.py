@@ -334,9 +334,8 @@ def ports(
     + close: ports to close in this zone (e.g. ports moved to another zone) however the zone
       lists them (single ports, ranges that hold them), with the services that open any of them;
       numbers also in ``ports`` stay open
-    + services: firewalld services to open ports through, tried in this order: each one is added
-      where it opens only listed ports, one of them not open yet (its ports are those the zone's
-      read has: ``FirewalldZone`` reads the ``kube*`` and ``etcd-*`` definitions)
+    + services: services to open ports through, in this order: each one that opens only listed
+      ports, one not open yet, is added (``FirewalldZone`` reads the ``kube*`` and ``etcd-*`` ones)
 
     While firewalld runs, the runtime config is changed before the permanent one (one command of
     D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
