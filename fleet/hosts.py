@@ -1,4 +1,10 @@
-"""Per host, once per run: its data, its role and its platform checked; every node's address."""
+"""Per host, once per run: its data, its role and its platform checked; every node's address.
+
+The pyinfra internals relied on: ``pyinfra.context.ctx_host.get()`` and ``ctx_state.get()``, the
+``Host`` and ``State`` objects behind pyinfra's ``host`` and ``state`` proxies, which key what is
+kept for the run (a proxy is one object for every host and run); ``State.fail_hosts()``, which
+fails a host while the deploy is prepared, before any operation is added for it.
+"""
 
 from __future__ import annotations
 

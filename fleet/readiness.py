@@ -6,6 +6,9 @@ The one operation check.py adds, ``finish``, runs on every host when pyinfra exe
 host to get there runs the fleet-wide part for everyone (uniqueness, reachability probes), prints
 the report and writes the JSON; every host then fails its operation when it has an error, so
 pyinfra exits non-zero.
+
+The pyinfra internal relied on: ``pyinfra.context.ctx_state.get()``, the ``State`` behind the
+``state`` proxy, which keys the run's fleet. Commands on the hosts go through ``fleet.remote``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import gevent
 from gevent.event import Event
 from pyinfra import host, logger
 from pyinfra.api import State, StringCommand
-from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_state
 
 from facts.readiness import NodeReadiness
 from fleet.hosts import cluster_addresses
+from fleet.remote import run_on
 from kubeprep.checks.fleet import evaluate, outside_paths, required_paths
 from kubeprep.checks.model import (
     ERROR,
@@ -219,12 +222,8 @@ def _check_fleet(state: State, fleet: Fleet) -> Report:
 
 
 def _run(state: State, target: Host, command: str) -> list[str]:
-    """One shell command on any host of the run, with the run's connection arguments."""
-    arguments, _ = pop_global_arguments(state, target, {})
-    connector_arguments = {
-        key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS
-    }
-    _, output = target.run_shell_command(StringCommand(command), **connector_arguments)
+    """The stdout lines of one shell command on any host of the run."""
+    _, output = run_on(state, target, StringCommand(command))
     return output.stdout_lines
 
 
@@ -247,26 +246,13 @@ def reachability(
     already: dict[str, set[int]] = {}
     try:
         for target in dict.fromkeys(path.target for path in paths):
-            facts = nodes[target].facts or {}
-            ports = sorted({path.port for path in paths if path.target == target})
-            already[target] = {port for port in ports if port in (facts.get("listening") or [])}
-            free = [port for port in ports if port not in already[target]]
-            if not free:
-                continue
-            python = facts.get("python")
-            bound: set[int] = set()
-            if python:
-                command = listener_command(python, free, seconds)
-                pid, bound = parse_listener(_run(state, state.inventory.get_host(target), command))
-                if pid:
-                    listeners[target] = pid
-            for path in paths:
-                if path.target == target and path.port in free and path.port not in bound:
-                    decided[path] = PathResult(
-                        path, "not checked",
-                        f"could not listen on {path.port} on {target}"
-                        + ("" if python else " (no python3 or platform-python)"),
-                    )
+            already[target], pid, unchecked = _listen(
+                state, target, nodes[target].facts or {},
+                [path for path in paths if path.target == target], seconds,
+            )
+            if pid:
+                listeners[target] = pid
+            decided.update((result.path, result) for result in unchecked)
 
         def probe(source: str) -> None:
             todo = [path for path in paths if path.source == source and path not in decided]
@@ -297,6 +283,30 @@ def reachability(
         for target, pid in listeners.items():
             _run(state, state.inventory.get_host(target), stop_command(pid))
     return [decided[path] for path in paths]
+
+
+def _listen(
+    state: State, target: str, facts: dict, paths: list[Path], seconds: int,
+) -> tuple[set[int], int | None, list[PathResult]]:
+    """A listener on ``target`` for the ports of ``paths`` (all to ``target``) that nothing
+    listens on yet: (the ports something already listens on, the listener's pid, the paths whose
+    port it could not listen on)."""
+    ports = sorted({path.port for path in paths})
+    already = {port for port in ports if port in (facts.get("listening") or [])}
+    free = [port for port in ports if port not in already]
+    if not free:
+        return already, None, []
+    python = facts.get("python")
+    pid: int | None = None
+    bound: set[int] = set()
+    if python:
+        command = listener_command(python, free, seconds)
+        pid, bound = parse_listener(_run(state, state.inventory.get_host(target), command))
+    reason = f" on {target}" + ("" if python else " (no python3 or platform-python)")
+    return already, pid, [
+        PathResult(path, "not checked", f"could not listen on {path.port}{reason}")
+        for path in paths if path.port in free and path.port not in bound
+    ]
 
 
 def _output(report: Report) -> None:

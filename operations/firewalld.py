@@ -1,24 +1,23 @@
 """
 Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
 D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
+
+The operations share one read of a host's zones (``fleet.reads``) until one of them changes
+them; a caller that reads the zones with other facts shares its read through ``keep_zones()``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
-from weakref import WeakKeyDictionary
 
 from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
-from pyinfra.api.host import Host
-from pyinfra.context import ctx_host
 
 from facts.firewalld import FIREWALLD_STATE, FirewalldZoneDict, FirewalldZones, ZoneConfigDict
+from fleet import reads
 from kubeprep.ports import common, covered, minus, port_error, source_error
-
-# Whole-role definitions firewalld ships (>= 1.2), tried in this order by ``ports(services=True)``.
-ROLE_SERVICES = ("kube-control-plane-secure", "kube-worker")
 
 # firewalld's D-Bus API (firewalld >= 0.9): a call takes milliseconds where firewall-cmd starts
 # Python (seconds on a small VM). Runtime methods take the zone; permanent ones are made on the
@@ -50,36 +49,33 @@ _METHODS = {
     "remove-protocol": ("removeProtocol", "ss", "s"),
 }
 
-# Each host's zones, read once by the firewall task or the first operation that needs them and
-# shared by the operations here; dropped by an operation that changes them (the next one reads
-# them as they now are). Host objects belong to one run, so they key it.
-_reads: WeakKeyDictionary[Host, tuple[list[str], dict[str, FirewalldZoneDict] | None]] = (
-    WeakKeyDictionary()
-)
-
 
 def zone_names(zones: list[str | None]) -> list[str]:
     """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
     host: them and every zone read before, so that one read serves every operation."""
-    known, _ = _reads.get(ctx_host.get(), ([], None))
+    known = reads.last_arguments(FirewalldZones).get("zones", [])
     return list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
 
 
 def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
     """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
-    _reads[ctx_host.get()] = (names, read)
+    reads.keep(FirewalldZones, read, zones=names)
+    _drop_unless_installed(names, read)
 
 
 def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
     """The current host's ``zones`` (``None``: the default zone) and any read before, in one
-    round trip unless a read still holds them all. A read that found firewalld missing is not
-    used: installing it changes everything."""
+    round trip unless a read still holds them all."""
     names = zone_names(zones)
-    _, read = _reads.get(ctx_host.get(), ([], None))
-    if read is None or not all(read.get(name, {}).get("installed") for name in names):
-        read = host.get_fact(FirewalldZones, zones=names)
-        keep_zones(names, read)
+    read = reads.shared_fact(FirewalldZones, zones=names)
+    _drop_unless_installed(names, read)
     return read
+
+
+def _drop_unless_installed(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
+    """A read that found firewalld missing is not shared: installing it changes everything."""
+    if not all(read.get(name, {}).get("installed") for name in names):
+        reads.drop(FirewalldZones)
 
 
 def running_and_enabled(zone: str | None) -> bool:
@@ -88,13 +84,6 @@ def running_and_enabled(zone: str | None) -> bool:
     none of them changed anything."""
     state = read_zones([zone])[zone or ""]
     return state["active"] and state["enabled"]
-
-
-def _changed() -> None:
-    """Drop the current host's read: an operation is about to change its zones."""
-    current = ctx_host.get()
-    if current in _reads:
-        _reads[current] = (_reads[current][0], None)
 
 
 def _option(name: str, value: str) -> StringCommand:
@@ -128,7 +117,7 @@ def _changes(
     ``firewall-offline-cmd`` per option (it takes one kind of option per call)."""
     if not changes:
         return
-    _changed()
+    reads.drop(FirewalldZones)
     if not running:
         for _, option, values in changes:
             yield StringCommand("firewall-offline-cmd", _option("zone", zone),
@@ -153,6 +142,12 @@ def _check_list(name: str, values: object, problem_of: Callable[[str], str | Non
         if problem:
             raise OperationValueError(f"invalid {name[:-1]} {value!r}: {problem}")
     return list(dict.fromkeys(values))
+
+
+def _service_error(value: object) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        return None
+    return "expected a firewalld service name such as 'kube-worker'"
 
 
 def _zone_state(zone: str | None) -> tuple[FirewalldZoneDict, str]:
@@ -182,7 +177,7 @@ def zone(zone: str):
     if state["permanent"] is not None and loaded:
         host.noop(f"firewalld zone {zone_name} exists")
         return
-    _changed()
+    reads.drop(FirewalldZones)
     if not state["active"]:
         yield StringCommand("firewall-offline-cmd", _option("new-zone", zone_name))
         return
@@ -233,7 +228,7 @@ def loadable_zone_files(zones: list[str | None]):
         names = ", ".join(str(state["zone"]) for state in states)
         host.noop(f"firewalld can load the zone files of {names}")
         return
-    _changed()
+    reads.drop(FirewalldZones)
     yield from commands
     if any(state["active"] for state in states):
         yield StringCommand(
@@ -243,11 +238,14 @@ def loadable_zone_files(zones: list[str | None]):
         )
 
 
-def _service_plan(wanted: list[str], state: FirewalldZoneDict) -> list[str]:
-    """The role services on the host that open only listed ports, each adding a listed port."""
+def _service_plan(
+    services: list[str], wanted: list[str], state: FirewalldZoneDict,
+) -> list[str]:
+    """The ``services`` defined on the host that open only wanted ports, in order, each adding a
+    wanted port."""
     chosen: list[str] = []
     opened: list[str] = []
-    for service in ROLE_SERVICES:
+    for service in services:
         ports = state["service_ports"].get(service)
         if not ports or not all(covered(port, wanted) for port in ports):
             continue
@@ -266,7 +264,7 @@ def _port_plan(
     config: ZoneConfigDict,
     state: FirewalldZoneDict,
     wanted: list[str],
-    role_services: list[str],
+    chosen_services: list[str],
     unwanted: Callable[[list[str]], list[str]],
     closing: list[str],
     daemon: bool,
@@ -294,7 +292,7 @@ def _port_plan(
     stays = untouched + (kept_parts if daemon else []) + services_open
     # A service only for ports not open yet: a zone that has them as ports stays as it is.
     new_services = [
-        service for service in role_services if service not in current_services
+        service for service in chosen_services if service not in current_services
         and not all(covered(port, stays) for port in _service_ports([service], state))
     ]
     stays += _service_ports(new_services, state)
@@ -325,7 +323,7 @@ def ports(
     zone: str | None = None,
     prune: bool = False,
     close: list[str] | None = None,
-    services: bool = False,
+    services: list[str] | None = None,
 ):
     """
     Open ports in a firewalld zone, runtime and permanent, so they work now and after a reboot.
@@ -336,16 +334,15 @@ def ports(
     + close: ports to close in this zone (e.g. ports moved to another zone) however the zone
       lists them (single ports, ranges that hold them), with the services that open any of them;
       numbers also in ``ports`` stay open
-    + services: open ports through the role service definitions on the host
-      (``kube-control-plane-secure``, ``kube-worker``) where one opens only listed ports
+    + services: services to open ports through, in this order: each one that opens only listed
+      ports, one not open yet, is added (``FirewalldZone`` reads the ``kube*`` and ``etcd-*`` ones)
 
     While firewalld runs, the runtime config is changed before the permanent one (one command of
     D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
     only the permanent config is changed (``firewall-offline-cmd``), so the ports are already
     open when it starts: listing the SSH port here before starting firewalld keeps the session
-    alive. Ports a service in the zone
-    already opens count as open. Every addition comes before any removal, and a range that holds
-    a port to close keeps its other numbers open throughout.
+    alive. Ports a service in the zone already opens count as open. Every addition comes before
+    any removal, and a range that holds a port to close keeps its other numbers open throughout.
 
     **Example:**
 
@@ -353,19 +350,21 @@ def ports(
 
         firewalld.ports(
             name="Open the control-plane ports",
-            ports=["22/tcp", "6443/tcp", "2379-2380/tcp"],
+            ports=["22/tcp", "6443/tcp", "2379-2380/tcp", "10257/tcp", "10259/tcp"],
+            services=["kube-control-plane-secure"],
         )
     """
     wanted = _check_list("ports", ports, port_error)
     closing = minus(_check_list("close", close or [], port_error), wanted)
+    tried = _check_list("services", services or [], _service_error)
     state, zone_name = _zone_state(zone)
-    role_services = _service_plan(wanted, state) if services else []
+    chosen_services = _service_plan(tried, wanted, state)
 
     def unwanted(listed: list[str]) -> list[str]:
         return minus(listed, wanted) if prune else common(listed, closing)
 
     plans = [
-        (target, _port_plan(config or _empty(), state, wanted, role_services, unwanted, closing,
+        (target, _port_plan(config or _empty(), state, wanted, chosen_services, unwanted, closing,
                             daemon=state["active"]))
         for target, config in _targets(state)
     ]

@@ -17,12 +17,12 @@ from pyinfra.api import (
     StringCommand,
     operation,
 )
-from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from facts.kubernetes import ADMIN_CONF, KUBELET_CONF, DaemonSet, KubeadmNode
+from fleet.remote import run_on
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
     JoinCredentials,
@@ -134,29 +134,23 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
 
 
-def _run(on: Host, command: StringCommand) -> tuple[bool, str]:
-    arguments = {key: value for key, value in (on.current_op_global_arguments or {}).items()
-                 if key in CONNECTOR_ARGUMENT_KEYS}
-    ok, output = on.run_shell_command(command, **arguments)
-    return ok, "\n".join(line.line for line in output)
-
-
 def _create_credentials(state: State, host: Host, certificate_key: bool) -> bool:
-    ok, output = _run(host, StringCommand(
+    ok, output = run_on(state, host, StringCommand(
         "kubeadm token create --print-join-command --ttl", TOKEN_TTL, "2>&1",
     ))
-    credentials = parse_join_command(output) if ok else None
+    credentials = parse_join_command(output.output) if ok else None
     if credentials and certificate_key:
-        ok, output = _run(host, StringCommand(
+        ok, output = run_on(state, host, StringCommand(
             "kubeadm init phase upload-certs --upload-certs 2>&1",
         ))
-        key = parse_certificate_key(output) if ok else None
+        key = parse_certificate_key(output.output) if ok else None
         credentials = JoinCredentials(
             credentials.endpoint, credentials.token, credentials.ca_cert_hash, key,
         ) if key else None
     if credentials is None:
+        said = output.output.strip()
         logger.error(
-            f"{host.print_prefix}kubeprep: no join credentials: kubeadm said: {output.strip()}. "
+            f"{host.print_prefix}kubeprep: no join credentials: kubeadm said: {said}. "
             f"Fix: make the API server on {host.name} answer (`kubectl --kubeconfig={ADMIN_CONF} "
             "get nodes`), then run kubeprep again.",
         )

@@ -21,9 +21,9 @@ from facts.swap import (
     SwapState,
     SwapStateDict,
 )
+from fleet.reads import changes, shared_fact
 from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
 from operations.backup import keep_original
-from operations.shared import changes, shared_fact
 
 # Unit directories that survive a reboot; generated units (/run/systemd/generator*) are left to
 # the fstab edit and the zram config, which remove what generates them.

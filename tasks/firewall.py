@@ -58,6 +58,9 @@ if refusal:
     refuse(refusal)
 elif checked:
     settings, platform = checked
+    # firewalld's whole-role definitions (>= 1.2), tried in this order where one opens only
+    # listed ports.
+    services = ["kube-control-plane-secure", "kube-worker"] if settings.firewall_services else []
     if others:
         # Before firewalld is installed (Debian's package starts it): each goes now and at boot.
         server.shell(
@@ -87,7 +90,7 @@ elif checked:
             ports=settings.cluster_zone_ports,
             zone=settings.firewall_cluster_zone,
             prune=True,
-            services=settings.firewall_services,
+            services=services,
         )
     if settings.cni_protocols:
         firewalld.protocols(
@@ -115,7 +118,7 @@ elif checked:
         zone=settings.firewall_zone,
         prune=settings.firewall_prune,
         close=list(settings.node_ports) if nodes else [],
-        services=settings.firewall_services,
+        services=services,
     )
     # pyinfra's own check reads two facts: this one is the zones' read the operations share.
     systemd.service(

@@ -71,6 +71,13 @@ def test_ports_refuses_a_single_string():
         _run(firewalld.ports, facts, ports="22/tcp")
 
 
+@pytest.mark.parametrize("services", ["kube-worker", ["kube worker"], [None]])
+def test_ports_refuses_services_that_are_not_a_list_of_names(services):
+    # Checked before the zones are read: the fake host has none.
+    with pytest.raises((TypeError, ValueError)):
+        _run(firewalld.ports, {}, ports=["22/tcp"], services=services)
+
+
 def test_persisted_refuses_no_values():
     # An empty file reads as missing, so values={} would upload it on every run.
     keys = "keys=[], path=/etc/sysctl.d/k8s.conf"
