@@ -4,7 +4,7 @@
     KUBEPREP_CHECK_JSON=report.json pyinfra -y inventory.py check.py   # plus a JSON report
 
 Read-only: one fact per node, then short-lived listeners and connections for the reachability
-of the cluster's ports (see README, "Readiness check").
+of the cluster's ports (see docs/readiness.md).
 """
 
 from pyinfra.operations import python
