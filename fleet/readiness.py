@@ -51,10 +51,11 @@ from kubeprep.checks.probes import (
     probe_command,
     stop_command,
 )
+from kubeprep.errors import DataError
 from kubeprep.keys import BY_NAME
 from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
-from kubeprep.settings import OUTSIDE, ROLES, DataError, Settings, settings_from_data
+from kubeprep.settings import OUTSIDE, ROLES, Settings, settings_from_data
 
 JSON_ENV = "KUBEPREP_CHECK_JSON"  # a path for the JSON report, or "-" for stdout
 BASE_SYSCTLS = (

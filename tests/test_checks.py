@@ -577,7 +577,7 @@ def test_cluster_zone_created_but_not_loaded():
 
 def write_up_public(family: str) -> dict[str, list[str]]:
     """The public zone with every port (firewall_cluster_only = False). On Debian 12, as
-    operations.firewalld.ports with services=True leaves it: kube-control-plane-secure, then the
+    operations.firewalld.ports with the role services leaves it: kube-control-plane-secure, then the
     ports it does not open."""
     if family == "rhel":
         return {"firewall_permanent": public_xml(list(CP_PORTS)).split("\n"),
