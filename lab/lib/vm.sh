@@ -17,7 +17,7 @@ accel_args() {
     fi
     case "$want" in
         kvm) echo "-accel kvm -cpu host" ;;
-        tcg) echo "-accel tcg,thread=multi,tb-size=256 -cpu ${KUBEPREP_LAB_CPU:-max}" ;;
+        tcg) echo "-accel tcg,thread=multi,tb-size=${KUBEPREP_LAB_TB_MB:-1024} -cpu ${KUBEPREP_LAB_CPU:-max}" ;;
         *) die "KUBEPREP_LAB_ACCEL must be kvm or tcg" ;;
     esac
 }
@@ -80,6 +80,9 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
         -netdev "tap,id=lab,ifname=kpl-$N_NAME,script=no,downscript=no" \
         -device "virtio-net-pci,netdev=lab,mac=52:54:00:4b:77:$(printf %02x "$extra_ip"),addr=0x4"
     net_attach "kpl-$N_NAME"
+    # The VMs share the host's cores under TCG: the control plane's API server and etcd time
+    # out when a worker's kubelet takes the cores from them, so the workers yield to cp1.
+    [ "$N_NAME" = cp1 ] || renice -n 10 -p "$(cat "$STATE_DIR/$N_NAME.pid")" >/dev/null
     log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), ssh 127.0.0.1:$N_PORT, lab $N_IP)"
 }
 
