@@ -102,5 +102,8 @@ kubernetes_timeouts = {}
 # Extra flags per control-plane component (kubeadm's extraArgs), flag name without dashes, e.g.
 # {"controllerManager": {"leader-elect-lease-duration": "60s"}}; {}: kubeadm's.
 kubernetes_control_plane_args = {}
+# Environment variables per control-plane component (kubeadm's extraEnvs), e.g.
+# {"apiServer": {"GOGC": "200"}}; {}: none.
+kubernetes_control_plane_env = {}
 # kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
 kubernetes_encryption_algorithm = None

@@ -342,23 +342,38 @@ CONTROL_PLANE_COMPONENTS = ("apiServer", "controllerManager", "scheduler", "etcd
 _FLAG = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-def _control_plane_args(value: dict) -> Invalid | None:
-    for component, flags in value.items():
-        key = f"kubernetes_control_plane_args[{component!r}]"
-        if component not in CONTROL_PLANE_COMPONENTS:
-            return Invalid(component, "not a control-plane component of kubeadm's",
-                           f"use one of {', '.join(CONTROL_PLANE_COMPONENTS)}", key=key)
-        if not isinstance(flags, dict):
-            return Invalid(flags, "not a mapping of flag to value",
-                           "write it like {'leader-elect-lease-duration': '60s'}", key=key)
-        for flag, setting in flags.items():
-            if not isinstance(flag, str) or not _FLAG.fullmatch(flag):
-                return Invalid(flag, "not a flag name", "write the flag without its dashes, "
-                               "e.g. 'leader-elect-lease-duration'", key=key)
-            if not isinstance(setting, str) or "\n" in setting:
-                return Invalid(setting, "not a one-line string", "quote the value, e.g. '60s'",
-                               key=f"{key}[{flag!r}]")
-    return None
+def _per_component(key_name: str, what: str, pattern: re.Pattern, example: str, fix: str):
+    """A check of ``{component: {NAME: value}}``: a control-plane component of kubeadm's, each
+    NAME matching ``pattern``, each value a one-line string."""
+
+    def check(value: dict) -> Invalid | None:
+        for component, entries in value.items():
+            key = f"{key_name}[{component!r}]"
+            if component not in CONTROL_PLANE_COMPONENTS:
+                return Invalid(component, "not a control-plane component of kubeadm's",
+                               f"use one of {', '.join(CONTROL_PLANE_COMPONENTS)}", key=key)
+            if not isinstance(entries, dict):
+                return Invalid(entries, f"not a mapping of {what} to value",
+                               f"write it like {example}", key=key)
+            for name, setting in entries.items():
+                if not isinstance(name, str) or not pattern.fullmatch(name):
+                    return Invalid(name, f"not {what}", fix, key=key)
+                if not isinstance(setting, str) or "\n" in setting:
+                    return Invalid(setting, "not a one-line string", "quote the value, e.g. '60s'",
+                                   key=f"{key}[{name!r}]")
+        return None
+
+    return check
+
+
+_control_plane_args = _per_component(
+    "kubernetes_control_plane_args", "a flag name", _FLAG,
+    "{'leader-elect-lease-duration': '60s'}",
+    "write the flag without its dashes, e.g. 'leader-elect-lease-duration'")
+_control_plane_env = _per_component(
+    "kubernetes_control_plane_env", "an environment variable name",
+    re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "{'GOGC': '200'}",
+    "use letters, digits and underscores, e.g. 'GOGC'")
 
 
 def _kubernetes_version(value: str) -> Invalid | None:
@@ -546,6 +561,10 @@ DECLARED: tuple[Key, ...] = (
         "extra flags per control-plane component (`apiServer`, `controllerManager`, "
         "`scheduler`, `etcd`), kubeadm's `extraArgs`, e.g. longer leader-election leases on "
         "slow machines", _control_plane_args),
+    Key("kubernetes_control_plane_env", (dict,), {}, "cluster",
+        "environment variables per control-plane component, kubeadm's `extraEnvs`, e.g. "
+        "`{\"apiServer\": {\"GOGC\": \"200\"}}` for less garbage collection on slow machines",
+        _control_plane_env),
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),

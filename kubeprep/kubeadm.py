@@ -66,7 +66,8 @@ class Kubernetes:
         "kubernetes_version", "kubernetes_repo_url", "kubernetes_allow_downgrade",
         "kubernetes_control_plane_endpoint", "kubernetes_swap_behavior", "kubernetes_config_file",
         "kubernetes_image_repository", "kubernetes_etcd_image_tag", "kubernetes_dns_image_tag",
-        "kubernetes_encryption_algorithm", "kubernetes_control_plane_args", "kubernetes_timeouts",
+        "kubernetes_encryption_algorithm", "kubernetes_control_plane_args",
+        "kubernetes_control_plane_env", "kubernetes_timeouts",
         "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
     )
 
@@ -239,13 +240,18 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         cluster.append(f"encryptionAlgorithm: {kube.kubernetes_encryption_algorithm}")
     etcd_tag = kube.kubernetes_etcd_image_tag
     etcd = [f"    imageTag: {_q(etcd_tag)}"] if etcd_tag else []
-    for component, flags in kube.kubernetes_control_plane_args:
-        args = ["extraArgs:", *(line for flag, value in flags
-                                for line in (f"  - name: {_q(flag)}", f"    value: {_q(value)}"))]
+    components: dict[str, list[str]] = {}
+    for field, entries in (("extraArgs", kube.kubernetes_control_plane_args),
+                           ("extraEnvs", kube.kubernetes_control_plane_env)):
+        for component, pairs in entries:
+            components.setdefault(component, []).extend([f"{field}:", *(
+                line for name, value in pairs
+                for line in (f"  - name: {_q(name)}", f"    value: {_q(value)}"))])
+    for component, lines in components.items():
         if component == "etcd":
-            etcd += [f"    {line}" for line in args]
+            etcd += [f"    {line}" for line in lines]
         else:
-            cluster += [f"{component}:", *(f"  {line}" for line in args)]
+            cluster += [f"{component}:", *(f"  {line}" for line in lines)]
     if etcd:
         cluster += ["etcd:", "  local:", *etcd]
     if kube.kubernetes_dns_image_tag:

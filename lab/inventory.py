@@ -78,18 +78,28 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             "deploy_until": "kubernetes",
             "cni": "flannel",
             "cni_manifest": str(_LAB_DIR / "cluster" / "kube-flannel.yml"),
-            # TCG VMs are slow: kubeadm waits longer for the static pods and the kubelet.
-            "kubernetes_timeouts": {"controlPlaneComponentHealthCheck": "15m",
-                                    "kubeletHealthCheck": "15m", "tlsBootstrap": "15m"},
+            # TCG VMs are slow: kubeadm waits longer for the static pods, the kubelet and the
+            # API server's answers (its RBAC bootstrap takes minutes here).
+            "kubernetes_timeouts": {name: "15m" for name in (
+                "controlPlaneComponentHealthCheck", "kubeletHealthCheck", "tlsBootstrap",
+                "kubernetesAPICall", "etcdAPICall")},
             # a control plane under TCG spends its CPU on TLS handshakes: ECDSA keys, not RSA
             "kubernetes_encryption_algorithm": "ECDSA-P256",
             # and the controller-manager and the scheduler lost their 15 s leader lease to a
             # slow API server and restarted ("Leaderelection lost"): longer leases
             "kubernetes_control_plane_args": {
-                component: {"leader-elect-lease-duration": "60s",
-                            "leader-elect-renew-deadline": "50s",
-                            "leader-elect-retry-period": "10s"}
-                for component in ("controllerManager", "scheduler")
+                **{component: {"leader-elect-lease-duration": "60s",
+                               "leader-elect-renew-deadline": "50s",
+                               "leader-elect-retry-period": "10s"}
+                   for component in ("controllerManager", "scheduler")},
+                # one client set, no need for fair queueing between tenants
+                "apiServer": {"enable-priority-and-fairness": "false"},
+            },
+            # and on garbage collection: collect less often
+            "kubernetes_control_plane_env": {
+                "apiServer": {"GOGC": "200"},
+                **{component: {"GOGC": "400"}
+                   for component in ("controllerManager", "scheduler", "etcd")},
             },
             **KUBERNETES,
             **data,

@@ -283,6 +283,20 @@ def test_control_plane_args_as_kubeadms_extra_args():
         "imageTag": "3.6.16-0", "extraArgs": [{"name": "heartbeat-interval", "value": "500"}]}}
 
 
+def test_control_plane_env_as_kubeadms_extra_envs_next_to_the_args():
+    text = init_config(kube(kubernetes_etcd_image_tag="3.6.16-0", kubernetes_control_plane_args={
+        "apiServer": {"enable-priority-and-fairness": "false"},
+    }, kubernetes_control_plane_env={
+        "apiServer": {"GOGC": "200"}, "etcd": {"GOGC": "400", "GOMEMLIMIT": "300MiB"},
+    }), "192.168.77.11", "192.168.77.11:6443")
+    cluster = yaml.safe_load(text.split("---\n")[1])
+    assert cluster["apiServer"] == {
+        "extraArgs": [{"name": "enable-priority-and-fairness", "value": "false"}],
+        "extraEnvs": [{"name": "GOGC", "value": "200"}]}
+    assert cluster["etcd"] == {"local": {"imageTag": "3.6.16-0", "extraEnvs": [
+        {"name": "GOGC", "value": "400"}, {"name": "GOMEMLIMIT", "value": "300MiB"}]}}
+
+
 def test_timeouts_for_slow_machines_in_init_and_join_configuration():
     timeouts = {"controlPlaneComponentHealthCheck": "10m", "tlsBootstrap": "8m30s"}
     init = init_config(kube(kubernetes_timeouts=timeouts), "192.168.77.11", "192.168.77.11:6443")

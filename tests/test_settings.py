@@ -386,6 +386,12 @@ def test_bad_zone_refused():
     ("kubernetes_encryption_algorithm", "ECDSA-P521", "unknown value"),
     ("kubernetes_timeouts", {"tlsBootstrap": 600}, "not a duration"),
     ("kubernetes_timeouts", {"tlsBootstrap": "10 minutes"}, "not a duration"),
+    ("kubernetes_control_plane_args", {"kubelet": {"v": "2"}}, "not a control-plane component"),
+    ("kubernetes_control_plane_args", {"scheduler": {"--v": "2"}}, "not a flag name"),
+    ("kubernetes_control_plane_env", {"apiServer": {"GO GC": "200"}},
+     "not an environment variable name"),
+    ("kubernetes_control_plane_env", {"etcd": {"GOGC": 400}}, "not a one-line string"),
+    ("kubernetes_control_plane_env", {"etcd": "GOGC=400"}, "not a mapping of an environment"),
 ])
 def test_bad_air_gapped_and_kubeadm_keys_refused(key, value, problem):
     message = refused(with_(**{key: value}))
@@ -399,6 +405,7 @@ def test_bad_air_gapped_and_kubeadm_keys_refused(key, value, problem):
     ("kubernetes_etcd_image_tag", "3.6.16-0"),
     ("kubernetes_dns_image_tag", "v1.14.3"),
     ("kubernetes_timeouts", {"controlPlaneComponentHealthCheck": "10m", "tlsBootstrap": "1h5m"}),
+    ("kubernetes_control_plane_env", {"apiServer": {"GOGC": "200"}, "etcd": {"GOMEMLIMIT": "1GiB"}}),
 ])
 def test_air_gapped_image_keys_accepted(key, value):
     settings_from_data(HOST, ["control_plane"], with_(**{key: value}))  # raises DataError if refused
