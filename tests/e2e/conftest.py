@@ -36,12 +36,12 @@ NETNS = "kubeprep-lab"  # `ip netns exec kubeprep-lab CMD` runs from 192.168.77.
 
 
 # The lab tests share one lab and run in this order: checks of pristine VMs first, the tests that
-# cut power last.
+# cut power last, then the cluster on whatever they left.
 FILE_ORDER = (
     "test_check_fresh.py", "test_lab_smoke.py", "test_node_prep.py", "test_readiness.py",
     "test_kubernetes_packages.py", "test_readiness_outside.py", "test_pods.py",
     "test_hand_made_firewalls.py", "test_swap_kinds.py", "test_reboot.py", "test_faults.py",
-    "test_cni.py",
+    "test_cni.py", "test_kubeadm_cluster.py",
 )
 
 

@@ -39,11 +39,11 @@ SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6t
            "net.ipv4.ip_forward")
 
 
-def data_args(lab) -> list[str]:
-    """The admin's hash and key, and the stages before the cluster (``BEFORE_CLUSTER``)."""
+def data_args(lab, stage: tuple[str, ...] = BEFORE_CLUSTER) -> list[str]:
+    """The admin's hash and key, and the stages to run (before the cluster unless told)."""
     key = (lab.repo_dir / "lab/.state/id_ed25519.pub").read_text().strip()
     return ["--data", f"admin_password_hash={PASSWORD_HASH}",
-            "--data", f"admin_ssh_keys={json.dumps([key])}", *BEFORE_CLUSTER]
+            "--data", f"admin_ssh_keys={json.dumps([key])}", *stage]
 
 
 def deploy(lab, *args: str, target: str = "deploy.py") -> dict:

@@ -1,0 +1,257 @@
+"""The cluster stage on the lab: the real ``kubeadm init`` on cp1, w1 and w2 joined (w2 on
+containerd 2.x), flannel, all through kubeprep's own firewall; then real packets between pods, to
+a service, to CoreDNS and to a NodePort, and from an address that is not a node."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+import pytest
+from checkrun import probe
+from test_kubernetes_packages import CACHE, INVENTORY, agnhost
+from test_node_prep import changes_by_host, data_args
+
+pytestmark = pytest.mark.lab
+
+ADDRESSES = {"cp1": "192.168.77.11", "w1": "192.168.77.21", "w2": "192.168.77.22"}
+WORKERS = ("w1", "w2")
+VERSION = INVENTORY["KUBERNETES"]["kubernetes_version"]
+# The whole deploy, whatever the inventory's deploy_until says.
+CLUSTER = ("--data", "deploy_until=cluster")
+NODE_PORT = 30080
+# Every node's pod (the control plane's too), answering HTTP on 8080 with its name at /hostname
+# (agnhost netexec, the image Kubernetes' own e2e tests use, built from the module), behind a
+# ClusterIP service and a NodePort.
+PROBE_MANIFEST = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: probe, labels: {{app: probe}}}}
+spec:
+  selector: {{matchLabels: {{app: probe}}}}
+  template:
+    metadata: {{labels: {{app: probe}}}}
+    spec:
+      tolerations: [{{operator: Exists}}]
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: netexec
+          image: {image}
+          args: [netexec, --http-port=8080]
+          ports: [{{containerPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: probe}}
+spec:
+  selector: {{app: probe}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: probe-nodeport}}
+spec:
+  type: NodePort
+  selector: {{app: probe}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: {node_port}}}]
+"""
+# An HTTP GET from inside a pod with bash alone (the image has no curl): HOST PORT PATH.
+HTTP_GET = ("exec 3<>/dev/tcp/$0/$1 && printf 'GET %s HTTP/1.0\\r\\n\\r\\n' \"$2\" >&3 "
+            "&& timeout 10 cat <&3")
+
+
+def kubectl(lab, args: str, timeout: float = 300, check: bool = True) -> str:
+    """``kubectl ARGS`` on cp1 as the admin user, with the kubeconfig kubeprep gave them."""
+    result = lab.run("cp1", f"su - kubeadmin -c {shlex.quote('kubectl ' + args)}",
+                     timeout=timeout)
+    assert not check or result.rc == 0, f"kubectl {args}: rc={result.rc}\n{result.stdout}\n" \
+                                        f"{result.stderr}"
+    return result.stdout
+
+
+def wait_for(what: str, ready, timeout: float = 900, every: float = 10):
+    """``ready()``'s first true value, tried every ``every`` s for at most ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ready()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(every)
+
+
+def nodes(lab) -> dict[str, dict]:
+    """Node name -> {"ready": bool, "version": kubelet version}."""
+    listed = json.loads(kubectl(lab, "get nodes -o json"))["items"]
+    return {item["metadata"]["name"]: {
+        "ready": any(c["type"] == "Ready" and c["status"] == "True"
+                     for c in item["status"]["conditions"]),
+        "version": item["status"]["nodeInfo"]["kubeletVersion"],
+    } for item in listed}
+
+
+def all_ready(lab) -> dict[str, dict] | None:
+    found = nodes(lab)
+    return found if set(found) == set(ADDRESSES) and all(n["ready"] for n in found.values()) \
+        else None
+
+
+def probe_pods(lab) -> dict[str, dict] | None:
+    """Node -> {"name", "ip"} of the probe DaemonSet's running pod, once one runs on each."""
+    listed = json.loads(kubectl(lab, "get pods -l app=probe -o json"))["items"]
+    found = {item["spec"].get("nodeName"): {"name": item["metadata"]["name"],
+                                            "ip": item["status"].get("podIP")}
+             for item in listed
+             if item["status"].get("phase") == "Running"
+             and all(c.get("ready") for c in item["status"].get("containerStatuses", []))}
+    return found if set(found) == set(ADDRESSES) else None
+
+
+def http_from_pod(lab, pod: str, host: str, port: int, path: str = "/hostname") -> str:
+    """The body ``pod`` gets for ``GET http://HOST:PORT/PATH`` ('' when nothing answers)."""
+    result = lab.run("cp1", "su - kubeadmin -c " + shlex.quote(
+        f"kubectl exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} {path}"),
+        timeout=120)
+    return result.stdout.split("\r\n\r\n", 1)[-1].strip() if result.rc == 0 else ""
+
+
+def resolve_from_pod(lab, pod: str, name: str) -> str:
+    """The address CoreDNS gives ``pod`` for ``name`` ('' when it does not resolve)."""
+    result = lab.run("cp1", "su - kubeadmin -c " + shlex.quote(
+        f"kubectl exec {pod} -- getent hosts {name}"), timeout=120)
+    return result.stdout.split()[0] if result.rc == 0 and result.stdout.split() else ""
+
+
+@pytest.fixture(scope="module")
+def cluster(lab):
+    """The deploy of the lab's inventory all the way (``deploy_until = "cluster"``), every node
+    Ready, and the probe pods running on every node."""
+    started = time.monotonic()
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    assert result.rc == 0, f"pyinfra failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    print(f"deploy to the cluster stage: {time.monotonic() - started:.0f} s")
+    ready = wait_for("every node Ready", lambda: all_ready(lab))
+    print(f"every node Ready after {time.monotonic() - started:.0f} s: {ready}")
+    return json.loads(result.stdout)["results"]
+
+
+@pytest.fixture(scope="module")
+def pods(lab, cluster):
+    """Node -> the probe pod on it ({"name", "ip"}), and the ClusterIP service's address."""
+    manifest = PROBE_MANIFEST.format(image=agnhost(VERSION), node_port=NODE_PORT)
+    lab.run("cp1", f"cat > /tmp/probe.yaml <<'EOF'\n{manifest}\nEOF", check=True)
+    kubectl(lab, "apply -f /tmp/probe.yaml")
+    started = time.monotonic()
+    found = wait_for("a probe pod running on every node", lambda: probe_pods(lab))
+    print(f"probe pods running after {time.monotonic() - started:.0f} s: {found}")
+    service = kubectl(lab, "get service probe -o jsonpath={.spec.clusterIP}").strip()
+    return found, service
+
+
+def test_every_node_ready_at_the_pinned_version(lab, cluster):
+    assert nodes(lab) == {name: {"ready": True, "version": f"v{VERSION}"} for name in ADDRESSES}
+    shown = kubectl(lab, "get nodes -o wide")
+    print(shown)
+    assert all(name in shown for name in ADDRESSES)
+
+
+def test_kubeadm_init_and_join_ran_once_each(cluster):
+    changed = changes_by_host(cluster)
+    assert "kubeadm init" in changed["cp1"]
+    for worker in WORKERS:
+        assert "kubeadm join" in changed[worker], changed[worker]
+
+
+def test_a_pod_reaches_pods_on_the_other_nodes(lab, pods):
+    found, _ = pods
+    source = found["w1"]["name"]
+    for node in ("w2", "cp1"):
+        assert http_from_pod(lab, source, found[node]["ip"], 8080) == found[node]["name"], node
+
+
+def test_a_cluster_ip_service_answers_pods_on_every_node(lab, pods):
+    found, service = pods
+    names = {pod["name"] for pod in found.values()}
+    for node, pod in found.items():
+        assert http_from_pod(lab, pod["name"], service, 80) in names, node
+
+
+def test_pods_on_every_node_resolve_the_api_and_a_service_through_coredns(lab, pods):
+    found, service = pods
+    for node, pod in found.items():
+        assert resolve_from_pod(lab, pod["name"], "kubernetes.default.svc.cluster.local") \
+            == "10.96.0.1", node
+        assert resolve_from_pod(lab, pod["name"], "probe.default.svc.cluster.local") \
+            == service, node
+
+
+def test_a_node_port_answers_a_non_node_address_on_every_worker(lab, pods):
+    found, _ = pods
+    names = {pod["name"] for pod in found.values()}
+    for worker in WORKERS:
+        body = lab.netns_exec("python3", "-c", (
+            "import sys, urllib.request; "
+            "print(urllib.request.urlopen(sys.argv[1], timeout=15).read().decode())"),
+            f"http://{ADDRESSES[worker]}:{NODE_PORT}/hostname", timeout=60).stdout.strip()
+        assert body in names, (worker, body)
+
+
+@pytest.mark.parametrize(("node", "closed"), [
+    ("cp1", (2379, 2380, 10250, 10256, 10257, 10259)),
+    ("w1", (10250, 10256)),
+    ("w2", (10250, 10256)),
+])
+def test_the_control_planes_and_kubelets_ports_stay_closed_to_a_non_node_address(
+        lab, pods, node, closed):
+    found = probe(lab, ADDRESSES[node], closed)
+    assert found == {port: "filtered" for port in closed}, found
+
+
+def test_the_api_server_answers_a_non_node_address_with_the_admin_kubeconfig(lab, cluster,
+                                                                             tmp_path):
+    kubeconfig = tmp_path / "admin.conf"
+    kubeconfig.write_text(lab.run("cp1", "cat /etc/kubernetes/admin.conf", check=True).stdout)
+    kubectl_bin = CACHE / "bin" / f"v{VERSION}" / "kubectl"  # the lab's build
+    result = lab.netns_exec(str(kubectl_bin), "--kubeconfig", str(kubeconfig), "get", "nodes",
+                            timeout=120)
+    assert result.rc == 0, result.stderr
+    assert all(name in result.stdout for name in ADDRESSES), result.stdout
+
+
+@pytest.mark.parametrize(("node", "command"), [
+    ("w2", "firewall-cmd --reload"),
+    ("w1", "systemctl restart firewalld"),
+])
+def test_pod_and_service_traffic_flows_after_firewalld_reloads(lab, pods, node, command):
+    found, service = pods
+    lab.run(node, command, check=True, timeout=300)
+    other = "w1" if node == "w2" else "w2"
+    # to the node's pod from another node's, and from the node's pod to the service
+    wait_for(f"{other}'s pod reaches {node}'s after {command!r}", lambda: http_from_pod(
+        lab, found[other]["name"], found[node]["ip"], 8080) == found[node]["name"],
+        timeout=120)
+    assert http_from_pod(lab, found[node]["name"], service, 80), (node, command)
+
+
+def test_a_second_run_changes_nothing(lab, pods):
+    started = time.monotonic()
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    print(f"no-change re-run of the cluster: {time.monotonic() - started:.0f} s")
+    assert result.rc == 0, result.stdout[-4000:]
+    assert changes_by_host(json.loads(result.stdout)["results"]) == {}
+
+
+def test_a_rebooted_worker_is_ready_again_with_its_pod_and_a_run_changes_nothing(lab, pods):
+    lab.reboot("w2")
+
+    def w2_pod_answers() -> bool:
+        found = probe_pods(lab)
+        return bool(found) and http_from_pod(lab, found["w1"]["name"], found["w2"]["ip"],
+                                             8080) == found["w2"]["name"]
+
+    wait_for("w2's pod answering w1's after w2's reboot", w2_pod_answers)
+    assert all_ready(lab)
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    assert result.rc == 0, result.stdout[-4000:]
+    assert changes_by_host(json.loads(result.stdout)["results"]) == {}
