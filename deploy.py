@@ -7,7 +7,7 @@ for kubeadm), then runtime, kubernetes and cluster, as far as the data key ``dep
 
 from pyinfra import local
 
-from fleet.hosts import checked_host
+from kubeprep.fleet.hosts import checked_host
 from kubeprep.keys import DEPLOY_STAGES
 
 # Data and platform are checked for every host before any task adds an operation.

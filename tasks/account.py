@@ -3,9 +3,9 @@
 from pyinfra import host
 from pyinfra.operations import server
 
-from facts.account import AdminAccount
-from fleet.hosts import checked_host
 from kubeprep.account import account_converged
+from kubeprep.facts.account import AdminAccount
+from kubeprep.fleet.hosts import checked_host
 
 SUDO_GROUP = {"rhel": "wheel", "debian": "sudo"}
 

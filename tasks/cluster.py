@@ -11,13 +11,13 @@ from io import StringIO
 from pyinfra import host, state
 from pyinfra.operations import files
 
-from facts.kubernetes import KUBELET_CONF, KubeadmNode
-from facts.network import DefaultRouteAddress
-from fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.errors import DataError
+from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
+from kubeprep.facts.network import DefaultRouteAddress
+from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.kubeadm import control_plane_endpoint, init_config
+from kubeprep.operations import kubeadm
 from kubeprep.settings import cluster_error
-from operations import kubeadm
 
 
 def address_of(node) -> str | None:

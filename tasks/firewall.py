@@ -5,13 +5,11 @@ left to drop what firewalld opens."""
 from pyinfra import host
 from pyinfra.operations import apt, dnf, server, systemd
 
-from facts.firewalld import FirewalldZones
-from facts.network import InterfaceAddresses
-from facts.other_firewalls import OtherFirewalls
-from facts.sshd import SshdPorts
-from fleet import reads
-from fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.errors import DataError
+from kubeprep.facts.firewalld import FirewalldZones
+from kubeprep.facts.network import InterfaceAddresses
+from kubeprep.facts.other_firewalls import OtherFirewalls
+from kubeprep.facts.sshd import SshdPorts
 from kubeprep.firewalls import (
     broken_zone_files,
     firewalld_failed_error,
@@ -19,8 +17,10 @@ from kubeprep.firewalls import (
     other_firewalls_error,
     zone_error,
 )
+from kubeprep.fleet import reads
+from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.operations import firewalld
 from kubeprep.settings import ssh_lockout_error, trusted_networks_error
-from operations import firewalld
 
 checked = checked_host()
 problem, others, broken, interfaces = None, [], [], []

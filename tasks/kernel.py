@@ -5,8 +5,8 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.operations import files, server
 
-from facts.kernel import KernelModulesSetup
-from fleet.hosts import checked_host
+from kubeprep.facts.kernel import KernelModulesSetup
+from kubeprep.fleet.hosts import checked_host
 from kubeprep.kernel import (
     MODULES_FILE_MODE,
     builtin_modules,
@@ -14,7 +14,7 @@ from kubeprep.kernel import (
     modules_file_text,
     unloaded_modules,
 )
-from operations import sysctl
+from kubeprep.operations import sysctl
 
 checked = checked_host()
 if checked:

@@ -6,11 +6,11 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.operations import apt, files, systemd
 
-from facts.kubernetes import KubernetesPackages
-from fleet.hosts import checked_host, refuse
 from kubeprep.errors import DataError
+from kubeprep.facts.kubernetes import KubernetesPackages
+from kubeprep.fleet.hosts import checked_host, refuse
 from kubeprep.kubeadm import apt_source, dnf_repo, downgrade_refused
-from operations import kubernetes
+from kubeprep.operations import kubernetes
 
 KEYRINGS = "/etc/apt/keyrings"
 APT_SOURCE = "/etc/apt/sources.list.d/kubernetes.list"

@@ -4,8 +4,8 @@ driver, running."""
 
 from pyinfra.operations import apt, dnf
 
-from fleet.hosts import checked_host
-from operations import containerd
+from kubeprep.fleet.hosts import checked_host
+from kubeprep.operations import containerd
 
 checked = checked_host()
 if checked:

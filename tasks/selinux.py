@@ -3,10 +3,10 @@ from disabled through a relabel boot (RHEL); disabled by the kernel argument on 
 
 from pyinfra import host
 
-from facts.selinux import SelinuxMode
-from fleet.hosts import checked_host, refuse
 from kubeprep.errors import DataError
-from operations import selinux
+from kubeprep.facts.selinux import SelinuxMode
+from kubeprep.fleet.hosts import checked_host, refuse
+from kubeprep.operations import selinux
 
 checked = checked_host()
 if checked:

@@ -1,8 +1,8 @@
 """swap: off now and after a reboot (zram-generator, hand-written .swap units, swap.target, fstab),
 or, with ``swap = "keep"``, all of that undone where kubeprep did it."""
 
-from fleet.hosts import checked_host
-from operations import swap
+from kubeprep.fleet.hosts import checked_host
+from kubeprep.operations import swap
 
 checked = checked_host()
 if checked:

@@ -5,7 +5,8 @@ goes through the fact's own ``process()``, so kubeprep's facts are exercised on 
 other value is used as the parsed fact (for pyinfra's own facts, tested upstream).
 ``firewalld.FirewalldZones`` (several zones in one read) is answered from each zone's
 ``firewalld.FirewalldZone`` output, joined the way its command prints them. Facts read together
-(``fleet.reads.read_together``) are answered one by one, and counted as one ``together.Together``.
+(``kubeprep.fleet.reads.read_together``) are answered one by one, and counted as one
+``together.Together``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.util import load_deploy_file
 from pyinfra_testing.operations import parse_commands
 
-from facts.firewalld import FirewalldZone, FirewalldZones
-from facts.together import Together
+from kubeprep.facts.firewalld import FirewalldZone, FirewalldZones
+from kubeprep.facts.together import Together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,9 +155,9 @@ def run_deploy(
     errors: list[str] = []
     with (
         patch.object(Host, "get_fact", fake_get_fact),
-        patch("fleet.reads.read_together", fake_read_together),
+        patch("kubeprep.fleet.reads.read_together", fake_read_together),
         patch("pyinfra.is_cli", True),
-        patch("fleet.hosts.logger.error", lambda message: errors.append(message)),
+        patch("kubeprep.fleet.hosts.logger.error", lambda message: errors.append(message)),
         ctx_state.use(state),
     ):
         try:

@@ -115,8 +115,8 @@ class Fleet:
             patch.object(Host, "get_fact", lambda host, cls, *a, **k: fleet.fake_get_fact(
                 host, cls, *a, **k)),
             patch("pyinfra.is_cli", True),
-            patch("fleet.hosts.logger.error", self.errors.append),
-            patch("operations.kubeadm.logger.error", self.errors.append),
+            patch("kubeprep.fleet.hosts.logger.error", self.errors.append),
+            patch("kubeprep.operations.kubeadm.logger.error", self.errors.append),
         )
 
     def prepare(self) -> Fleet:

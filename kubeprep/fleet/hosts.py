@@ -16,7 +16,7 @@ from pyinfra.api.state import State
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.server import LinuxDistribution
 
-from facts.network import DefaultRouteAddress
+from kubeprep.facts.network import DefaultRouteAddress
 from kubeprep.settings import (
     OUTSIDE,
     ROLES,
