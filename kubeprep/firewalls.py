@@ -2,8 +2,8 @@
 firewalls (ufw, nftables.service, iptables.service) that would still drop what it opens.
 
 Pure Python: facts in (``kubeprep.facts.firewalld.FirewalldZone``,
-``kubeprep.facts.other_firewalls.OtherFirewalls``), problems out, for tasks/firewall.py and the
-readiness check alike.
+``kubeprep.facts.other_firewalls.OtherFirewalls``), problems out, for the firewall deploy
+(``kubeprep.deploys.firewall``) and the readiness check alike.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ class PerRole:
     control_plane: object
     workers: object
 
+    def for_role(self, role: str) -> object:
+        return getattr(self, role)
+
 
 @dataclass(frozen=True)
 class Invalid:
@@ -552,3 +555,11 @@ DECLARED: tuple[Key, ...] = (
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in DECLARED}
+
+
+def deploy_defaults() -> dict[str, object]:
+    """Every declared default but the inventory keys', as a kubeprep ``@deploy``'s
+    ``data_defaults``: a project without kubeprep's group_data/ gets the same values. Each deploy
+    checks every key, so each needs them all. A ``PerRole`` stays whole: the host's role takes its
+    part when the host is checked (``kubeprep.fleet.hosts``)."""
+    return {key.name: key.default for key in DECLARED if not key.inventory}
