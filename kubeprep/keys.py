@@ -3,8 +3,9 @@
 The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
 per-role keys; the inventory's keys, such as cluster_address, have none); docs/data-keys.md has
 a row per key. tests/test_settings.py fails when either disagrees with the declarations below.
-A key's check sees its own value only: the rules that need several keys, or the whole inventory,
-are in kubeprep.settings, each once.
+The deploys get the same defaults from here (``deploy_defaults``), for projects without those
+files. A key's check sees its own value only: the rules that need several keys, or the whole
+inventory, are in kubeprep.settings, each once.
 """
 
 from __future__ import annotations
