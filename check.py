@@ -9,7 +9,7 @@ of the cluster's ports (see docs/readiness.md).
 
 from pyinfra.operations import python
 
-from fleet.readiness import finish, gather
+from kubeprep.fleet.readiness import finish, gather
 
 gather()
 python.call(name="Readiness check (kubeadm, kubelet)", function=finish)

@@ -5,23 +5,29 @@ for kubeadm), then runtime, kubernetes and cluster, as far as the data key ``dep
     pyinfra inventory.py deploy.py --dry    # show what would change
 """
 
-from pyinfra import local
-
-from fleet.hosts import checked_host
+from kubeprep.deploys.account import account
+from kubeprep.deploys.cluster import cluster
+from kubeprep.deploys.firewall import firewall
+from kubeprep.deploys.kernel import kernel
+from kubeprep.deploys.kubernetes import kubernetes
+from kubeprep.deploys.runtime import runtime
+from kubeprep.deploys.selinux import selinux
+from kubeprep.deploys.swap import swap
+from kubeprep.fleet.hosts import checked_host
 from kubeprep.keys import DEPLOY_STAGES
 
-# Data and platform are checked for every host before any task adds an operation.
+# Data and platform are checked for every host before any deploy adds an operation.
 checked = checked_host()
 if checked:
-    local.include("tasks/account.py")
-    local.include("tasks/firewall.py")
-    local.include("tasks/swap.py")
-    local.include("tasks/kernel.py")
-    local.include("tasks/selinux.py")
+    account()
+    firewall()
+    swap()
+    kernel()
+    selinux()
     stages = DEPLOY_STAGES[1:DEPLOY_STAGES.index(checked[0].deploy_until) + 1]
     if "runtime" in stages:
-        local.include("tasks/runtime.py")
+        runtime()
     if "kubernetes" in stages:
-        local.include("tasks/kubernetes.py")
+        kubernetes()
     if "cluster" in stages:
-        local.include("tasks/cluster.py")
+        cluster()

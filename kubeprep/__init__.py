@@ -1,1 +1,3 @@
-"""Plain Python: data keys and their checks, ports, the readiness checks; no pyinfra, no facts."""
+"""kubeprep, the one package installed: pyinfra facts (``facts``), operations (``operations``)
+and per-run host code (``fleet``); beside them plain Python, no pyinfra: data keys and their
+checks, ports, configs, the readiness checks."""

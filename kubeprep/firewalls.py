@@ -1,8 +1,9 @@
 """What stands in firewalld's way on a host: a ``firewall_zone`` it does not have, and other
 firewalls (ufw, nftables.service, iptables.service) that would still drop what it opens.
 
-Pure Python: facts in (``facts.firewalld.FirewalldZone``, ``facts.other_firewalls.OtherFirewalls``),
-problems out, for tasks/firewall.py and the readiness check alike.
+Pure Python: facts in (``kubeprep.facts.firewalld.FirewalldZone``,
+``kubeprep.facts.other_firewalls.OtherFirewalls``), problems out, for the firewall deploy
+(``kubeprep.deploys.firewall``) and the readiness check alike.
 """
 
 from __future__ import annotations

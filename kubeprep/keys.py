@@ -3,8 +3,9 @@
 The defaults a user reads and edits are in group_data/ (all.py, and the role files for the
 per-role keys; the inventory's keys, such as cluster_address, have none); docs/data-keys.md has
 a row per key. tests/test_settings.py fails when either disagrees with the declarations below.
-A key's check sees its own value only: the rules that need several keys, or the whole inventory,
-are in kubeprep.settings, each once.
+The deploys get the same defaults from here (``deploy_defaults``), for projects without those
+files. A key's check sees its own value only: the rules that need several keys, or the whole
+inventory, are in kubeprep.settings, each once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class PerRole:
 
     control_plane: object
     workers: object
+
+    def for_role(self, role: str) -> object:
+        return getattr(self, role)
 
 
 @dataclass(frozen=True)
@@ -571,3 +575,11 @@ DECLARED: tuple[Key, ...] = (
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in DECLARED}
+
+
+def deploy_defaults() -> dict[str, object]:
+    """Every declared default but the inventory keys', as a kubeprep ``@deploy``'s
+    ``data_defaults``: a project without kubeprep's group_data/ gets the same values. Each deploy
+    checks every key, so each needs them all. A ``PerRole`` stays whole: the host's role takes its
+    part when the host is checked (``kubeprep.fleet.hosts``)."""
+    return {key.name: key.default for key in DECLARED if not key.inventory}

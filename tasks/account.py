@@ -1,32 +1,5 @@
-"""account: the non-root admin user, with a crypt(3) password hash and SSH keys from data."""
+"""The account task alone: pyinfra inventory.py tasks/account.py."""
 
-from pyinfra import host
-from pyinfra.operations import server
+from kubeprep.deploys.account import account
 
-from facts.account import AdminAccount
-from fleet.hosts import checked_host
-from kubeprep.account import account_converged
-
-SUDO_GROUP = {"rhel": "wheel", "debian": "sudo"}
-
-checked = checked_host()
-if checked:
-    settings, platform = checked
-    sudo_group = SUDO_GROUP[platform.family]
-
-    def account_differs() -> bool:
-        # At run time, one round trip decides; server.user reads five facts (one slow).
-        account = host.get_fact(AdminAccount, user=settings.admin_user)
-        return not account_converged(account, settings, sudo_group)
-
-    server.user(
-        name=f"Admin user {settings.admin_user}",
-        user=settings.admin_user,
-        password=settings.admin_password_hash,
-        shell=settings.admin_shell,
-        groups=[sudo_group] if settings.admin_sudo else None,
-        append=True,
-        public_keys=list(settings.admin_ssh_keys) or None,
-        create_home=True,
-        _if=account_differs,
-    )
+account()

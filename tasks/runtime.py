@@ -1,44 +1,5 @@
-"""runtime: containerd installed (the distribution's on Debian/Ubuntu, with its CNI plugins;
-Docker's containerd.io on the RHEL family), configured for the installed version and the cgroup
-driver, running."""
+"""The runtime task alone: pyinfra inventory.py tasks/runtime.py."""
 
-from pyinfra.operations import apt, dnf
+from kubeprep.deploys.runtime import runtime
 
-from fleet.hosts import checked_host
-from operations import containerd
-
-checked = checked_host()
-if checked:
-    settings, platform = checked
-    runtime = settings.runtime
-    package = runtime.package_spec(platform.family)
-    if platform.family == "rhel":
-        if runtime.containerd_rpm_repo:
-            # dnf imports the key named in the repository file on the first install from it.
-            dnf.repo(
-                name="Add the containerd.io repository",
-                src="docker-ce-stable",
-                description="Docker CE Stable - $basearch (containerd.io, for kubeprep)",
-                baseurl=runtime.containerd_rpm_repo,
-                gpgcheck=runtime.containerd_rpm_gpg_key is not None,
-                gpgkey=runtime.containerd_rpm_gpg_key,
-            )
-        dnf.packages(name="Install containerd", packages=[package])
-    else:
-        # The config points containerd at /usr/lib/cni, where the distribution's CNI plugins go;
-        # a cni_bin_dir from data is the user's to fill (e.g. kubernetes-cni's /opt/cni/bin).
-        plugins = [] if runtime.containerd_cni_bin_dir else ["containernetworking-plugins"]
-        apt.packages(
-            name="Install containerd", packages=[package, *plugins], update=True,
-            cache_time=86400,
-        )
-    containerd.configured(
-        name="containerd configured for the kubelet, running and enabled",
-        cgroup_driver=runtime.cgroup_driver,
-        sandbox_image=runtime.containerd_sandbox_image,
-        cni_bin_dir=runtime.cni_bin_dir_for(platform.family),
-        registry_mirrors={
-            registry: list(urls) for registry, urls in runtime.containerd_registry_mirrors
-        },
-        planned_version=runtime.containerd_version,
-    )
+runtime()

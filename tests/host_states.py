@@ -211,9 +211,9 @@ ROLE_PORTS = {
     "workers": (["22/tcp", "30000-32767/tcp"], ["22/tcp", "30000-32767/tcp", "10250/tcp"]),
 }
 LAB_SOURCES = ["192.168.77.11", "192.168.77.21", "192.168.77.22"]
-# Read on the lab's w1 (facts.network.DefaultRouteAddress).
+# Read on the lab's w1 (kubeprep.facts.network.DefaultRouteAddress).
 DEBIAN_ROUTE = "1.1.1.1 via 192.168.77.1 dev eth1 src 192.168.77.21 uid 0 \\    cache "
-# Read on the lab's w1 (facts.network.InterfaceAddresses).
+# Read on the lab's w1 (kubeprep.facts.network.InterfaceAddresses).
 DEBIAN_INTERFACES = "127.0.0.1/8\n::1/128\n10.0.2.15/24\n192.168.77.21/24\nfe80::5054:ff:fe4b:7715/64"
 FACT_CASES = Path(__file__).parent / "fact_cases"
 # Rocky 8's boot entries (kernel and rescue) as `grubby --info=ALL | grep ^args=` prints them,

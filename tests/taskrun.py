@@ -5,7 +5,8 @@ goes through the fact's own ``process()``, so kubeprep's facts are exercised on 
 other value is used as the parsed fact (for pyinfra's own facts, tested upstream).
 ``firewalld.FirewalldZones`` (several zones in one read) is answered from each zone's
 ``firewalld.FirewalldZone`` output, joined the way its command prints them. Facts read together
-(``fleet.reads.read_together``) are answered one by one, and counted as one ``together.Together``.
+(``kubeprep.fleet.reads.read_together``) are answered one by one, and counted as one
+``together.Together``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.util import load_deploy_file
 from pyinfra_testing.operations import parse_commands
 
-from facts.firewalld import FirewalldZone, FirewalldZones
-from facts.together import Together
+from kubeprep.facts.firewalld import FirewalldZone, FirewalldZones
+from kubeprep.facts.together import Together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,32 +89,36 @@ def run_deploy(
     groups: list[str] | None = None,
     peers: dict[str, tuple[str, str | None]] | None = None,
     yes: bool = False,
+    project_data: bool = True,
 ) -> Run:
-    """Prepare ``deploy_file`` for one host named ``node`` and generate every operation's commands.
+    """Prepare ``deploy_file`` (from the project's root, or an absolute path) for one host named
+    ``node`` and generate every operation's commands.
 
     ``node`` has its role's lab address as ``cluster_address`` unless ``data`` says otherwise;
     ``peers`` (name -> (group, cluster_address); the lab's other two nodes by default) are in
     the inventory but not connected, as with ``--limit``. ``yes``: as ``pyinfra -y`` does, the
     operations run only when they are executed (else also once while preparing, to show changes).
     Missing facts fail the test with the fact's name, so a case file lists every fact a task reads.
+    ``project_data=False``: no host gets group_data/, as in another project that calls a deploy.
     """
+    data_of = group_data if project_data else lambda group: {}
     host_data = {
-        **group_data(group), "cluster_address": LAB_ADDRESSES.get(group), **(data or {}),
+        **data_of(group), "cluster_address": LAB_ADDRESSES.get(group), **(data or {}),
     }
     if host_data["cluster_address"] is None:
         del host_data["cluster_address"]
     peers = LAB_PEERS.get(group, {}) if peers is None else peers
     members: dict[str, list] = {name: [["node"], host_data] for name in (groups or [group])}
     for name, (peer_group, address) in peers.items():
-        peer_data = {**group_data(peer_group), "cluster_address": address}
+        peer_data = {**data_of(peer_group), "cluster_address": address}
         if address is None:
             del peer_data["cluster_address"]
-        members.setdefault(peer_group, [[], group_data(peer_group)])[0].append((name, peer_data))
+        members.setdefault(peer_group, [[], data_of(peer_group)])[0].append((name, peer_data))
     inventory = Inventory(
         (["node", *peers], {}), **{name: tuple(member) for name, member in members.items()},
     )
     state = State(inventory, Config(), check_for_changes=not yes)
-    state.cwd = str(ROOT)  # local.include resolves task files from here, as the CLI does
+    state.cwd = str(ROOT)  # the project's root, as the CLI sets it
     state.set_stage(StateStage.Prepare)
     host = inventory.get_host("node")
     state.activate_host(host)
@@ -154,9 +159,9 @@ def run_deploy(
     errors: list[str] = []
     with (
         patch.object(Host, "get_fact", fake_get_fact),
-        patch("fleet.reads.read_together", fake_read_together),
+        patch("kubeprep.fleet.reads.read_together", fake_read_together),
         patch("pyinfra.is_cli", True),
-        patch("fleet.hosts.logger.error", lambda message: errors.append(message)),
+        patch("kubeprep.fleet.hosts.logger.error", lambda message: errors.append(message)),
         ctx_state.use(state),
     ):
         try:
@@ -172,7 +177,7 @@ def run_deploy(
         ops, fact_reads = [], []
         for op_hash in state.get_op_order():
             op_data = state.get_op_data_for_host(host, op_hash)
-            # The CLI names included operations "tasks/x.py | name": keep the name.
+            # A deploy's operations are named "<deploy> | name" ("Firewall | ..."): keep the name.
             name = next(iter(state.get_op_meta(op_hash).names)).split(" | ")[-1]
             reads.clear()
             with ctx_host.use(host):

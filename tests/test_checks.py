@@ -1,7 +1,7 @@
 """The readiness check: every check on Rocky 8 and Debian 12 output, the fleet checks, the probes,
 the report (table and JSON) and check.py itself on a fake fleet.
 
-Node output is what ``facts.readiness.NodeReadiness`` prints, run through its own ``process()``.
+Node output is what ``kubeprep.facts.readiness.NodeReadiness`` prints, run through its own ``process()``.
 Rocky 8: ``firewall-cmd --list-all`` is the seed's (shared/seed), ``/proc/swaps`` the 4.18 format
 of tests/host_states.py, ``stat -fc %T /sys/fs/cgroup`` prints ``tmpfs`` (cgroup v1). Debian 12:
 the lab's formats (``cgroup2fs``, 6.1 kernel, /proc/swaps of 6.1). A converged node has the split
@@ -35,8 +35,6 @@ from host_states import (
     rhel_zones,
 )
 
-from facts.firewalld import FirewalldZone
-from facts.readiness import NodeReadiness
 from kubeprep import report
 from kubeprep.checks import fleet as fleet_checks
 from kubeprep.checks import model, probes
@@ -61,6 +59,8 @@ from kubeprep.checks.probes import (
     parse_probes,
     probe_command,
 )
+from kubeprep.facts.firewalld import FirewalldZone
+from kubeprep.facts.readiness import NodeReadiness
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings.cluster_zone_ports (the cluster zone's) and Settings.public_ports, per role.
@@ -240,7 +240,7 @@ def node_output(family: str, converged: bool, role: str = "control_plane", **ove
         **runtime_sections(family, converged),
     }
     s.update(over)
-    # SELinux is one section, as facts.selinux.SELINUX_COMMAND prints it.
+    # SELinux is one section, as kubeprep.facts.selinux.SELINUX_COMMAND prints it.
     s["selinux"] = [*s["selinux"], "--- config", *s.pop("selinux_config"), "--- relabel",
                     *s.pop("selinux_relabel", [])]
     if "selinux_grubby" in s:
@@ -577,7 +577,7 @@ def test_cluster_zone_created_but_not_loaded():
 
 def write_up_public(family: str) -> dict[str, list[str]]:
     """The public zone with every port (firewall_cluster_only = False). On Debian 12, as
-    operations.firewalld.ports with the role services leaves it: kube-control-plane-secure, then the
+    kubeprep.operations.firewalld.ports with the role services leaves it: kube-control-plane-secure, then the
     ports it does not open."""
     if family == "rhel":
         return {"firewall_permanent": public_xml(list(CP_PORTS)).split("\n"),
@@ -1140,8 +1140,8 @@ OS_RELEASES = {
 
 @pytest.mark.parametrize("platform", OS_RELEASES)
 def test_cni_bin_dir_is_the_platforms_as_tasks_runtime_picks_it(tmp_path, platform):
-    from facts import readiness
     from kubeprep.containerd import CNI_BIN_DIRS
+    from kubeprep.facts import readiness
 
     text, directory = OS_RELEASES[platform]
     (tmp_path / "os-release").write_text(text)
@@ -1393,14 +1393,15 @@ def test_node_not_read_shows_its_problem_only():
 
 
 class FakeData(dict):
-    """A host's data: ``dict()`` (fleet.readiness.gather) and ``get()`` (fleet.hosts.cluster_addresses)."""
+    """A host's data: ``dict()`` (kubeprep.fleet.readiness.gather) and ``get()``
+    (kubeprep.fleet.hosts.cluster_addresses)."""
 
     def dict(self) -> dict:
         return dict(self)
 
 
 class FakeHost:
-    """What gather, finish and reachability (fleet.readiness) use of a pyinfra Host."""
+    """What gather, finish and reachability (kubeprep.fleet.readiness) use of a pyinfra Host."""
 
     def __init__(self, name: str, groups: list[str], data: dict, output: str):
         self.name, self.groups, self.data, self.output = name, groups, FakeData(data), output
@@ -1433,7 +1434,7 @@ def _group_data(group: str) -> dict:
 def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
     """check.py's two halves: gather() per host, then finish() once for the fleet, with the
     listener/probe commands answered as a real fleet would (w2's 10250 rejected)."""
-    from fleet import readiness as fleet_module
+    from kubeprep.fleet import readiness as fleet_module
 
     hosts = {
         "cp1": FakeHost("cp1", ["control_plane"], {**_group_data("control_plane"),
@@ -1514,7 +1515,7 @@ def test_check_py_probes_from_an_outside_host(monkeypatch, capsys):
     """A host of the outside group (the lab host in the lab's network namespace) is no node: no
     fact, no row; it probes every node through its probe_prefix; w1's 10250 answering it fails
     w1 only."""
-    from fleet import readiness as fleet_module
+    from kubeprep.fleet import readiness as fleet_module
 
     monkeypatch.delenv(fleet_module.JSON_ENV, raising=False)
     hosts = {
@@ -1572,7 +1573,7 @@ def test_check_py_probes_from_an_outside_host(monkeypatch, capsys):
 
 
 def test_outside_host_with_a_broken_probe_prefix_is_not_checked():
-    from fleet import readiness as fleet_module
+    from kubeprep.fleet import readiness as fleet_module
 
     outsider = fleet_module._outsider("bastion", "ip netns exec 'unclosed")
     assert outsider.problem.startswith("bastion: probe_prefix = \"ip netns exec 'unclosed\": ")
@@ -1582,16 +1583,22 @@ def test_outside_host_with_a_broken_probe_prefix_is_not_checked():
 
 
 def test_node_spec_has_no_defaults_of_its_own():
-    """Every field comes from the host's Settings (fleet.readiness.gather), never a copy here."""
+    """Every field comes from the host's Settings (kubeprep.fleet.readiness.gather), never a copy
+    here."""
     assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(NodeSpec))
 
 
 def test_pure_helpers_import_neither_pyinfra_nor_facts():
-    for module_file in (ROOT / "kubeprep").rglob("*.py"):
+    pyinfra_parts = ("deploys", "facts", "fleet", "operations")  # kubeprep's pyinfra code
+    pure = [module_file for module_file in (ROOT / "kubeprep").rglob("*.py")
+            if module_file.relative_to(ROOT / "kubeprep").parts[0] not in pyinfra_parts]
+    assert {ROOT / "kubeprep" / "keys.py", ROOT / "kubeprep" / "checks" / "node.py"} <= set(pure)
+    forbidden = {("kubeprep", part) for part in pyinfra_parts}
+    for module_file in pure:
         tree = ast.parse(module_file.read_text())
         imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names]
         imported += [node.module or "" for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom)]
-        assert not [name for name in imported if name.split(".")[0] in ("pyinfra", "facts",
-                                                                          "fleet")], module_file
+        assert not [name for name in imported if name.split(".")[0] == "pyinfra"
+                    or tuple(name.split(".")[:2]) in forbidden], module_file

@@ -115,8 +115,8 @@ class Fleet:
             patch.object(Host, "get_fact", lambda host, cls, *a, **k: fleet.fake_get_fact(
                 host, cls, *a, **k)),
             patch("pyinfra.is_cli", True),
-            patch("fleet.hosts.logger.error", self.errors.append),
-            patch("operations.kubeadm.logger.error", self.errors.append),
+            patch("kubeprep.fleet.hosts.logger.error", self.errors.append),
+            patch("kubeprep.operations.kubeadm.logger.error", self.errors.append),
         )
 
     def prepare(self) -> Fleet:
@@ -129,6 +129,10 @@ class Fleet:
                     raise
         return self
 
+    def op_name(self, op_hash: str) -> str:
+        """An operation's name, without the deploy's ("Kubernetes cluster | kubeadm init")."""
+        return next(iter(self.state.get_op_meta(op_hash).names)).split(" | ")[-1]
+
     def plan(self, name: str) -> list[tuple[str, list[Any]]]:
         """(operation, commands) for one host in pyinfra's order, as prepared (--dry)."""
         host = self.inventory.get_host(name)
@@ -138,7 +142,7 @@ class Fleet:
             for op_hash in self.state.get_op_order():
                 if op_hash not in self.state.ops[host]:
                     continue
-                op_name = next(iter(self.state.get_op_meta(op_hash).names))
+                op_name = self.op_name(op_hash)
                 with ctx_host.use(host):
                     commands = parse_commands(list(
                         self.state.get_op_data_for_host(host, op_hash).command_generator(),
@@ -379,7 +383,7 @@ def test_token_is_made_before_any_join_in_pyinfras_order():
     """pyinfra orders operations by each host's chain, then by line: a worker's first
     operation would run in the first step. The token operation on every host chains them."""
     fleet = fresh_fleet()
-    order = [next(iter(fleet.state.get_op_meta(op).names)) for op in fleet.state.get_op_order()]
+    order = [fleet.op_name(op) for op in fleet.state.get_op_order()]
     assert order == [
         "kubeadm config file", "kubeadm init", "kubectl for kubeadmin", "CNI flannel",
         "Fresh join credentials", "kubeadm join",

@@ -16,10 +16,10 @@ import pytest
 from pyinfra.api import FactBase
 from pyinfra_testing.facts import make_fact_tests
 
-from facts import marked_sections
+from kubeprep.facts import marked_sections
 from kubeprep.os_release import is_rhel_family, rhel_family_case
 
-FACT_PACKAGE = "facts"
+FACT_PACKAGE = "kubeprep.facts"
 CASES = Path(__file__).parent / "fact_cases"
 
 # Cases that state the correct behaviour of a fact that is wrong today. They are expected to fail;

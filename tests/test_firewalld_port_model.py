@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.util import FakeState, create_host
 
+from kubeprep.operations import firewalld
 from kubeprep.ports import minus
-from operations import firewalld
 
 Entry = tuple[int, int]  # tcp only: first, last
 

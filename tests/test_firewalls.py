@@ -177,12 +177,12 @@ def test_failed_for_a_file_kubeprep_does_not_change_is_refused_before_any_change
 
 
 def test_loading_the_other_firewalls_fact_does_not_load_the_settings_layer():
-    """facts.other_firewalls needs kubeprep.firewalls (its rule files), which raises DataError:
+    """kubeprep.facts.other_firewalls needs kubeprep.firewalls (its rule files), which raises DataError:
     that error lives apart, so the fact does not load the settings, the keys or containerd's."""
     loaded = subprocess.run(
         [sys.executable, "-c",
-         "import sys, facts.other_firewalls; print(' '.join(sorted(sys.modules)))"],
+         "import sys, kubeprep.facts.other_firewalls; print(' '.join(sorted(sys.modules)))"],
         cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True,
     ).stdout.split()
-    assert {"facts.other_firewalls", "kubeprep.firewalls", "kubeprep.errors"} <= set(loaded)
+    assert {"kubeprep.facts.other_firewalls", "kubeprep.firewalls", "kubeprep.errors"} <= set(loaded)
     assert not {"kubeprep.settings", "kubeprep.keys", "kubeprep.containerd"} & set(loaded)

@@ -16,7 +16,7 @@ from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.util import FakeState, create_host
 
 from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
-from operations import swap
+from kubeprep.operations import swap
 
 # The Rocky Linux 8 fstab anaconda writes (the seed shows it, swap line commented by hand).
 ROCKY8_FSTAB = (

@@ -14,9 +14,9 @@ from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.operations import make_operation_tests
 from pyinfra_testing.util import FakeState, create_host
 
-from operations import firewalld, sysctl
+from kubeprep.operations import firewalld, sysctl
 
-OPERATION_PACKAGE = "operations"
+OPERATION_PACKAGE = "kubeprep.operations"
 CASES = Path(__file__).parent / "operation_cases"
 EXPECTED_OPERATIONS = {
     "containerd.configured", "firewalld.ports", "firewalld.protocols", "firewalld.sources",

@@ -1,10 +1,10 @@
-"""fleet.readiness: the listener each probe target gets before the probes, and the paths it
+"""kubeprep.fleet.readiness: the listener each probe target gets before the probes, and the paths it
 leaves "not checked"."""
 
 from unittest.mock import patch
 
-from fleet import readiness
 from kubeprep.checks.model import Path, PathResult
+from kubeprep.fleet import readiness
 
 
 class _Inventory:

@@ -1,16 +1,16 @@
-"""fleet.reads: several facts in one round trip, each as host.get_fact gives it; one read per host
+"""kubeprep.fleet.reads: several facts in one round trip, each as host.get_fact gives it; one read per host
 shared by the operations until one changes what it says."""
 
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.util import FakeState, create_host
 
-from facts.other_firewalls import OtherFirewalls
-from facts.sshd import SshdPorts
-from facts.swap import SwapState
-from fleet import reads
-from fleet.reads import read_together
+from kubeprep.facts.other_firewalls import OtherFirewalls
+from kubeprep.facts.sshd import SshdPorts
+from kubeprep.facts.swap import SwapState
+from kubeprep.fleet import reads
+from kubeprep.fleet.reads import read_together
 
-ARGUMENTS = "facts=[('facts.sshd.SshdPorts', {}), ('facts.other_firewalls.OtherFirewalls', {})]"
+ARGUMENTS = "facts=[('kubeprep.facts.sshd.SshdPorts', {}), ('kubeprep.facts.other_firewalls.OtherFirewalls', {})]"
 
 
 def _read(outputs: list[list[str]]) -> list:

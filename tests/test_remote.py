@@ -1,4 +1,4 @@
-"""fleet.remote.run_on: a command on any host of the run, with that host's connection arguments."""
+"""kubeprep.fleet.remote.run_on: a command on any host of the run, with that host's connection arguments."""
 
 from unittest.mock import patch
 
@@ -7,7 +7,7 @@ from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
-from fleet.remote import run_on
+from kubeprep.fleet.remote import run_on
 
 
 def test_the_target_hosts_data_and_the_config_give_its_connection_arguments():

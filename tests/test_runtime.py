@@ -1,7 +1,7 @@
 """The runtime task: containerd's data, its config per major version, its state classified, and
 tasks/runtime.py on fresh, converged, hand-edited and upgraded Rocky 8/9, Debian 12 and Ubuntu.
 
-The containerd states are real output of ``facts.containerd.ContainerdState``'s command with
+The containerd states are real output of ``kubeprep.facts.containerd.ContainerdState``'s command with
 Debian's containerd 1.6.20 (bookworm), 1.7.24 (trixie) and 2.1.9 (sid) reading each case's file
 (tests/fact_cases/containerd.ContainerdState; see tests/host_states.py for what is composed).
 """

@@ -1,5 +1,5 @@
 """Reachability probes: a short-lived listener on a target, connections from a source, and
-how their output reads. Running them is fleet.readiness's job. Pure Python, no pyinfra.
+how their output reads. Running them is kubeprep.fleet.readiness's job. Pure Python, no pyinfra.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ _PACKAGES_FIX = "pyinfra inventory.py tasks/kubernetes.py"
 
 
 def classify(fact: Mapping[str, Any], cgroup_driver: str = "systemd") -> list[Result]:
-    """The readiness rows of a node's containerd, from ``facts.containerd.ContainerdState``: active,
-    the CRI socket, the cgroup driver in effect, the sandbox image, the CNI plugins.
+    """The readiness rows of a node's containerd, from
+    ``kubeprep.facts.containerd.ContainerdState``: active, the CRI socket, the cgroup driver in
+    effect, the sandbox image, the CNI plugins.
 
     A sandbox image not pulled yet is a warning: containerd pulls it for the first pod (kubeadm's
     ``ImagePull`` check fails when the registry cannot be reached); only an air-gapped node must

@@ -11,8 +11,8 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import FILE_LINE, marked_sections, printed_file
 from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
+from kubeprep.facts import FILE_LINE, marked_sections, printed_file
 
 # Whether the CRI answers on its socket: containerd's plugin list (over that socket) has the CRI
 # gRPC plugin, with its status; else ctr's error (nothing listening). Read with parse_cri().

@@ -16,7 +16,8 @@ from pyinfra.api.state import State
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.server import LinuxDistribution
 
-from facts.network import DefaultRouteAddress
+from kubeprep.facts.network import DefaultRouteAddress
+from kubeprep.keys import PerRole
 from kubeprep.settings import (
     OUTSIDE,
     ROLES,
@@ -24,11 +25,12 @@ from kubeprep.settings import (
     Platform,
     Settings,
     platform_from_release,
+    role_of,
     settings_from_data,
     unknown_keys,
 )
 
-# One check per host and run: deploy.py and every task it includes share it, so the platform
+# One check per host and run: deploy.py and every deploy it calls share it, so the platform
 # fact is read once. Host objects belong to one run, so they key it.
 _checked: WeakKeyDictionary[Host, tuple[Settings, Platform] | None] = WeakKeyDictionary()
 # Every node's cluster address, found once per run for all hosts.
@@ -53,6 +55,10 @@ def _check(current: Host) -> tuple[Settings, Platform] | None:
         return None  # no task changes a host that is not a node
     data = host.data.dict()
     try:
+        # A kubeprep deploy's data_defaults hold each per-role default whole: the role's part.
+        role = role_of(host.name, list(host.groups))
+        data = {name: value.for_role(role) if isinstance(value, PerRole) else value
+                for name, value in data.items()}
         settings = settings_from_data(host.name, list(host.groups), data)
         platform = platform_from_release(host.name, host.get_fact(LinuxDistribution))
     except DataError as error:

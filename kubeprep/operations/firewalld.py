@@ -2,7 +2,7 @@
 Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
 D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 
-The operations share one read of a host's zones (``fleet.reads``) until one of them changes
+The operations share one read of a host's zones (``kubeprep.fleet.reads``) until one of them changes
 them; a caller that reads the zones with other facts shares its read through ``keep_zones()``.
 """
 
@@ -15,8 +15,13 @@ from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.firewalld import FIREWALLD_STATE, FirewalldZoneDict, FirewalldZones, ZoneConfigDict
-from fleet import reads
+from kubeprep.facts.firewalld import (
+    FIREWALLD_STATE,
+    FirewalldZoneDict,
+    FirewalldZones,
+    ZoneConfigDict,
+)
+from kubeprep.fleet import reads
 from kubeprep.ports import common, covered, minus, port_error, source_error
 
 # firewalld's D-Bus API (firewalld >= 0.9): a call takes milliseconds where firewall-cmd starts

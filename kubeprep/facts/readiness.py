@@ -10,8 +10,9 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections, parse_settings_lines
-from facts.containerd import (
+from kubeprep.containerd import CNI_BIN_DIRS
+from kubeprep.facts import marked_sections, parse_settings_lines
+from kubeprep.facts.containerd import (
     CRI_PLUGIN,
     ContainerdState,
     ContainerdStateDict,
@@ -20,7 +21,7 @@ from facts.containerd import (
     parse_state,
     state_command,
 )
-from facts.firewalld import (
+from kubeprep.facts.firewalld import (
     IF_FIREWALLD_RUNS,
     SERVICE_DEFINITIONS,
     InterfaceZoneDict,
@@ -34,8 +35,8 @@ from facts.firewalld import (
     zone_file_command,
     zone_runtime_command,
 )
-from facts.kernel import ModuleStateDict, module_states_command, parse_module_states
-from facts.kubernetes import (
+from kubeprep.facts.kernel import ModuleStateDict, module_states_command, parse_module_states
+from kubeprep.facts.kubernetes import (
     KUBELET_STATE,
     PACKAGES_COMMAND,
     KubeletDict,
@@ -44,7 +45,7 @@ from facts.kubernetes import (
     parse_kubelet,
     parse_packages,
 )
-from facts.network import (
+from kubeprep.facts.network import (
     DEFAULT_ROUTE,
     IP_ADDRESSES,
     LISTENING_TCP,
@@ -55,16 +56,15 @@ from facts.network import (
     parse_listening_ports,
     parse_net_interfaces,
 )
-from facts.other_firewalls import (
+from kubeprep.facts.other_firewalls import (
     OTHER_FIREWALLS,
     OtherFirewalls,
     OtherFirewallsDict,
     parse_other_firewalls,
 )
-from facts.selinux import SELINUX_COMMAND, SelinuxMode, SelinuxModeDict, parse_selinux
-from facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
-from facts.sysctl import parse_sysctl_lines
-from kubeprep.containerd import CNI_BIN_DIRS
+from kubeprep.facts.selinux import SELINUX_COMMAND, SelinuxMode, SelinuxModeDict, parse_selinux
+from kubeprep.facts.swap import ACTIVE_SWAPS, ActiveSwapDict, parse_active_swaps
+from kubeprep.facts.sysctl import parse_sysctl_lines
 from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS
 from kubeprep.os_release import rhel_family_case
 
@@ -182,10 +182,10 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     and their rule files), containerd (``ContainerdState``'s reading; the CRI plugin's status in
     ``ctr plugins ls``), the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
 
-    Each concern's part of the command and its parser are that concern's own (``facts.swap``,
-    ``facts.selinux``, ``facts.kernel``, ``facts.network``, ``facts.firewalld``,
-    ``facts.sysctl``, ``facts.other_firewalls``, ``facts.containerd``, ``facts.kubernetes``), so
-    this fact reads them as the per-concern facts do.
+    Each concern's part of the command and its parser are that concern's own (in
+    ``kubeprep.facts``: ``swap``, ``selinux``, ``kernel``, ``network``, ``firewalld``, ``sysctl``,
+    ``other_firewalls``, ``containerd``, ``kubernetes``), so this fact reads them as the
+    per-concern facts do.
 
     A zone's runtime config is ``None`` while firewalld is stopped; both configs are ``None`` for
     a zone that does not exist; a zone file that is not valid XML reads as no permanent config,

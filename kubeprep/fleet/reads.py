@@ -24,7 +24,7 @@ from pyinfra.api import FactBase
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_host
 
-from facts.together import Together, fact_name
+from kubeprep.facts.together import Together, fact_name
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from kubeprep.facts import marked_sections
 
 _SECTIONS = ("passwd", "shadow", "groups", "owners", "keys")
 

@@ -12,8 +12,8 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections, parse_settings_lines
 from kubeprep.busctl import parse_reply
+from kubeprep.facts import marked_sections, parse_settings_lines
 
 # The parts of FirewalldZone's output (``--- NAME``); before the first: the ``name=value`` head.
 _PARTS = ("permanent", "zones", "runtime", "daemon", "previous", "service")

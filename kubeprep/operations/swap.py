@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.swap import (
+from kubeprep.facts.swap import (
     UNIT_BACKUP_SUFFIX,
     UNIT_DIR,
     ZRAM_DIRS,
@@ -21,9 +21,9 @@ from facts.swap import (
     SwapState,
     SwapStateDict,
 )
-from fleet.reads import changes, shared_fact
+from kubeprep.fleet.reads import changes, shared_fact
 from kubeprep.fstab import COMMENT_PREFIX, is_kubeprep_comment, is_swap_entry
-from operations.backup import keep_original
+from kubeprep.operations.backup import keep_original
 
 # Unit directories that survive a reboot; generated units (/run/systemd/generator*) are left to
 # the fstab edit and the zram config, which remove what generates them.

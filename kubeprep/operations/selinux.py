@@ -8,9 +8,9 @@ from pyinfra import host, logger
 from pyinfra.api import OperationError, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.selinux import SelinuxMode
+from kubeprep.facts.selinux import SelinuxMode
 from kubeprep.node_files import RELABEL_MARK
-from operations.backup import keep_original
+from kubeprep.operations.backup import keep_original
 
 MODES = ("enforcing", "permissive", "disabled")
 CONFIG = "/etc/selinux/config"

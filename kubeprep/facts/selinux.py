@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from kubeprep.facts import marked_sections
 from kubeprep.node_files import RELABEL_MARK
 
 # The marks between the parts of SELINUX_COMMAND's output (``--- NAME``); before the first:

@@ -8,7 +8,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import FILE_LINE, marked_sections, printed_file
+from kubeprep.facts import FILE_LINE, marked_sections, printed_file
 
 # Where a hand-written unit kubeprep masked is kept: the unit file it moved away (from
 # /etc/systemd/system, where `systemctl mask` refuses to replace a file), or a symlink to the

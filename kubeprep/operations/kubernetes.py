@@ -8,7 +8,7 @@ from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.kubernetes import KubernetesPackages
+from kubeprep.facts.kubernetes import KubernetesPackages
 from kubeprep.kubeadm import PACKAGES, downgrade_refused, downgrades, matches, version_glob
 
 

@@ -18,7 +18,6 @@ from pyinfra.api import (
 )
 from pyinfra.api.command import QuoteString
 
-from facts.containerd import ContainerdState
 from kubeprep.containerd import (
     CERTS_DIR,
     CGROUP_DRIVERS,
@@ -28,6 +27,7 @@ from kubeprep.containerd import (
     render_config,
     render_hosts,
 )
+from kubeprep.facts.containerd import ContainerdState
 
 UNIT = "containerd.service"
 

@@ -1,5 +1,5 @@
-"""Several facts' commands in one round trip (``Together``); ``fleet.reads`` turns each output
-into its fact's value."""
+"""Several facts' commands in one round trip (``Together``); ``kubeprep.fleet.reads`` turns each
+output into its fact's value."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from pyinfra.api import FactBase, StringCommand
 from typing_extensions import override
 
-from facts import marked_sections
+from kubeprep.facts import marked_sections
 
 _END = "--- end of fact"
 
@@ -17,12 +17,12 @@ _END = "--- end of fact"
 class Together(FactBase[list[list[str]]]):
     """
     Returns the output lines of several facts' commands, run in one round trip, in order;
-    ``fleet.reads.read_together()`` turns each into its fact's value. Each command runs in a
-    subshell and must end its output with a newline (facts print lines); the first that fails
-    stops the rest and fails the whole, as one fact's failure would.
+    ``kubeprep.fleet.reads.read_together()`` turns each into its fact's value. Each command runs
+    in a subshell and must end its output with a newline (facts print lines); the first that
+    fails stops the rest and fails the whole, as one fact's failure would.
 
     + facts: ``(fact class as "module.Class", its arguments)`` pairs, such as
-      ``("facts.sshd.SshdPorts", {})``
+      ``("kubeprep.facts.sshd.SshdPorts", {})``
 
     .. code:: python
 

@@ -9,7 +9,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections
+from kubeprep.facts import marked_sections
 
 _LIVE = "live"  # the mark (``--- live``) between the file and the live values
 _ASSIGNMENT = re.compile(r"^\s*([^#;=\s][^=]*?)\s*=\s*(.*?)\s*$")

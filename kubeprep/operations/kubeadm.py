@@ -21,8 +21,8 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from facts.kubernetes import ADMIN_CONF, KUBELET_CONF, DaemonSet, KubeadmNode
-from fleet.remote import run_on
+from kubeprep.facts.kubernetes import ADMIN_CONF, KUBELET_CONF, DaemonSet, KubeadmNode
+from kubeprep.fleet.remote import run_on
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
     JoinCredentials,

@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.sysctl import SysctlFile
+from kubeprep.facts.sysctl import SysctlFile
 
 
 @operation()

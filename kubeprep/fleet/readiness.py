@@ -27,9 +27,6 @@ from pyinfra.api import State, StringCommand
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_state
 
-from facts.readiness import NodeReadiness
-from fleet.hosts import cluster_addresses
-from fleet.remote import run_on
 from kubeprep.checks.fleet import evaluate, outside_paths, required_paths
 from kubeprep.checks.model import (
     ERROR,
@@ -52,6 +49,9 @@ from kubeprep.checks.probes import (
     stop_command,
 )
 from kubeprep.errors import DataError
+from kubeprep.facts.readiness import NodeReadiness
+from kubeprep.fleet.hosts import cluster_addresses
+from kubeprep.fleet.remote import run_on
 from kubeprep.keys import BY_NAME
 from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text

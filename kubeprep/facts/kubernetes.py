@@ -9,8 +9,8 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from facts import marked_sections, parse_settings_lines
-from facts.account import passwd_entry
+from kubeprep.facts import marked_sections, parse_settings_lines
+from kubeprep.facts.account import passwd_entry
 from kubeprep.kubeadm import PACKAGES
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"

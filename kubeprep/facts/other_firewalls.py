@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyinfra.api import FactBase
 from typing_extensions import TypedDict, override
 
-from facts import FILE_LINE, marked_sections
+from kubeprep.facts import FILE_LINE, marked_sections
 from kubeprep.firewalls import RULE_FILES
 
 UNITS = ("ufw.service", *RULE_FILES)

@@ -1,0 +1,118 @@
+"""cluster: one kubeadm config file per node, ``kubeadm init`` on the first control plane, the
+admin kubeconfig, the CNI, and every other node joined with credentials made in the same run.
+
+pyinfra runs each operation on every host before the next one. It orders them by each host's
+chain of operations, and by line only among those ready together, so every node shares the
+operation that makes the join credentials on the first control plane, just before its join.
+"""
+
+from io import StringIO
+
+from pyinfra import host, state
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from kubeprep.errors import DataError
+from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
+from kubeprep.facts.network import DefaultRouteAddress
+from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.keys import deploy_defaults
+from kubeprep.kubeadm import control_plane_endpoint, init_config
+from kubeprep.operations import kubeadm
+from kubeprep.settings import cluster_error
+
+
+def address_of(node) -> str | None:
+    """A node's cluster address: its data, else its default route's (when in this run)."""
+    if node.data.get("cluster_address"):
+        return node.data.get("cluster_address")
+    return node.get_fact(DefaultRouteAddress) if node in state.activated_hosts else None
+
+
+def joined(node) -> bool:
+    return KUBELET_CONF in node.get_fact(KubeadmNode, user="root")["files"]
+
+
+@deploy("Kubernetes cluster", data_defaults=deploy_defaults())
+def cluster() -> None:
+    """
+    ``kubeadm init`` on the first host of the ``control_plane`` group (with the CNI), every
+    other node of the inventory joined (``kubernetes_*`` and ``cni*`` keys of the host's data).
+
+    **Example:**
+
+    .. code:: python
+
+        from kubeprep.deploys.cluster import cluster
+
+        cluster(_sudo=True)
+    """
+    checked = checked_host()
+    if not checked:
+        return
+    settings, _ = checked
+    kube = settings.kubernetes
+    nodes = cluster_addresses()
+    control_planes = list(state.inventory.get_group("control_plane", []))
+    first = control_planes[0] if control_planes else None
+    if isinstance(nodes, DataError):
+        problem = nodes
+    elif first is None:
+        problem = DataError(
+            f"{host.name}: the inventory has no control_plane host, so there is no cluster to "
+            "create or join. Fix: list the first control plane under control_plane.",
+        )
+    else:
+        # The pod network must hold a /24 per node of the whole fleet, known only here.
+        problem = cluster_error(settings, len(nodes))
+        if (not problem and host != first and first not in state.activated_hosts
+                and not joined(host)):
+            problem = DataError(
+                f"{host.name}: cannot join: the first control plane {first.name} is not in this "
+                f"run, so no join token can be made. Fix: run without --limit, or include "
+                f"{first.name}.",
+            )
+    if problem:
+        refuse(problem)
+        return
+    address = address_of(host)
+    if host == first:
+        endpoint = control_plane_endpoint(kube, address)
+        files.put(
+            name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
+            dest=kube.kubernetes_config_file, mode="600",
+        )
+        kubeadm.init(
+            name="kubeadm init", config=kube.kubernetes_config_file,
+            upload_certs=len(control_planes) > 1,
+        )
+        kubeadm.admin_kubeconfig(
+            name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
+        )
+        if kube.cni != "none":
+            kubeadm.cni(
+                name=f"CNI {kube.cni}", cni=kube.cni, pod_cidr=kube.cni_pod_cidr,
+                manifest=kube.cni_manifest,
+            )
+    # Every node has this operation, made on the first control plane and a no-op elsewhere:
+    # pyinfra orders operations by each host's chain of them (then by line), so a join, the
+    # next operation of a joining node, runs after it on every host.
+    pending = [node for node in state.activated_hosts
+               if node != first and set(node.groups) & {"control_plane", "workers"}
+               and not joined(node)] if host == first else []
+    kubeadm.join_credentials(
+        name="Fresh join credentials",
+        first=first.name,
+        pending=[node.name for node in pending],
+        certificate_key=any(node in control_planes for node in pending),
+    )
+    if host != first:
+        kubeadm.join(
+            name="kubeadm join", config=kube.kubernetes_config_file, address=address,
+            first=first.name, control_plane=host in control_planes,
+            timeouts=dict(kube.kubernetes_timeouts),
+        )
+        if host in control_planes:
+            kubeadm.admin_kubeconfig(
+                name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
+            )

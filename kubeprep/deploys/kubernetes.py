@@ -1,0 +1,79 @@
+"""kubernetes: the pkgs.k8s.io repository of the data's minor (or a mirror), kubeadm, kubelet
+and kubectl at the data's version and held, the kubelet enabled."""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, systemd
+
+from kubeprep.errors import DataError
+from kubeprep.facts.kubernetes import KubernetesPackages
+from kubeprep.fleet.hosts import checked_host, refuse
+from kubeprep.keys import deploy_defaults
+from kubeprep.kubeadm import apt_source, dnf_repo, downgrade_refused
+from kubeprep.operations import kubernetes as kubernetes_operations
+
+KEYRINGS = "/etc/apt/keyrings"
+APT_SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
+DNF_REPO = "/etc/yum.repos.d/kubernetes.repo"
+
+
+@deploy("Kubernetes packages", data_defaults=deploy_defaults())
+def kubernetes() -> None:
+    """
+    kubeadm, kubelet and kubectl at ``kubernetes_version``, held, from ``kubernetes_repo_url``
+    (a lower version only with ``kubernetes_allow_downgrade``); the kubelet enabled.
+
+    **Example:**
+
+    .. code:: python
+
+        from kubeprep.deploys.kubernetes import kubernetes
+
+        kubernetes(_sudo=True)
+    """
+    checked = checked_host()
+    if not checked:
+        return
+    settings, platform = checked
+    kube = settings.kubernetes
+    # Refused before anything changes: a lower version without kubernetes_allow_downgrade.
+    refused = downgrade_refused(host.get_fact(KubernetesPackages)["installed"],
+                                kube.kubernetes_version, kube.kubernetes_allow_downgrade)
+    if refused:
+        refuse(DataError(
+            f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {refused}. "
+            "Fix: set kubernetes_version to the installed version or newer, "
+            "or kubernetes_allow_downgrade = True to downgrade on purpose.",
+        ))
+        return
+    debian = platform.family == "debian"
+    if debian:
+        apt.packages(
+            name="Install what the Kubernetes repository needs",
+            packages=["ca-certificates", "curl"], update=True, cache_time=86400,
+        )
+        files.directory(name=f"{KEYRINGS} exists", path=KEYRINGS, mode="755")
+        keyring = f"{KEYRINGS}/kubernetes-v{kube.minor}.asc"
+        files.download(
+            name=f"Kubernetes {kube.minor} repository key", src=f"{kube.apt_url()}Release.key",
+            dest=keyring, mode="644",
+        )
+        files.put(
+            name=f"Kubernetes {kube.minor} repository", src=StringIO(apt_source(kube, keyring)),
+            dest=APT_SOURCE, mode="644",
+        )
+    else:
+        # dnf imports the key (gpgkey=) itself; exclude= holds the packages.
+        files.put(
+            name=f"Kubernetes {kube.minor} repository", src=StringIO(dnf_repo(kube)),
+            dest=DNF_REPO, mode="644",
+        )
+    kubernetes_operations.packages(
+        name=f"kubeadm, kubelet and kubectl {kube.kubernetes_version}, held",
+        version=kube.kubernetes_version,
+        apt=debian,
+        allow_downgrade=kube.kubernetes_allow_downgrade,
+    )
+    systemd.service(name="kubelet enabled", service="kubelet", running=None, enabled=True)

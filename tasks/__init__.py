@@ -1,1 +1,0 @@
-"""The tasks: one pyinfra deploy file each, run in order by deploy.py and each runnable alone."""
