@@ -127,16 +127,17 @@ Settings = make_dataclass(
 )
 
 
-def _view(name: str, base: type) -> type:
-    """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``."""
+def key_view(name: str, base: type, module: str = __name__) -> type:
+    """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``, after
+    ``base``'s own fields (a dataclass ``base``: frozen too), defined in ``module``."""
     return make_dataclass(
         name, [(key, _field_type(BY_NAME[key])) for key in base.KEYS], bases=(base,), frozen=True,
-        namespace={"__module__": __name__, "__doc__": base.__doc__},
+        namespace={"__module__": module, "__doc__": base.__doc__},
     )
 
 
-RuntimeSettings = _view("RuntimeSettings", Runtime)
-KubernetesSettings = _view("KubernetesSettings", Kubernetes)
+RuntimeSettings = key_view("RuntimeSettings", Runtime)
+KubernetesSettings = key_view("KubernetesSettings", Kubernetes)
 
 
 def _problem(key: str, value: object, problem: str, fix: str) -> str:
