@@ -52,6 +52,7 @@ from kubeprep.checks.probes import (
     stop_command,
 )
 from kubeprep.errors import DataError
+from kubeprep.firewalls import KUBERNETES_SERVICES
 from kubeprep.keys import BY_NAME
 from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
@@ -130,6 +131,7 @@ def gather() -> None:
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
         cni_bin_dir=settings.containerd_cni_bin_dir,  # None: the platform's, as tasks/runtime.py
+        services=list(KUBERNETES_SERVICES),  # the ports of those a zone lists count
     )
     fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
 
