@@ -1,5 +1,6 @@
 """What stands in firewalld's way on a host: a ``firewall_zone`` it does not have, and other
-firewalls (ufw, nftables.service, iptables.service) that would still drop what it opens.
+firewalls (ufw, nftables.service, iptables.service) that would still drop what it opens; and
+firewalld's Kubernetes service definitions, read with its zones.
 
 Pure Python: facts in (``kubeprep.facts.firewalld.FirewalldZone``,
 ``kubeprep.facts.other_firewalls.OtherFirewalls``), problems out, for the firewall deploy
@@ -18,6 +19,16 @@ from kubeprep.errors import DataError
 # The zones the firewalld package ships (config/zones in firewalld 0.9 to 2.x).
 FIREWALLD_ZONES = ("block", "dmz", "drop", "external", "home", "internal", "public", "trusted",
                    "work")
+# firewalld's Kubernetes service definitions (firewalld >= 1.2), as its services directory lists
+# them. tasks/firewall.py and the readiness check read them with the zones, so that the ports of
+# one a zone lists count as open there (and close with it); tasks/firewall.py tries the
+# whole-role ones, kube-control-plane-secure and kube-worker.
+KUBERNETES_SERVICES = (
+    "kube-api", "kube-apiserver", "kube-control-plane-secure", "kube-control-plane",
+    "kube-controller-manager-secure", "kube-controller-manager", "kube-nodeport-services",
+    "kube-scheduler-secure", "kube-scheduler", "kube-worker", "kubelet-readonly",
+    "kubelet-worker", "kubelet", "etcd-client", "etcd-server",
+)
 # Where each service keeps its rules: Debian's nftables, RHEL's nftables, iptables-services.
 RULE_FILES = {
     "nftables.service": ("/etc/nftables.conf", "/etc/sysconfig/nftables.conf"),

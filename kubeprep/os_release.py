@@ -1,5 +1,6 @@
 """Which hosts are the RHEL family, from /etc/os-release's ID and ID_LIKE: one rule for the
-readiness fact (the CNI plugins directory it lists) and the node checks (dnf or apt in a fix)."""
+readiness fact (the CNI plugins directory it lists), the node checks (dnf or apt in a fix) and
+the supported platforms (kubeprep.settings, a platform's family)."""
 
 from __future__ import annotations
 

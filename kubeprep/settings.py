@@ -29,6 +29,7 @@ from kubeprep.kubeadm import (
     endpoint_address,
     pod_network_error,
 )
+from kubeprep.os_release import is_rhel_family
 from kubeprep.ports import covered
 
 ROLES = ("control_plane", "workers")
@@ -41,7 +42,13 @@ INVENTORY_KEYS = {key.name for key in DECLARED if key.inventory}
 _FOREIGN_KEY = re.compile(r"^(_|ssh_|local_|docker|winrm_|chroot_|terraform_|vagrant_)")
 
 SUPPORTED_PLATFORMS = "Rocky Linux, AlmaLinux or RHEL 8/9, Debian 12, Ubuntu 22.04/24.04"
-_RHEL_IDS = {"rocky", "almalinux", "rhel"}
+# The releases kubeprep supports in each family (a host's is kubeprep.os_release's rule): by
+# os-release ID, the VERSION_IDs or major versions. The RHEL family's others (CentOS, Fedora,
+# Oracle Linux) are not supported.
+SUPPORTED_RELEASES = {
+    "rhel": {"rocky": ("8", "9"), "almalinux": ("8", "9"), "rhel": ("8", "9")},
+    "debian": {"debian": ("12",), "ubuntu": ("22.04", "24.04")},
+}
 
 
 @dataclass(frozen=True)
@@ -127,16 +134,17 @@ Settings = make_dataclass(
 )
 
 
-def _view(name: str, base: type) -> type:
-    """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``."""
+def key_view(name: str, base: type, module: str = __name__) -> type:
+    """A frozen dataclass of ``base``'s ``KEYS``, each field typed as in ``Settings``, after
+    ``base``'s own fields (a dataclass ``base``: frozen too), defined in ``module``."""
     return make_dataclass(
         name, [(key, _field_type(BY_NAME[key])) for key in base.KEYS], bases=(base,), frozen=True,
-        namespace={"__module__": __name__, "__doc__": base.__doc__},
+        namespace={"__module__": module, "__doc__": base.__doc__},
     )
 
 
-RuntimeSettings = _view("RuntimeSettings", Runtime)
-KubernetesSettings = _view("KubernetesSettings", Kubernetes)
+RuntimeSettings = key_view("RuntimeSettings", Runtime)
+KubernetesSettings = key_view("KubernetesSettings", Kubernetes)
 
 
 def _problem(key: str, value: object, problem: str, fix: str) -> str:
@@ -372,13 +380,9 @@ def platform_from_release(host: str, release: Mapping[str, object]) -> Platform:
     meta = release.get("release_meta") or {}
     distro = str(meta.get("ID", "")).lower()
     version = str(meta.get("VERSION_ID", ""))
-    major = version.split(".")[0]
-    if distro in _RHEL_IDS and major in ("8", "9"):
-        return Platform("rhel", distro, version)
-    if (distro, major) == ("debian", "12") or (distro, version) in (
-        ("ubuntu", "22.04"), ("ubuntu", "24.04"),
-    ):
-        return Platform("debian", distro, version)
+    family = "rhel" if is_rhel_family(distro, str(meta.get("ID_LIKE", ""))) else "debian"
+    if {version, version.split(".")[0]} & set(SUPPORTED_RELEASES[family].get(distro, ())):
+        return Platform(family, distro, version)
     found = f"{release.get('name') or distro or 'unknown'} {version}".strip()
     raise DataError(
         f"{host}: unsupported platform {found!r}. kubeprep supports {SUPPORTED_PLATFORMS}. "

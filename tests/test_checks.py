@@ -269,9 +269,10 @@ def spec(role: str = "control_plane", **over) -> NodeSpec:
         "cluster_ports": CP_PORTS if control_plane else WORKER_PORTS,
         "cluster_sources": LAB_SOURCES, "protocols": (),
         "nodes_only_ports": CP_NODES_ONLY if control_plane else WORKER_NODES_ONLY,
-        "cluster_address": None, "pod_cidr": "10.244.0.0/16", "service_cidr": "10.96.0.0/12",
+        "cluster_address": None, "cni_pod_cidr": "10.244.0.0/16",
+        "cni_service_cidr": "10.96.0.0/12",
         "kubernetes_version": "1.35", "cgroup_driver": "systemd",
-        "disable_other_firewalls": False, **over,
+        "firewall_disable_others": False, **over,
     })
 
 
@@ -938,7 +939,7 @@ UFW_ACTIVE = [
 @pytest.mark.parametrize("disable_others", [False, True])
 def test_other_firewalls_are_an_error_with_both_fixes(lines, detail, stop, disable_others):
     (result,) = column(node_results("debian", True, spec_over={
-        "disable_other_firewalls": disable_others}, other_firewalls=lines), "others")
+        "firewall_disable_others": disable_others}, other_firewalls=lines), "others")
     assert (result.level, result.detail) == (
         ERROR, f"{detail}: it drops what firewalld opens")
     assert result.fix.endswith(f", or by hand: {stop}")
@@ -1586,6 +1587,43 @@ def test_node_spec_has_no_defaults_of_its_own():
     """Every field comes from the host's Settings (kubeprep.fleet.readiness.gather), never a copy
     here."""
     assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(NodeSpec))
+
+
+def test_node_spec_declares_each_key_once_in_the_settings():
+    """NodeSpec's data keys are fields typed as Settings stores them (key_view); the fields it
+    declares itself are what follows from the data and the inventory, none of them a key."""
+    from kubeprep.keys import BY_NAME
+    from kubeprep.settings import Settings
+
+    stored = {f.name: f.type for f in fields(Settings)}
+    keys = [f for f in fields(NodeSpec) if f.name in NodeSpec.KEYS]
+    assert [f.name for f in keys] == list(NodeSpec.KEYS)
+    assert {f.name: f.type for f in keys} == {name: stored[name] for name in NodeSpec.KEYS}
+    derived = [f.name for f in fields(NodeSpec) if f.name not in NodeSpec.KEYS]
+    assert derived[0] == "role" and not set(derived) & set(BY_NAME)
+
+
+def test_gather_gives_the_spec_each_key_as_the_settings_hold_it():
+    """kubeprep.fleet.readiness.gather copies every key of NodeSpec.KEYS from the host's Settings, those
+    that differ from group_data's too."""
+    from kubeprep.fleet import readiness as fleet_module
+    from kubeprep.settings import settings_from_data
+
+    data = {**_group_data("workers"), "cluster_address": "192.168.77.21", "swap": "keep",
+            "firewall_disable_others": True, "cni_pod_cidr": "10.200.0.0/16",
+            "cni_service_cidr": "10.100.0.0/16", "kubernetes_version": "1.34.1"}
+    worker = FakeHost("w1", ["workers"], data, node_output("debian", True, "workers"))
+    state = type("FakeState", (), {})()
+    with patch.object(fleet_module.ctx_state, "get", lambda: state), \
+            patch.object(fleet_module, "host", worker), \
+            patch.object(fleet_module, "cluster_addresses", lambda: ["192.168.77.21"]):
+        fleet_module.gather()
+    spec = fleet_module._fleet(state).nodes["w1"].spec
+    settings = settings_from_data("w1", ["workers"], data)
+    assert {name: getattr(spec, name) for name in NodeSpec.KEYS} == {
+        name: getattr(settings, name) for name in NodeSpec.KEYS}
+    assert (spec.role, spec.firewall_disable_others, spec.cni_pod_cidr, spec.swap) == (
+        "workers", True, "10.200.0.0/16", "keep")
 
 
 def test_pure_helpers_import_neither_pyinfra_nor_facts():

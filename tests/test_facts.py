@@ -94,3 +94,51 @@ def test_only_the_kinds_asked_for_split_an_output():
     ]
     assert marked_sections(["x", "--- kubeprep:os", "rocky", "--- dbus"], "", mark="--- kubeprep:") \
         == [("", ["x"]), ("os", ["rocky", "--- dbus"])]
+
+
+def _service(ports: list[str], includes: list[str] = ()) -> str:
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<service>",
+             *(f'  <port protocol="tcp" port="{port}"/>' for port in ports),
+             *(f'  <include service="{name}" />' for name in includes), "</service>"]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_service_definitions_read_are_those_asked_for_and_their_includes(tmp_path):
+    """firewalld's services directories (/etc's copy first, an empty one ignored), run with this
+    machine's awk: each service asked for, then each it includes, once (a loop of includes
+    ends), nothing else; no command at all for no services."""
+    from pyinfra.api import StringCommand
+
+    from kubeprep.facts.firewalld import (
+        FirewalldZone,
+        parse_service_definitions,
+        service_definitions_command,
+    )
+
+    usr, etc = tmp_path / "usr", tmp_path / "etc"
+    usr.mkdir()
+    etc.mkdir()
+    for name, text in {
+        "kube-worker": _service([], ["kubelet", "kube-nodeport-services"]),
+        "kubelet": _service(["10250"]), "kube-nodeport-services": _service(["30000-32767"]),
+        "kube-apiserver": _service(["6443"]), "loop-a": _service(["1"], ["loop-b"]),
+        "loop-b": _service(["2"], ["loop-a"]),
+    }.items():
+        (usr / f"{name}.xml").write_text(text)
+    (etc / "kubelet.xml").write_text(_service(["10260"]))
+    (etc / "kube-nodeport-services.xml").write_text("")
+    (command,) = service_definitions_command(["kube-worker", "loop-a", "kube-worker", "absent"])
+    script = StringCommand(command).get_raw_value().replace(
+        "/etc/firewalld/services/", f"{etc}/").replace("/usr/lib/firewalld/services/", f"{usr}/")
+    lines = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                           check=True).stdout.split("\n")
+    assert [line for line in lines if line.startswith("--- ")] == [
+        "--- service kube-worker", "--- service loop-a", "--- service kubelet",
+        "--- service kube-nodeport-services", "--- service loop-b",
+    ]
+    assert parse_service_definitions(lines) == {  # a loop of includes resolves to nothing
+        "kube-worker": ["10260/tcp", "30000-32767/tcp"], "kubelet": ["10260/tcp"],
+        "kube-nodeport-services": ["30000-32767/tcp"],
+    }
+    assert service_definitions_command([]) == []
+    assert "awk" not in StringCommand(FirewalldZone().command()).get_raw_value()

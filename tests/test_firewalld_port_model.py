@@ -73,7 +73,7 @@ def offline_remove(entries: list[Entry], spec: str) -> list[Entry]:
 def commands_for(listed: list[str], wanted: list[str], close: list[str], prune: bool,
                  active: bool) -> list[str]:
     config = {"ports": listed, "services": [], "sources": [], "protocols": []}
-    facts = {"firewalld.FirewalldZones": {"zones=['']": {"": {
+    facts = {"firewalld.FirewalldZones": {"services=[], zones=['']": {"": {
         "installed": True, "active": active, "enabled": active, "zone": "public",
         "runtime": config if active else None, "permanent": config, "service_ports": {},
         "zones": [],

@@ -93,6 +93,32 @@ def test_running_and_enabled_comes_from_the_zones_read(active, enabled, expected
     zone = {"installed": True, "active": active, "enabled": enabled, "zone": "public",
             "runtime": None, "permanent": None}
     state = FakeState()
-    host = create_host(state, facts={"firewalld.FirewalldZones": {"zones=['']": {"": zone}}})
+    host = create_host(state, facts={"firewalld.FirewalldZones": {"services=[], zones=['']": {"": zone}}})
     with ctx_state.use(state), ctx_host.use(host):
         assert firewalld.running_and_enabled(None) is expected
+
+
+def test_a_zones_read_holds_the_service_definitions_asked_for_and_is_shared():
+    """read_zones reads the services' definitions with the zone; a read shared through
+    keep_zones holding more serves an operation that asks for fewer, with no new read."""
+    from kubeprep.facts.firewalld import FirewalldZones
+    from kubeprep.firewalls import KUBERNETES_SERVICES
+    from kubeprep.fleet import reads
+
+    zone = {"installed": True, "active": True, "enabled": True, "zone": "public",
+            "runtime": None, "permanent": None, "service_ports": {"kube-worker": ["10250/tcp"]}}
+    state = FakeState()
+    host = create_host(state, facts={"firewalld.FirewalldZones": {
+        "services=['kube-worker'], zones=['']": {"": zone}}})
+    with ctx_state.use(state), ctx_host.use(host):
+        assert firewalld.read_zones([None], ["kube-worker"]) == {"": zone}
+        arguments = firewalld.read_arguments(["kubeprep"], KUBERNETES_SERVICES)
+        assert arguments == {"zones": ["", "kubeprep"],
+                             "services": ["kube-worker", *(name for name in KUBERNETES_SERVICES
+                                                           if name != "kube-worker")]}
+        kept = {"": zone, "kubeprep": {**zone, "zone": "kubeprep"}}
+        firewalld.keep_zones(arguments, kept)
+        assert firewalld.read_arguments([None], ["kube-control-plane-secure"]) == arguments
+        assert firewalld.read_zones([None], ["kube-control-plane-secure"]) is kept
+        reads.drop(FirewalldZones)
+        assert firewalld.read_arguments([None]) == arguments  # read again as a whole

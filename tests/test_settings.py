@@ -824,6 +824,41 @@ def test_unsupported_platforms_refused(name, found):
     )
 
 
+def test_a_platform_s_family_is_the_os_release_rule_s():
+    """One rule for the RHEL family: each supported ID is in the family its releases are listed
+    under by kubeprep.os_release's rule, and each supported platform gets that family."""
+    from kubeprep.os_release import is_rhel_family
+    from kubeprep.settings import SUPPORTED_RELEASES
+
+    assert {family: {distro: is_rhel_family(distro, "") for distro in releases}
+            for family, releases in SUPPORTED_RELEASES.items()} == {
+        "rhel": {"rocky": True, "almalinux": True, "rhel": True},
+        "debian": {"debian": False, "ubuntu": False},
+    }
+    for name in ("rocky-8.10", "alma-9.4", "rhel-9.4", "debian-12", "ubuntu-24.04"):
+        meta = release(name)["release_meta"]
+        rhel = is_rhel_family(meta["ID"], meta.get("ID_LIKE", ""))
+        assert platform_from_release(HOST, release(name)).family == ("rhel" if rhel else "debian")
+
+
+@pytest.mark.parametrize("meta", [
+    {"ID": "centos", "ID_LIKE": "rhel fedora", "VERSION_ID": "9"},
+    {"ID": "fedora", "VERSION_ID": "40"},
+    {"ID": "ol", "ID_LIKE": "fedora", "VERSION_ID": "9.4"},
+    {"ID": "rocky", "ID_LIKE": "rhel centos fedora", "VERSION_ID": "10.0"},
+    {"ID": "scientific", "ID_LIKE": "rhel centos fedora", "VERSION_ID": "8"},
+    {"ID": "ubuntu", "ID_LIKE": "debian", "VERSION_ID": "23.10"},
+    {"ID": "linuxmint", "ID_LIKE": "ubuntu debian", "VERSION_ID": "22.04"},
+    {"ID": "debian", "ID_LIKE": "rhel", "VERSION_ID": "12"},
+])
+def test_the_rhel_family_s_other_members_stay_unsupported(meta):
+    """The family rule says dnf, not supported: CentOS, Fedora, Oracle Linux and a release
+    kubeprep does not list are refused, as an Ubuntu derivative is, and an os-release whose
+    ID_LIKE puts Debian in the RHEL family."""
+    with pytest.raises(DataError, match=r"^cp1\.lab: unsupported platform "):
+        platform_from_release(HOST, {"name": meta["ID"], "release_meta": meta})
+
+
 def test_unknown_release_refused():
     with pytest.raises(DataError, match=r"^cp1\.lab: unsupported platform 'unknown'"):
         platform_from_release(HOST, LinuxDistribution.default())

@@ -229,7 +229,7 @@ def check_others(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     commands = " && ".join(firewall.stop for firewall in found)
     rerun = "pyinfra inventory.py tasks/firewall.py"
     fix = (f"{rerun} again (firewall_disable_others = True stops and disables them)"
-           if spec.disable_other_firewalls else
+           if spec.firewall_disable_others else
            f"set firewall_disable_others = True and run {rerun}")
     return [Result(
         "others", ERROR,

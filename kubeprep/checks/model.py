@@ -1,7 +1,8 @@
 """The readiness check's model: levels, the table's columns, what a node should be (NodeSpec),
 a node with its facts and results (Node), reachability paths and their results, the Report.
 
-Pure Python, no pyinfra, no ``facts`` imports.
+Pure Python, no pyinfra, no ``facts`` imports; NodeSpec's data keys are typed as kubeprep.settings
+stores them (``key_view``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from kubeprep.settings import key_view
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 LEVELS = (OK, WARNING, ERROR)
@@ -32,26 +35,29 @@ class Result:
 
 
 @dataclass(frozen=True)
-class NodeSpec:
-    """What a node should be: its role and data (built from kubeprep.settings.Settings)."""
+class _DerivedSpec:
+    """What a node should be: its role, what follows from its data and the inventory (these
+    fields), and the data keys the checks read (``KEYS``, one field per key as
+    ``kubeprep.settings.Settings`` stores them; kubeprep.fleet.readiness builds one from the Settings)."""
+
+    KEYS = (
+        "swap", "selinux_mode", "kernel_modules", "kernel_sysctls",
+        "firewall_disable_others",  # tasks/firewall.py stops the other firewalls
+        "cluster_address",  # None: the node's default route's address
+        "cni_pod_cidr", "cni_service_cidr", "kubernetes_version",
+        "cgroup_driver",  # containerd's SystemdCgroup and the kubelet's cgroupDriver
+    )
 
     role: str
-    swap: str
-    selinux_mode: str
-    kernel_modules: tuple[str, ...]
-    kernel_sysctls: tuple[tuple[str, str], ...]
-    disable_other_firewalls: bool  # firewall_disable_others: tasks/firewall.py stops them
     public_ports: tuple[str, ...]  # the public zone's (firewall_zone, else the default zone)
     cluster_zone: str | None  # the nodes-only zone; None: every port is public
     cluster_ports: tuple[str, ...]  # the cluster zone's
     cluster_sources: tuple[str, ...] | None  # every node's address; None: not known
     protocols: tuple[str, ...]  # the CNI's: in the cluster zone, else in the public zone
     nodes_only_ports: tuple[str, ...]  # ports only nodes may reach (not also public ports)
-    cluster_address: str | None  # the data's address of this node; None: its default route's
-    pod_cidr: str
-    service_cidr: str
-    kubernetes_version: str
-    cgroup_driver: str  # containerd's SystemdCgroup and the kubelet's cgroupDriver
+
+
+NodeSpec = key_view("NodeSpec", _DerivedSpec, __name__)
 
 
 @dataclass

@@ -446,7 +446,7 @@ def check_proxy(
             continue
         no_proxy = variables.get("NO_PROXY") or variables.get("no_proxy") or ""
         entries = [entry.strip().lower() for entry in no_proxy.split(",") if entry.strip()]
-        wanted = [*node_addresses, spec.pod_cidr, spec.service_cidr]
+        wanted = [*node_addresses, spec.cni_pod_cidr, spec.cni_service_cidr]
         missing = [target for target in wanted if not _no_proxy_covers(entries, target)]
         where = "the SSH session's environment" if source == "env" else source
         if not missing:

@@ -12,6 +12,7 @@ from kubeprep.facts.network import InterfaceAddresses
 from kubeprep.facts.other_firewalls import OtherFirewalls
 from kubeprep.facts.sshd import SshdPorts
 from kubeprep.firewalls import (
+    KUBERNETES_SERVICES,
     broken_zone_files,
     firewalld_failed_error,
     other_firewalls,
@@ -47,17 +48,19 @@ def firewall() -> None:
     settings, platform = checked
     # Nothing read here changes before the firewall task runs: each problem stops the host here,
     # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
-    # zones: every zone the operations below change, a read they share. One round trip for all.
-    names = firewalld.zone_names([
+    # zones: every zone the operations below change, with firewalld's Kubernetes service
+    # definitions (a service a zone lists opens their ports), a read they share. One round trip
+    # for all.
+    arguments = firewalld.read_arguments([
         settings.firewall_zone,
         *([settings.firewall_cluster_zone] if settings.firewall_cluster_only else []),
         *(["trusted"] if settings.trusted_sources else []),
-    ])
+    ], KUBERNETES_SERVICES)
     sshd_ports, found_firewalls, zones, interfaces = reads.read_together(
-        (SshdPorts, {}), (OtherFirewalls, {}), (FirewalldZones, {"zones": names}),
+        (SshdPorts, {}), (OtherFirewalls, {}), (FirewalldZones, arguments),
         (InterfaceAddresses, {}),
     )
-    firewalld.keep_zones(names, zones)
+    firewalld.keep_zones(arguments, zones)
     others = other_firewalls(found_firewalls)
     # Zone files a power cut left half-written (firewalld then runs on its stock config): set
     # aside below, where that is enough to make firewalld load its config again.

@@ -1,12 +1,12 @@
 """firewalld's zones as they stand: one zone (``FirewalldZone``) or several (``FirewalldZones``),
-runtime and permanent, with the Kubernetes service definitions; and the readers NodeReadiness
+runtime and permanent, with the service definitions asked for; and the readers NodeReadiness
 composes (a zone's file and runtime config, the zones bound to an interface). The runtime config
 comes over D-Bus where it can (``busctl``), else from ``firewall-cmd``."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
@@ -33,18 +33,34 @@ _LIST_ALL_KEYS = ("services", "ports", "sources", "protocols")
 IF_FIREWALLD_RUNS = 'if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then'
 
 
-# The Kubernetes service definitions firewalld ships (kube*.xml, etcd-*.xml; firewalld >= 1.2).
-KUBERNETES_SERVICE_FILES = (
-    "/usr/lib/firewalld/services/kube*.xml /usr/lib/firewalld/services/etcd-*.xml"
-    " /etc/firewalld/services/kube*.xml /etc/firewalld/services/etcd-*.xml"
+# Prints the definition of each service named after it (``--- service NAME``, then the file:
+# /etc/firewalld/services' where it has a non-empty one, else the package's), then of each
+# service those include (``<include service="NAME"/>``), each once. One process for them all,
+# not one per file (each costs ~0.1 s on a small VM).
+_SERVICE_DEFINITIONS = (
+    "awk 'BEGIN { for (i = 1; i < ARGC; i++) queue[++n] = ARGV[i];"
+    " for (i = 1; i <= n; i++) { name = queue[i];"
+    " if ((name in seen) || name !~ /^[A-Za-z0-9_.-]+$/) continue; seen[name] = 1;"
+    ' file = "/etc/firewalld/services/" name ".xml"; got = (getline line < file);'
+    ' if (got <= 0) { close(file); file = "/usr/lib/firewalld/services/" name ".xml";'
+    " got = (getline line < file) }"
+    ' if (got <= 0) { close(file); continue } print "--- service " name;'
+    " while (got > 0) { print line; rest = line;"
+    ' while (match(rest, /<include[^>]*service="[^"]*"/)) {'
+    ' inc = substr(rest, RSTART, RLENGTH); sub(/.*service="/, "", inc); sub(/"$/, "", inc);'
+    " queue[++n] = inc; rest = substr(rest, RSTART + RLENGTH) }"
+    " got = (getline line < file) } close(file) } }'"
 )
-# Lists the definitions, /etc after /usr/lib so that an edited copy wins; one process, not one
-# per file (each costs ~0.1 s on a small VM).
-SERVICE_DEFINITIONS = (
-    "awk 'FNR == 1 { name = FILENAME; sub(/.*\\//, \"\", name); sub(/\\.xml$/, \"\", name);"
-    " print \"--- service \" name } { print }'"
-    f" {KUBERNETES_SERVICE_FILES} 2>/dev/null"
-)
+
+
+def service_definitions_command(services: Sequence[str]) -> list[StringCommand]:
+    """The command that prints the definitions of ``services`` and of the services they
+    include; none for no services. Read with parse_service_definitions()."""
+    if not services:
+        return []
+    return [StringCommand(
+        _SERVICE_DEFINITIONS, *(QuoteString(service) for service in services), "2>/dev/null;",
+    )]
 
 
 class ZoneConfigDict(TypedDict):
@@ -104,8 +120,8 @@ def zone_runtime_command(variable: str) -> str:
 class FirewalldZone(FactBase[FirewalldZoneDict]):
     """
     Returns whether firewalld is installed, active and enabled, one zone's runtime and permanent
-    ports, services, sources and protocols, and the ports of the Kubernetes service
-    definitions on the host (``kube*``, ``etcd-*``, includes resolved), in one round trip.
+    ports, services, sources and protocols, and the ports of the service definitions asked for
+    (``service_ports``, includes resolved), in one round trip.
     For a zone that does not exist, ``zones`` lists the zones the host has (their files);
     otherwise it is empty.
 
@@ -120,6 +136,8 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
     refusing every permanent change.
 
     + zone: the zone to read; the default zone from ``firewalld.conf`` when omitted
+    + services: the services whose definitions to read, with the services they include (a copy
+      in ``/etc/firewalld/services`` before the package's); none when omitted
 
     .. code:: python
 
@@ -160,7 +178,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
         }
 
     @override
-    def command(self, zone: str | None = None) -> StringCommand:
+    def command(self, zone: str | None = None, services: Sequence[str] = ()) -> StringCommand:
         return StringCommand(
             "command -v firewall-cmd >/dev/null 2>&1 || exit 0;",
             'active=$(systemctl is-active firewalld 2>/dev/null); echo "active=$active";',
@@ -172,7 +190,7 @@ class FirewalldZone(FactBase[FirewalldZoneDict]):
             ' || [ -e "/usr/lib/firewalld/zones/$zone.xml" ]',
             ' || { echo "--- zones"; ls /usr/lib/firewalld/zones /etc/firewalld/zones 2>/dev/null'
             " | sed -n 's/[.]xml$//p'; };",
-            f"{SERVICE_DEFINITIONS};",
+            *service_definitions_command(services),
             'echo "--- runtime";',
             'if [ "$active" = active ]; then', zone_runtime_command("zone"), "fi;",
             # firewalld's state, where the zone's files are, and its copy of the /etc one.
@@ -286,7 +304,8 @@ def parse_service_xml(text: str) -> tuple[list[str], list[str]] | None:
 
 
 def parse_service_definitions(lines: list[str]) -> dict[str, list[str]]:
-    """What ``SERVICE_DEFINITIONS`` prints, as each service's ports with its includes resolved."""
+    """What ``service_definitions_command`` prints, as each service's ports with its includes
+    resolved."""
     return _service_ports(marked_sections(lines, "", ("service",)))
 
 
@@ -334,6 +353,7 @@ class FirewalldZones(FactBase[dict[str, FirewalldZoneDict]]):
     firewall task needs, read once and shared by its operations.
 
     + zones: the zones to read; ``""`` for the default zone from ``firewalld.conf``
+    + services: the services whose definitions each zone's read holds, as ``FirewalldZone``'s
 
     .. code:: python
 
@@ -349,12 +369,12 @@ class FirewalldZones(FactBase[dict[str, FirewalldZoneDict]]):
         return {}
 
     @override
-    def command(self, zones: list[str]) -> StringCommand:
+    def command(self, zones: list[str], services: Sequence[str] = ()) -> StringCommand:
         parts: list[StringCommand | str] = []
         for zone in zones:
             # Each zone's read in a subshell: its "exit 0" (firewalld absent) ends only that one.
             parts += ["echo", QuoteString(f"{_ZONE_MARK}{zone}"), "; (",
-                      FirewalldZone().command(zone or None), ");"]
+                      FirewalldZone().command(zone or None, services), ");"]
         return StringCommand(*parts, "true")
 
     @override

@@ -6,6 +6,8 @@ the tools, kubeadm's leftovers, the proxy) are read here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
@@ -23,7 +25,6 @@ from kubeprep.facts.containerd import (
 )
 from kubeprep.facts.firewalld import (
     IF_FIREWALLD_RUNS,
-    SERVICE_DEFINITIONS,
     InterfaceZoneDict,
     ZoneConfigDict,
     choose_zone,
@@ -32,6 +33,7 @@ from kubeprep.facts.firewalld import (
     parse_runtime,
     parse_service_definitions,
     parse_zone_file,
+    service_definitions_command,
     zone_file_command,
     zone_runtime_command,
 )
@@ -140,9 +142,11 @@ def _mark(name: str) -> str:
     return f"echo '{_MARK}{name}';"
 
 
-def _read_firewalld(zone: str | None, cluster_zone: str | None) -> list[StringCommand | str]:
+def _read_firewalld(
+    zone: str | None, cluster_zone: str | None, services: Sequence[str],
+) -> list[StringCommand | str]:
     """Where firewall-cmd is installed: whether firewalld runs, the zone and the cluster zone
-    the check asks for, the zones bound to an interface, the Kubernetes service definitions."""
+    the check asks for, the zones bound to an interface, the definitions of ``services``."""
     cluster = [
         StringCommand("cluster_zone=", QuoteString(cluster_zone), _separator=""),
         '; echo "cluster_zone=$cluster_zone";',
@@ -155,7 +159,7 @@ def _read_firewalld(zone: str | None, cluster_zone: str | None) -> list[StringCo
         *_read_zone("zone", "firewall"),
         *(_read_zone("cluster_zone", "cluster") if cluster_zone else []),
         *interface_zones_command(_mark),
-        _mark("firewall_services"), f"{SERVICE_DEFINITIONS}; fi;",
+        _mark("firewall_services"), *service_definitions_command(services), "fi;",
     ]
 
 
@@ -173,7 +177,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     Returns, in one round trip and without changing anything, what kubeadm and the kubelet need
     from a node: swap, sysctls (live and persisted), kernel modules (loaded, built in, loadable,
     persisted), SELinux, firewalld (one or two zones, runtime and permanent, and the ports of the
-    Kubernetes service definitions; the default zone and every zone bound to an interface, now
+    service definitions asked for; the default zone and every zone bound to an interface, now
     or in its file, with both configs), CPUs, memory, hostname, product_uuid, MAC addresses,
     cgroup version, kernel, binaries, listening TCP ports, the python to run a probe listener
     with, the node's IP addresses, what an earlier kubeadm run left (``KUBEADM_LEFTOVERS``,
@@ -198,6 +202,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     + cluster_zone: a second zone to read (the nodes-only zone); none when omitted
     + cni_bin_dir: the CNI plugins directory to list; the platform's when omitted (the RHEL
       family's ``/opt/cni/bin``, by ``kubeprep.os_release``'s rule, else ``/usr/lib/cni``)
+    + services: the firewalld services whose definitions to read, with those they include
+      (``service_ports``); none when omitted
 
     .. code:: python
 
@@ -299,6 +305,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
         zone: str | None = None,
         cluster_zone: str | None = None,
         cni_bin_dir: str | None = None,
+        services: Sequence[str] = (),
     ) -> StringCommand:
         conf = " ".join(f"{root}/{{kind}}.d/*.conf" for root in _CONF_DIRS)
         cni = (
@@ -316,7 +323,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             _mark("sysctl_files"),
             f"grep -sHE {_SETTING_LINE} {conf.format(kind='sysctl')} /etc/sysctl.conf;",
             _mark("selinux"), f"{SELINUX_COMMAND};",
-            *_read_firewalld(zone, cluster_zone),
+            *_read_firewalld(zone, cluster_zone, services),
             _mark("cpus"), "nproc 2>/dev/null;",
             _mark("memory"), "grep '^MemTotal:' /proc/meminfo;",
             _mark("hostname"), "uname -n;",
@@ -419,8 +426,8 @@ def _binaries(lines: list[str]) -> dict[str, str | None]:
 
 
 def _firewall(sections: dict[str, list[str]]) -> FirewallDict:
-    """firewalld's sections: the zone (and the cluster zone) the check asks for, the Kubernetes
-    service definitions, the default zone and the zones bound to an interface."""
+    """firewalld's sections: the zone (and the cluster zone) the check asks for, the service
+    definitions asked for, the default zone and the zones bound to an interface."""
     head = parse_settings_lines(sections["firewalld"])
     active = head.get("active") == "active"
     zone, cluster_zone = head.get("zone") or None, head.get("cluster_zone") or None

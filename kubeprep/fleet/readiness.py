@@ -50,6 +50,7 @@ from kubeprep.checks.probes import (
 )
 from kubeprep.errors import DataError
 from kubeprep.facts.readiness import NodeReadiness
+from kubeprep.firewalls import KUBERNETES_SERVICES
 from kubeprep.fleet.hosts import cluster_addresses
 from kubeprep.fleet.remote import run_on
 from kubeprep.keys import BY_NAME
@@ -116,22 +117,13 @@ def gather() -> None:
     cluster_zone = settings.firewall_cluster_zone if settings.firewall_cluster_only else None
     spec = NodeSpec(
         role=settings.role,
-        swap=settings.swap,
-        selinux_mode=settings.selinux_mode,
-        disable_other_firewalls=settings.firewall_disable_others,
-        kernel_modules=settings.kernel_modules,
-        kernel_sysctls=settings.kernel_sysctls,
         public_ports=tuple(settings.public_ports),
         cluster_zone=cluster_zone,
         cluster_ports=tuple(settings.cluster_zone_ports) if cluster_zone else (),
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
         nodes_only_ports=_nodes_only_ports(settings),
-        cluster_address=settings.cluster_address,
-        pod_cidr=settings.cni_pod_cidr,
-        service_cidr=settings.cni_service_cidr,
-        kubernetes_version=settings.kubernetes_version,
-        cgroup_driver=settings.cgroup_driver,
+        **{name: getattr(settings, name) for name in NodeSpec.KEYS},
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
     modules = list(dict.fromkeys(["overlay", "br_netfilter", *settings.kernel_modules]))
@@ -139,6 +131,7 @@ def gather() -> None:
         NodeReadiness, modules=modules, sysctls=sysctls, binaries=list(BINARIES),
         zone=settings.firewall_zone, cluster_zone=cluster_zone,
         cni_bin_dir=settings.containerd_cni_bin_dir,  # None: the platform's, as tasks/runtime.py
+        services=list(KUBERNETES_SERVICES),  # the ports of those a zone lists count
     )
     fleet.nodes[host.name] = Node(host.name, settings.role, spec, facts, cluster_address=address)
 

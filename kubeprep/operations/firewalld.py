@@ -2,14 +2,15 @@
 Manage firewalld zones, ports, sources and protocols, runtime and permanent: over firewalld's
 D-Bus API while it runs, with ``firewall-offline-cmd`` while it is stopped.
 
-The operations share one read of a host's zones (``kubeprep.fleet.reads``) until one of them changes
-them; a caller that reads the zones with other facts shares its read through ``keep_zones()``.
+The operations share one read of a host's zones (``kubeprep.fleet.reads``) until one of them
+changes them; a caller that reads the zones with other facts (with ``read_arguments()``) shares
+its read through ``keep_zones()``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from pyinfra import host
 from pyinfra.api import OperationTypeError, OperationValueError, StringCommand, operation
@@ -55,25 +56,33 @@ _METHODS = {
 }
 
 
-def zone_names(zones: list[str | None]) -> list[str]:
-    """What ``FirewalldZones`` reads for ``zones`` (``None``: the default zone) on the current
-    host: them and every zone read before, so that one read serves every operation."""
-    known = reads.last_arguments(FirewalldZones).get("zones", [])
-    return list(dict.fromkeys([*known, *(zone or "" for zone in zones)]))
+def read_arguments(
+    zones: list[str | None], services: Sequence[str] = (),
+) -> dict[str, list[str]]:
+    """The arguments of the ``FirewalldZones`` read of ``zones`` (``None``: the default zone)
+    with the definitions of ``services`` on the current host: them and every zone and service
+    read before, so that one read serves every operation."""
+    known = reads.last_arguments(FirewalldZones)
+    return {
+        "zones": list(dict.fromkeys([*known.get("zones", []), *(zone or "" for zone in zones)])),
+        "services": list(dict.fromkeys([*known.get("services", []), *services])),
+    }
 
 
-def keep_zones(names: list[str], read: dict[str, FirewalldZoneDict]) -> None:
-    """Share ``read`` (``FirewalldZones`` of ``names``) with the operations here."""
-    reads.keep(FirewalldZones, read, zones=names)
-    _drop_unless_installed(names, read)
+def keep_zones(arguments: dict[str, list[str]], read: dict[str, FirewalldZoneDict]) -> None:
+    """Share ``read`` (``FirewalldZones`` with ``arguments``) with the operations here."""
+    reads.keep(FirewalldZones, read, **arguments)
+    _drop_unless_installed(arguments["zones"], read)
 
 
-def read_zones(zones: list[str | None]) -> dict[str, FirewalldZoneDict]:
-    """The current host's ``zones`` (``None``: the default zone) and any read before, in one
-    round trip unless a read still holds them all."""
-    names = zone_names(zones)
-    read = reads.shared_fact(FirewalldZones, zones=names)
-    _drop_unless_installed(names, read)
+def read_zones(
+    zones: list[str | None], services: Sequence[str] = (),
+) -> dict[str, FirewalldZoneDict]:
+    """The current host's ``zones`` (``None``: the default zone) with the definitions of
+    ``services``, and any read before, in one round trip unless a read still holds them all."""
+    arguments = read_arguments(zones, services)
+    read = reads.shared_fact(FirewalldZones, **arguments)
+    _drop_unless_installed(arguments["zones"], read)
     return read
 
 
@@ -155,8 +164,10 @@ def _service_error(value: object) -> str | None:
     return "expected a firewalld service name such as 'kube-worker'"
 
 
-def _zone_state(zone: str | None) -> tuple[FirewalldZoneDict, str]:
-    state = read_zones([zone])[zone or ""]
+def _zone_state(
+    zone: str | None, services: Sequence[str] = (),
+) -> tuple[FirewalldZoneDict, str]:
+    state = read_zones([zone], services)[zone or ""]
     return state, zone or state["zone"] or "public"
 
 
@@ -340,7 +351,11 @@ def ports(
       lists them (single ports, ranges that hold them), with the services that open any of them;
       numbers also in ``ports`` stay open
     + services: services to open ports through, in this order: each one that opens only listed
-      ports, one not open yet, is added (``FirewalldZone`` reads the ``kube*`` and ``etcd-*`` ones)
+      ports, one not open yet, is added
+
+    A service, listed here or in the zone, counts by the ports of its definition where the read
+    of the zone holds it: the definitions of ``services`` are read with the zone, and a caller
+    that reads more (those a zone may list) shares its read through ``keep_zones()``.
 
     While firewalld runs, the runtime config is changed before the permanent one (one command of
     D-Bus calls), so the ports are open at once and no reload is needed. While it is stopped,
@@ -362,7 +377,7 @@ def ports(
     wanted = _check_list("ports", ports, port_error)
     closing = minus(_check_list("close", close or [], port_error), wanted)
     tried = _check_list("services", services or [], _service_error)
-    state, zone_name = _zone_state(zone)
+    state, zone_name = _zone_state(zone, tried)
     chosen_services = _service_plan(tried, wanted, state)
 
     def unwanted(listed: list[str]) -> list[str]:
