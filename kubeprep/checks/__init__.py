@@ -1,5 +1,5 @@
 """The readiness check (check.py) in pure Python: facts of every node (+ its data, + the fleet)
-in, results out. No pyinfra, no ``facts`` imports: the checks take the fact's dict.
+in, results out. No pyinfra, no ``kubeprep.facts`` imports: the checks take the fact's dict.
 
 - ``model``: levels, columns, NodeSpec, Node, Path, PathResult, Report
 - ``node``: one small function per node check, and their registry ``NODE_CHECKS``

@@ -1,7 +1,7 @@
 """The readiness check's model: levels, the table's columns, what a node should be (NodeSpec),
 a node with its facts and results (Node), reachability paths and their results, the Report.
 
-Pure Python, no pyinfra, no ``facts`` imports; NodeSpec's data keys are typed as kubeprep.settings
+Pure Python, no pyinfra, no ``kubeprep.facts`` imports; NodeSpec's data keys are typed as kubeprep.settings
 stores them (``key_view``).
 """
 
