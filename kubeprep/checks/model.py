@@ -1,8 +1,8 @@
 """The readiness check's model: levels, the table's columns, what a node should be (NodeSpec),
 a node with its facts and results (Node), reachability paths and their results, the Report.
 
-Pure Python, no pyinfra, no ``kubeprep.facts`` imports; NodeSpec's data keys are typed as kubeprep.settings
-stores them (``key_view``).
+Pure Python, no pyinfra, no ``kubeprep.facts`` imports; NodeSpec's data keys are typed as
+kubeprep.settings stores them (``key_view``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Result:
 class _DerivedSpec:
     """What a node should be: its role, what follows from its data and the inventory (these
     fields), and the data keys the checks read (``KEYS``, one field per key as
-    ``kubeprep.settings.Settings`` stores them; kubeprep.fleet.readiness builds one from the Settings)."""
+    ``kubeprep.settings.Settings`` stores them; kubeprep.fleet.readiness builds one from the
+    Settings)."""
 
     KEYS = (
         "swap", "selinux_mode", "kernel_modules", "kernel_sysctls",
