@@ -8,7 +8,8 @@ the report and writes the JSON; every host then fails its operation when it has 
 pyinfra exits non-zero.
 
 The pyinfra internal relied on: ``pyinfra.context.ctx_state.get()``, the ``State`` behind the
-``state`` proxy, which keys the run's fleet. Commands on the hosts go through ``kubeprep.fleet.remote``.
+``state`` proxy, which keys the run's fleet. Commands on the hosts go through
+``kubeprep.fleet.remote``.
 """
 
 from __future__ import annotations
