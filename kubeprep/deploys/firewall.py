@@ -7,12 +7,13 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, dnf, server, systemd
 
 from kubeprep.errors import DataError
-from kubeprep.facts.firewalld import FirewalldZones
+from kubeprep.facts.firewalld import FirewalldZoneDict, FirewalldZones
 from kubeprep.facts.network import InterfaceAddresses
 from kubeprep.facts.other_firewalls import OtherFirewalls
 from kubeprep.facts.sshd import SshdPorts
 from kubeprep.firewalls import (
     KUBERNETES_SERVICES,
+    OtherFirewall,
     broken_zone_files,
     firewalld_failed_error,
     other_firewalls,
@@ -23,7 +24,12 @@ from kubeprep.fleet import reads
 from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
 from kubeprep.operations import firewalld
-from kubeprep.settings import ssh_lockout_error, trusted_networks_error
+from kubeprep.settings import (
+    Platform,
+    Settings,
+    ssh_lockout_error,
+    trusted_networks_error,
+)
 
 
 @deploy("Firewall", data_defaults=deploy_defaults())
@@ -46,11 +52,34 @@ def firewall() -> None:
     if not checked:
         return
     settings, platform = checked
-    # Nothing read here changes before the firewall task runs: each problem stops the host here,
+    sshd_ports, others, zones, interfaces = _read_firewall_facts(settings)
+    nodes = settings.firewall_cluster_only and cluster_addresses()
+    refusal = (_host_error(settings, sshd_ports, others, zones)
+               or _nodes_error(settings, nodes, interfaces))
+    if refusal:
+        refuse(refusal)
+        return
+    # firewalld's whole-role definitions (>= 1.2), tried in this order where one opens only
+    # listed ports.
+    services = ["kube-control-plane-secure", "kube-worker"] if settings.firewall_services else []
+    _install_firewalld(platform, others, broken_zone_files(zones))
+    # Operation names are the same for every host (pyinfra names an operation once for all).
+    # While firewalld is stopped every change below goes into the permanent config, so SSH is
+    # open the moment it starts; while it runs, each change is made at runtime first.
+    cluster_nodes = nodes if isinstance(nodes, list) else []
+    _open_to_nodes(settings, cluster_nodes, services)
+    _open_public_ports(settings, bool(cluster_nodes), services)
+
+
+def _read_firewall_facts(
+    settings: Settings,
+) -> tuple[list[int], list[OtherFirewall], dict[str, FirewalldZoneDict], list[str]]:
+    """sshd's ports, the other firewalls, the zones and the interface addresses, in one read."""
+    # Nothing read here changes before the firewall task runs: each problem stops the host
     # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
-    # zones: every zone the operations below change, with firewalld's Kubernetes service
-    # definitions (a service a zone lists opens their ports), a read they share. One round trip
-    # for all.
+    # zones: every zone the firewall task's operations change, with firewalld's Kubernetes
+    # service definitions (a service a zone lists opens their ports), a read they share. One
+    # round trip for all.
     arguments = firewalld.read_arguments([
         settings.firewall_zone,
         *([settings.firewall_cluster_zone] if settings.firewall_cluster_only else []),
@@ -61,28 +90,38 @@ def firewall() -> None:
         (InterfaceAddresses, {}),
     )
     firewalld.keep_zones(arguments, zones)
-    others = other_firewalls(found_firewalls)
-    # Zone files a power cut left half-written (firewalld then runs on its stock config): set
-    # aside below, where that is enough to make firewalld load its config again.
-    broken = broken_zone_files(zones)
+    return sshd_ports, other_firewalls(found_firewalls), zones, interfaces
+
+
+def _host_error(
+    settings: Settings,
+    sshd_ports: list[int],
+    others: list[OtherFirewall],
+    zones: dict[str, FirewalldZoneDict],
+) -> DataError | None:
+    """What refuses this host's firewall: firewalld failed, an SSH lockout, a bad zone, others."""
     cluster_zone = settings.firewall_cluster_zone if settings.firewall_cluster_only else None
-    problem = (
+    return (
         firewalld_failed_error(host.name, zones, cluster_zone)
         or ssh_lockout_error(host.name, sshd_ports, settings)
         or zone_error(host.name, settings.firewall_zone, zones[settings.firewall_zone or ""])
-        or (not settings.firewall_disable_others and other_firewalls_error(host.name, others))
+        or (None if settings.firewall_disable_others else other_firewalls_error(host.name, others))
     )
-    nodes = settings.firewall_cluster_only and cluster_addresses()
+
+
+def _nodes_error(
+    settings: Settings, nodes: list[str] | DataError | bool, interfaces: list[str],
+) -> DataError | None:
+    """What refuses the nodes-only zone: no node addresses, or trusted networks that hold one."""
+    if isinstance(nodes, DataError):
+        return nodes
     # The pod and service networks go into the trusted zone: neither may hold any node's address,
     # nor overlap the network this node reaches the others on.
-    untrusted = isinstance(nodes, list) and trusted_networks_error(settings, nodes, interfaces)
-    refusal = problem or (nodes if isinstance(nodes, DataError) else untrusted)
-    if refusal:
-        refuse(refusal)
-        return
-    # firewalld's whole-role definitions (>= 1.2), tried in this order where one opens only
-    # listed ports.
-    services = ["kube-control-plane-secure", "kube-worker"] if settings.firewall_services else []
+    return trusted_networks_error(settings, nodes, interfaces) if isinstance(nodes, list) else None
+
+
+def _install_firewalld(platform: Platform, others: list[OtherFirewall], broken: list[str]) -> None:
+    """Stop the other firewalls, install firewalld, set aside the zone files it cannot load."""
     if others:
         # Before firewalld is installed (Debian's package starts it): each goes now and at boot.
         server.shell(
@@ -95,14 +134,17 @@ def firewall() -> None:
         apt.packages(
             name="Install firewalld", packages=["firewalld"], update=True, cache_time=86400,
         )
+    # Zone files a power cut left half-written (firewalld then runs on its stock config): set
+    # aside, where that is enough to make firewalld load its config again.
     if broken:
         firewalld.loadable_zone_files(
             name="Set aside zone files firewalld cannot load",
             zones=[key or None for key in broken],
         )
-    # Operation names are the same for every host (pyinfra names an operation once for all).
-    # While firewalld is stopped every change below goes into the permanent config, so SSH is
-    # open the moment it starts; while it runs, each change is made at runtime first.
+
+
+def _open_to_nodes(settings: Settings, nodes: list[str], services: list[str]) -> None:
+    """The cluster zone for ``nodes`` (if any) with their ports, the CNI's protocols, trust."""
     node_zone = settings.firewall_cluster_zone if nodes else settings.firewall_zone
     if nodes:
         firewalld.zone(name="Create the cluster zone", zone=settings.firewall_cluster_zone)
@@ -132,6 +174,10 @@ def firewall() -> None:
             sources=settings.trusted_sources,
             zone="trusted",
         )
+
+
+def _open_public_ports(settings: Settings, cluster_zone: bool, services: list[str]) -> None:
+    """SSH and the public ports open (the node ports closed if ``cluster_zone``), firewalld on."""
     # Last, once the nodes reach their ports through the cluster zone: the nodes-only ports
     # close to everyone else.
     firewalld.ports(
@@ -139,7 +185,7 @@ def firewall() -> None:
         ports=settings.public_ports,
         zone=settings.firewall_zone,
         prune=settings.firewall_prune,
-        close=list(settings.node_ports) if nodes else [],
+        close=list(settings.node_ports) if cluster_zone else [],
         services=services,
     )
     # pyinfra's own check reads two facts: this one is the zones' read the operations share.
