@@ -27,7 +27,7 @@ from kubeprep.containerd import (
     render_config,
     render_hosts,
 )
-from kubeprep.facts.containerd import ContainerdState
+from kubeprep.facts.containerd import ContainerdState, ContainerdStateDict
 
 UNIT = "containerd.service"
 
@@ -88,48 +88,71 @@ def configured(
         raise OperationValueError(f"cgroup_driver must be one of {', '.join(CGROUP_DRIVERS)}")
     mirrors = registry_mirrors or {}
     state = host.get_fact(ContainerdState, cni_bin_dir=cni_bin_dir)
-
-    version = parse_version(state["version"])
-    if version is None:
-        if host.state.is_executing:
-            raise OperationError(f"containerd is not installed ({state['version'] or 'absent'})")
-        version = parse_version(planned_version) or (1, 0, 0)
-
+    version = _version_to_plan(state, planned_version)
     config = render_config(version, cgroup_driver, sandbox_image, cni_bin_dir, bool(mirrors))
     rewrite = not _same_meaning(state["config"], config)
-    commands: list = []
-    if rewrite:
-        if state["config"] is None:
-            commands.append(StringCommand("mkdir -p", QuoteString(CONFIG_PATH.rsplit("/", 1)[0])))
-        commands += _upload(config, CONFIG_PATH)
-
-    for registry, urls in mirrors.items():
-        hosts = render_hosts(registry, urls)
-        if not _same_meaning(state["hosts"].get(registry), hosts):
-            commands.append(StringCommand("mkdir -p", QuoteString(f"{CERTS_DIR}/{registry}")))
-            commands += _upload(hosts, f"{CERTS_DIR}/{registry}/hosts.toml")
-    for registry, text in state["hosts"].items():
-        if registry not in mirrors and text.startswith(HEADER):
-            directory = f"{CERTS_DIR}/{registry}"
-            commands.append(StringCommand("rm -f", QuoteString(f"{directory}/hosts.toml")))
-            commands.append(
-                StringCommand("rmdir --ignore-fail-on-non-empty", QuoteString(directory)),
-            )
-
-    running = state["active"] == "active"
-    # A config written after the daemon started (a run cut short before its restart).
-    stale = (running and state["config_mtime"] is not None and state["started"] is not None
-             and state["started"] < state["config_mtime"])
-    if not running:
-        commands.append(f"systemctl start {UNIT}")
-    elif rewrite or stale:
-        commands.append(f"systemctl restart {UNIT}")
-    if state["enabled"] != "enabled":
-        commands.append(f"systemctl enable {UNIT}")
-
+    commands = [
+        *(_config_commands(config, state["config"] is None) if rewrite else []),
+        *_hosts_commands(state["hosts"], mirrors),
+        *_service_commands(state, restart=rewrite),
+    ]
     if not commands:
         host.noop(
             f"{CONFIG_PATH} is as kubeprep writes it for containerd {state['version']}, "
             "which runs with it and is enabled",
         )
     yield from commands
+
+
+def _version_to_plan(
+    state: ContainerdStateDict, planned_version: str | None,
+) -> tuple[int, int, int]:
+    """The installed version, else (only in a dry run) ``planned_version`` or 1.0.0."""
+    version = parse_version(state["version"])
+    if version is None:
+        if host.state.is_executing:
+            raise OperationError(f"containerd is not installed ({state['version'] or 'absent'})")
+        version = parse_version(planned_version) or (1, 0, 0)
+    return version
+
+
+def _config_commands(config: str, first: bool) -> list:
+    """Write ``config`` to its path, its directory made ``first`` (no config file yet)."""
+    commands: list = []
+    if first:
+        commands.append(StringCommand("mkdir -p", QuoteString(CONFIG_PATH.rsplit("/", 1)[0])))
+    return commands + _upload(config, CONFIG_PATH)
+
+
+def _hosts_commands(found: dict[str, str], mirrors: dict[str, list[str]]) -> list:
+    """Write each mirror's hosts file unless ``found`` says it; remove the others kubeprep wrote."""
+    commands: list = []
+    for registry, urls in mirrors.items():
+        hosts = render_hosts(registry, urls)
+        if not _same_meaning(found.get(registry), hosts):
+            commands.append(StringCommand("mkdir -p", QuoteString(f"{CERTS_DIR}/{registry}")))
+            commands += _upload(hosts, f"{CERTS_DIR}/{registry}/hosts.toml")
+    for registry, text in found.items():
+        if registry not in mirrors and text.startswith(HEADER):
+            directory = f"{CERTS_DIR}/{registry}"
+            commands.append(StringCommand("rm -f", QuoteString(f"{directory}/hosts.toml")))
+            commands.append(
+                StringCommand("rmdir --ignore-fail-on-non-empty", QuoteString(directory)),
+            )
+    return commands
+
+
+def _service_commands(state: ContainerdStateDict, restart: bool) -> list[str]:
+    """Start containerd, or ``restart`` it (also when it runs an older config); enable it."""
+    commands: list[str] = []
+    running = state["active"] == "active"
+    # A config written after the daemon started (a run cut short before its restart).
+    stale = (running and state["config_mtime"] is not None and state["started"] is not None
+             and state["started"] < state["config_mtime"])
+    if not running:
+        commands.append(f"systemctl start {UNIT}")
+    elif restart or stale:
+        commands.append(f"systemctl restart {UNIT}")
+    if state["enabled"] != "enabled":
+        commands.append(f"systemctl enable {UNIT}")
+    return commands
