@@ -10,6 +10,7 @@ from io import StringIO
 
 from pyinfra import host, state
 from pyinfra.api import deploy
+from pyinfra.api.host import Host
 from pyinfra.operations import files
 
 from kubeprep.errors import DataError
@@ -19,7 +20,7 @@ from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
 from kubeprep.kubeadm import control_plane_endpoint, init_config
 from kubeprep.operations import kubeadm
-from kubeprep.settings import cluster_error
+from kubeprep.settings import Settings, cluster_error
 
 
 def address_of(node) -> str | None:
@@ -51,55 +52,19 @@ def cluster() -> None:
     if not checked:
         return
     settings, _ = checked
-    kube = settings.kubernetes
-    nodes = cluster_addresses()
     control_planes = list(state.inventory.get_group("control_plane", []))
     first = control_planes[0] if control_planes else None
-    if isinstance(nodes, DataError):
-        problem = nodes
-    elif first is None:
-        problem = DataError(
-            f"{host.name}: the inventory has no control_plane host, so there is no cluster to "
-            "create or join. Fix: list the first control plane under control_plane.",
-        )
-    else:
-        # The pod network must hold a /24 per node of the whole fleet, known only here.
-        problem = cluster_error(settings, len(nodes))
-        if (not problem and host != first and first not in state.activated_hosts
-                and not joined(host)):
-            problem = DataError(
-                f"{host.name}: cannot join: the first control plane {first.name} is not in this "
-                f"run, so no join token can be made. Fix: run without --limit, or include "
-                f"{first.name}.",
-            )
+    problem = _cluster_error(settings, first)
     if problem:
         refuse(problem)
         return
     address = address_of(host)
     if host == first:
-        endpoint = control_plane_endpoint(kube, address)
-        files.put(
-            name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
-            dest=kube.kubernetes_config_file, mode="600",
-        )
-        kubeadm.init(
-            name="kubeadm init", config=kube.kubernetes_config_file,
-            upload_certs=len(control_planes) > 1,
-        )
-        kubeadm.admin_kubeconfig(
-            name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
-        )
-        if kube.cni != "none":
-            kubeadm.cni(
-                name=f"CNI {kube.cni}", cni=kube.cni, pod_cidr=kube.cni_pod_cidr,
-                manifest=kube.cni_manifest,
-            )
+        _init(settings, address, upload_certs=len(control_planes) > 1)
     # Every node has this operation, made on the first control plane and a no-op elsewhere:
     # pyinfra orders operations by each host's chain of them (then by line), so a join, the
     # next operation of a joining node, runs after it on every host.
-    pending = [node for node in state.activated_hosts
-               if node != first and set(node.groups) & {"control_plane", "workers"}
-               and not joined(node)] if host == first else []
+    pending = _not_joined(first) if host == first else []
     kubeadm.join_credentials(
         name="Fresh join credentials",
         first=first.name,
@@ -107,12 +72,67 @@ def cluster() -> None:
         certificate_key=any(node in control_planes for node in pending),
     )
     if host != first:
-        kubeadm.join(
-            name="kubeadm join", config=kube.kubernetes_config_file, address=address,
-            first=first.name, control_plane=host in control_planes,
-            timeouts=dict(kube.kubernetes_timeouts),
+        _join(settings, address, first, control_plane=host in control_planes)
+
+
+def _cluster_error(settings: Settings, first: Host | None) -> DataError | None:
+    """What refuses this node: no node addresses, no control plane, the pod network, no token."""
+    nodes = cluster_addresses()
+    if isinstance(nodes, DataError):
+        return nodes
+    if first is None:
+        return DataError(
+            f"{host.name}: the inventory has no control_plane host, so there is no cluster to "
+            "create or join. Fix: list the first control plane under control_plane.",
         )
-        if host in control_planes:
-            kubeadm.admin_kubeconfig(
-                name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
-            )
+    # The pod network must hold a /24 per node of the whole fleet, known only here.
+    problem = cluster_error(settings, len(nodes))
+    if problem or host == first or first in state.activated_hosts or joined(host):
+        return problem
+    return DataError(
+        f"{host.name}: cannot join: the first control plane {first.name} is not in this "
+        f"run, so no join token can be made. Fix: run without --limit, or include "
+        f"{first.name}.",
+    )
+
+
+def _init(settings: Settings, address: str | None, upload_certs: bool) -> None:
+    """The first control plane's kubeadm config, ``kubeadm init``, the admin's kubectl, the CNI."""
+    kube = settings.kubernetes
+    endpoint = control_plane_endpoint(kube, address)
+    files.put(
+        name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
+        dest=kube.kubernetes_config_file, mode="600",
+    )
+    kubeadm.init(
+        name="kubeadm init", config=kube.kubernetes_config_file, upload_certs=upload_certs,
+    )
+    kubeadm.admin_kubeconfig(
+        name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
+    )
+    if kube.cni != "none":
+        kubeadm.cni(
+            name=f"CNI {kube.cni}", cni=kube.cni, pod_cidr=kube.cni_pod_cidr,
+            manifest=kube.cni_manifest,
+        )
+
+
+def _not_joined(first: Host) -> list[Host]:
+    """The nodes of this run besides ``first`` that have not joined the cluster yet."""
+    return [node for node in state.activated_hosts
+            if node != first and set(node.groups) & {"control_plane", "workers"}
+            and not joined(node)]
+
+
+def _join(settings: Settings, address: str | None, first: Host, control_plane: bool) -> None:
+    """``kubeadm join`` to ``first``'s cluster, and the admin's kubectl on a ``control_plane``."""
+    kube = settings.kubernetes
+    kubeadm.join(
+        name="kubeadm join", config=kube.kubernetes_config_file, address=address,
+        first=first.name, control_plane=control_plane,
+        timeouts=dict(kube.kubernetes_timeouts),
+    )
+    if control_plane:
+        kubeadm.admin_kubeconfig(
+            name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
+        )
