@@ -55,32 +55,12 @@ def mode(mode: str = "permissive", relabel: bool = True, kernel_arg_disables: bo
 
     comes_back = relabel and current == "disabled" and mode != "disabled" and config is not None
     boot_mode = "permissive" if comes_back and mode == "enforcing" else mode
-    entries = [_disables(args) for args in state["boot_args"] or []]
-    commands: list[StringCommand | str] = []
-
-    runtime_mode = "permissive" if mode == "disabled" else mode
-    if current in ("enforcing", "permissive") and current != runtime_mode:
-        commands.append("setenforce 1" if runtime_mode == "enforcing" else "setenforce 0")
-
-    if config is not None and config != boot_mode:
-        commands.append(StringCommand(
-            keep_original(CONFIG), "&& sed -i -E",
-            QuoteString(f"s/^[[:space:]]*SELINUX=.*/SELINUX={boot_mode}/"), CONFIG,
-        ))
-
-    if mode == "disabled" and kernel_arg_disables and not (entries and all(entries)):
-        if state["boot_args"] is None:
-            raise OperationError(
-                "SELinux disabled needs the selinux=0 kernel argument on this release, and "
-                "grubby, which adds it, is not installed. Fix: install grubby, or set "
-                "selinux_mode = 'permissive'.",
-            )
-        commands.append("grubby --update-kernel ALL --args selinux=0")
-    elif mode != "disabled" and any(entries):
-        commands.append("grubby --update-kernel ALL --remove-args selinux")
-
-    if comes_back and not state["relabel_pending"]:
-        commands.append(f"touch {RELABEL_MARK}")
+    commands = [
+        *_setenforce_commands(current, mode),
+        *_config_commands(config, boot_mode),
+        *_kernel_arg_commands(state["boot_args"], mode, kernel_arg_disables),
+        *([f"touch {RELABEL_MARK}"] if comes_back and not state["relabel_pending"] else []),
+    ]
 
     note = _reboot_note(mode, boot_mode) if comes_back else None
     if not commands:
@@ -93,6 +73,42 @@ def mode(mode: str = "permissive", relabel: bool = True, kernel_arg_disables: bo
     elif mode == "disabled" and current != "disabled":
         logger.warning(f"{host.print_prefix}SELinux is disabled from the next boot: reboot")
     yield from commands
+
+
+def _setenforce_commands(current: str | None, mode: str) -> list[str]:
+    """``setenforce`` to ``mode`` now (permissive for ``disabled``), when SELinux runs otherwise."""
+    runtime_mode = "permissive" if mode == "disabled" else mode
+    if current in ("enforcing", "permissive") and current != runtime_mode:
+        return ["setenforce 1" if runtime_mode == "enforcing" else "setenforce 0"]
+    return []
+
+
+def _config_commands(config: str | None, boot_mode: str) -> list[StringCommand]:
+    """``SELINUX=boot_mode`` in the config (its original kept), unless it says that or is absent."""
+    if config is None or config == boot_mode:
+        return []
+    return [StringCommand(
+        keep_original(CONFIG), "&& sed -i -E",
+        QuoteString(f"s/^[[:space:]]*SELINUX=.*/SELINUX={boot_mode}/"), CONFIG,
+    )]
+
+
+def _kernel_arg_commands(
+    boot_args: list[str] | None, mode: str, kernel_arg_disables: bool,
+) -> list[str]:
+    """grubby adding ``selinux=0`` to every boot entry for ``disabled``, else removing it."""
+    entries = [_disables(args) for args in boot_args or []]
+    if mode == "disabled" and kernel_arg_disables and not (entries and all(entries)):
+        if boot_args is None:
+            raise OperationError(
+                "SELinux disabled needs the selinux=0 kernel argument on this release, and "
+                "grubby, which adds it, is not installed. Fix: install grubby, or set "
+                "selinux_mode = 'permissive'.",
+            )
+        return ["grubby --update-kernel ALL --args selinux=0"]
+    if mode != "disabled" and any(entries):
+        return ["grubby --update-kernel ALL --remove-args selinux"]
+    return []
 
 
 def _disables(args: str) -> bool:
