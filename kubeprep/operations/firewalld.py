@@ -333,6 +333,26 @@ def _port_plan(
     return new_services, missing + reopen, stale_services, removed
 
 
+def _port_changes(
+    state: FirewalldZoneDict,
+    wanted: list[str],
+    chosen_services: list[str],
+    unwanted: Callable[[list[str]], list[str]],
+    closing: list[str],
+) -> list[tuple[str, str, list[str]]]:
+    """(target, option, values) of ``_port_plan`` for each config, every addition first."""
+    plans = [
+        (target, _port_plan(config or _empty(), state, wanted, chosen_services, unwanted, closing,
+                            daemon=state["active"]))
+        for target, config in _targets(state)
+    ]
+    # Every addition before any removal: nothing that stays listed is ever closed in between.
+    options = ("add-service", "add-port", "remove-service", "remove-port")
+    return [
+        (target, option, values)
+        for step, option in enumerate(options) for target, plan in plans if (values := plan[step])
+    ]
+
 @operation()
 def ports(
     ports: list[str],
@@ -383,17 +403,8 @@ def ports(
     def unwanted(listed: list[str]) -> list[str]:
         return minus(listed, wanted) if prune else common(listed, closing)
 
-    plans = [
-        (target, _port_plan(config or _empty(), state, wanted, chosen_services, unwanted, closing,
-                            daemon=state["active"]))
-        for target, config in _targets(state)
-    ]
-    # Every addition before any removal: nothing that stays listed is ever closed in between.
-    options = ("add-service", "add-port", "remove-service", "remove-port")
-    commands = list(_changes(zone_name, [
-        (target, option, values)
-        for step, option in enumerate(options) for target, plan in plans if (values := plan[step])
-    ], state["active"]))
+    changes = _port_changes(state, wanted, chosen_services, unwanted, closing)
+    commands = list(_changes(zone_name, changes, state["active"]))
     yield from commands
     if not commands:
         configs = " and ".join(target for target, _ in _targets(state))
