@@ -137,6 +137,29 @@ def check_packages(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
         results.append(Result("packages", level, f"not installed: {' '.join(missing)}",
                               _PACKAGES_FIX))
     versions = {name: _version(found) for name, found in installed.items()}
+    results += _version_problems(spec, installed, versions)
+    held = packages.get("held") or []
+    loose = [name for name in installed if name not in held]
+    if loose:
+        results.append(Result(
+            "packages", WARNING,
+            f"not held: {' '.join(loose)} (a system upgrade would move them past the cluster)",
+            f"{_PACKAGES_FIX} (apt-mark hold, or exclude= in the dnf repository)",
+        ))
+    results += _kubelet(spec, facts, "kubelet" in installed)
+    problems = [result for result in results if result.level != OK]
+    if problems:
+        return problems
+    versions_text = ", ".join(f"{name} {v}" for name, v in versions.items())
+    return [Result("packages", OK, "; ".join(
+        [f"{versions_text}, held", *(result.detail for result in results)]))]
+
+
+def _version_problems(
+    spec: NodeSpec, installed: Mapping[str, str], versions: Mapping[str, str],
+) -> list[Result]:
+    """Packages not at one version (kubeadm and the kubelet apart: an error), or not the data's."""
+    results = []
     if len(set(versions.values())) > 1:
         split = "kubeadm" in installed and "kubelet" in installed and \
             versions["kubeadm"] != versions["kubelet"]
@@ -157,21 +180,7 @@ def check_packages(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
             f"{_PACKAGES_FIX} (a downgrade needs kubernetes_allow_downgrade = True), or set "
             "kubernetes_version to what is installed",
         ))
-    held = packages.get("held") or []
-    loose = [name for name in installed if name not in held]
-    if loose:
-        results.append(Result(
-            "packages", WARNING,
-            f"not held: {' '.join(loose)} (a system upgrade would move them past the cluster)",
-            f"{_PACKAGES_FIX} (apt-mark hold, or exclude= in the dnf repository)",
-        ))
-    results += _kubelet(spec, facts, "kubelet" in installed)
-    problems = [result for result in results if result.level != OK]
-    if problems:
-        return problems
-    versions_text = ", ".join(f"{name} {v}" for name, v in versions.items())
-    return [Result("packages", OK, "; ".join(
-        [f"{versions_text}, held", *(result.detail for result in results)]))]
+    return results
 
 
 def _kubelet(spec: NodeSpec, facts: Mapping[str, Any], installed: bool) -> list[Result]:
