@@ -417,6 +417,22 @@ def test_half_joined_fleet_makes_a_token_and_joins_only_w2():
     assert [op for op, commands in fleet.plan("w2") if commands] == ["kubeadm join"]
 
 
+def test_cni_is_not_applied_again_when_the_api_server_does_not_answer():
+    fleet = Fleet({
+        "cp1": node_facts("cp_converged"), "w1": node_facts("worker_joined"),
+        "w2": node_facts("worker_joined"),
+    })
+    fleet.facts["cp1"]["kubernetes.DaemonSet"] = case_output(
+        "kubernetes.DaemonSet", "api_server_did_not_answer")
+    fleet.prepare()
+    log = fleet.run(kubeadm_answers())
+    assert not any("apply" in str(command) for _, command in log), log
+    assert "cp1" in {host.name for host in fleet.state.failed_hosts}
+    assert any("kubeprep: the API server did not answer `kubectl -n kube-flannel get daemonset "
+               "kube-flannel-ds` on cp1" in " ".join(error.split()) for error in fleet.errors), \
+        fleet.errors
+
+
 def test_stale_admin_kubeconfig_is_copied_again():
     fleet = Fleet({"cp1": node_facts("cp_stale_copy", cni_applied=True)}).prepare()
     assert dict(fleet.plan("cp1"))["kubectl for kubeadmin"][-1] == (

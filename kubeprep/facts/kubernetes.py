@@ -167,10 +167,15 @@ class KubeadmNode(FactBase[KubeadmNodeDict]):
         return found
 
 
-class DaemonSet(FactBase[bool]):
+# What the DaemonSet fact prints after kubectl's own lines when the API server did not answer.
+UNANSWERED = "kubeprep: no answer from the API server"
+
+
+class DaemonSet(FactBase[bool | None]):
     """
     Returns whether the cluster has a DaemonSet, asked with the admin kubeconfig on a control
-    plane (``False`` before ``kubeadm init``).
+    plane: ``False`` before ``kubeadm init`` (no admin kubeconfig), ``None`` when kubectl could
+    not ask the API server.
 
     + namespace: its namespace
     + daemonset: its name
@@ -184,10 +189,13 @@ class DaemonSet(FactBase[bool]):
     @override
     def command(self, namespace: str, daemonset: str) -> StringCommand:
         return StringCommand(
-            "kubectl", f"--kubeconfig={ADMIN_CONF}", "-n", QuoteString(namespace),
-            "get", "daemonset", QuoteString(daemonset), "-o", "name", "2>/dev/null; true",
+            "if [ -f", ADMIN_CONF, "]; then kubectl", f"--kubeconfig={ADMIN_CONF}",
+            "-n", QuoteString(namespace), "get daemonset", QuoteString(daemonset),
+            "-o name --ignore-not-found 2>&1 || echo", QuoteString(UNANSWERED), "; fi",
         )
 
     @override
-    def process(self, output) -> bool:
+    def process(self, output) -> bool | None:
+        if UNANSWERED in output:
+            return None
         return any(line.startswith("daemonset.apps/") for line in output)

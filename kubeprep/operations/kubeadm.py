@@ -103,6 +103,8 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     """
     Apply a CNI's manifest once, with the pod network: nothing while its DaemonSet exists.
 
+    An API server that does not answer whether it exists is an error, not a reason to apply.
+
     + cni: ``flannel``, ``calico`` or ``cilium``
     + pod_cidr: the pod network, written into manifests that carry their own (flannel)
     + manifest: an http(s) URL, or a local file uploaded; ``None``: the CNI's upstream manifest
@@ -120,7 +122,11 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     if source is None:
         raise OperationValueError(f"{cni} needs a manifest")
     namespace, daemonset = preset.daemonset
-    if host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset):
+    applied = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
+    if applied is None:
+        yield FunctionCommand(_no_answer, (f"-n {namespace} get daemonset {daemonset}",), {})
+        return
+    if applied:
         host.noop(f"{cni} is applied (daemonset {namespace}/{daemonset} exists)")
         return
     if source.startswith(("http://", "https://")):
@@ -132,6 +138,16 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
             "sed -i", QuoteString(f"s#{preset.default_network}#{pod_cidr}#g"), CNI_FILE,
         )
     yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
+
+
+def _no_answer(state: State, host: Host, asked: str) -> bool:
+    logger.error(
+        f"{host.print_prefix}kubeprep: the API server did not answer `kubectl {asked}` on "
+        f"{host.name}, so whether the CNI is applied is not known (it is not applied again "
+        f"blindly). Fix: wait until `kubectl --kubeconfig={ADMIN_CONF} get nodes` answers on "
+        f"{host.name}, then run kubeprep again.",
+    )
+    return False
 
 
 def _create_credentials(state: State, host: Host, certificate_key: bool) -> bool:

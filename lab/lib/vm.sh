@@ -17,7 +17,7 @@ accel_args() {
     fi
     case "$want" in
         kvm) echo "-accel kvm -cpu host" ;;
-        tcg) echo "-accel tcg,thread=multi,tb-size=${KUBEPREP_LAB_TB_MB:-1024} -cpu ${KUBEPREP_LAB_CPU:-max}" ;;
+        tcg) echo "-accel tcg,thread=multi,tb-size=256 -cpu ${KUBEPREP_LAB_CPU:-max}" ;;
         *) die "KUBEPREP_LAB_ACCEL must be kvm or tcg" ;;
     esac
 }
@@ -55,17 +55,13 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
         # the mode (enforcing/permissive) comes from /etc/selinux/config
         append+=" security=selinux selinux=1"
     fi
-    # cache=unsafe: a guest's flush stops at the host's page cache. The host's fdatasync took
-    # 77 ms on average here, and etcd's WAL and dpkg wait on every one (etcd timed out). A qemu
-    # killed by `poweroff` still leaves on disk all the guest wrote, as a power cut does; only a
-    # crash of the host itself could lose it, and the lab's VMs are throw-away.
     # shellcheck disable=SC2054  # commas belong to qemu's option syntax
-    disks=(-drive "if=none,id=disk0,file=$STATE_DIR/$N_NAME.qcow2,format=qcow2,discard=unmap,cache=unsafe"
+    disks=(-drive "if=none,id=disk0,file=$STATE_DIR/$N_NAME.qcow2,format=qcow2,discard=unmap"
            -device virtio-blk-pci,drive=disk0,addr=0x5)
     if [[ $N_EXTRA == *swapdisk* ]]; then
         append+=" lab.swap=UUID=$(blkid -s UUID -o value "$STATE_DIR/$N_NAME-swap.raw")"
         # shellcheck disable=SC2054
-        disks+=(-drive "if=none,id=disk1,file=$STATE_DIR/$N_NAME-swap.raw,format=raw,cache=unsafe"
+        disks+=(-drive "if=none,id=disk1,file=$STATE_DIR/$N_NAME-swap.raw,format=raw"
                 -device virtio-blk-pci,drive=disk1,addr=0x6)
     fi
     rm -f "$STATE_DIR/$N_NAME.pid"
@@ -84,9 +80,6 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
         -netdev "tap,id=lab,ifname=kpl-$N_NAME,script=no,downscript=no" \
         -device "virtio-net-pci,netdev=lab,mac=52:54:00:4b:77:$(printf %02x "$extra_ip"),addr=0x4"
     net_attach "kpl-$N_NAME"
-    # The VMs share the host's cores under TCG: the control plane's API server and etcd time
-    # out when a worker's kubelet takes the cores from them, so the workers yield to cp1.
-    [ "$N_NAME" = cp1 ] || renice -n 10 -p "$(cat "$STATE_DIR/$N_NAME.pid")" >/dev/null
     log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), ssh 127.0.0.1:$N_PORT, lab $N_IP)"
 }
 
