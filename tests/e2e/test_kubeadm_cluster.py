@@ -73,12 +73,15 @@ HTTP_GET = ("exec 3<>/dev/tcp/$0/$1 && printf 'GET %s HTTP/1.0\\r\\n\\r\\n' \"$2
             "&& timeout 10 cat <&3")
 
 
-def kubectl(lab, args: str, timeout: float = 300, check: bool = True) -> str:
+def as_admin(lab, args: str, timeout: float = 300):
     """``kubectl ARGS`` on cp1 as the admin user, with the kubeconfig kubeprep gave them."""
-    result = lab.run("cp1", f"su - kubeadmin -c {shlex.quote('kubectl ' + args)}",
-                     timeout=timeout)
-    assert not check or result.rc == 0, f"kubectl {args}: rc={result.rc}\n{result.stdout}\n" \
-                                        f"{result.stderr}"
+    return lab.run("cp1", f"su - kubeadmin -c {shlex.quote('kubectl ' + args)}", timeout=timeout)
+
+
+def kubectl(lab, args: str, timeout: float = 300) -> str:
+    """``as_admin``'s output; fails the test when kubectl fails."""
+    result = as_admin(lab, args, timeout)
+    assert result.rc == 0, f"kubectl {args}: rc={result.rc}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
@@ -122,16 +125,14 @@ def probe_pods(lab) -> dict[str, dict] | None:
 
 def http_from_pod(lab, pod: str, host: str, port: int, path: str = "/hostname") -> str:
     """The body ``pod`` gets for ``GET http://HOST:PORT/PATH`` ('' when nothing answers)."""
-    result = lab.run("cp1", "su - kubeadmin -c " + shlex.quote(
-        f"kubectl exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} {path}"),
-        timeout=120)
+    result = as_admin(lab, f"exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} {path}",
+                      timeout=120)
     return result.stdout.split("\r\n\r\n", 1)[-1].strip() if result.rc == 0 else ""
 
 
 def resolve_from_pod(lab, pod: str, name: str) -> str:
     """The address CoreDNS gives ``pod`` for ``name`` ('' when it does not resolve)."""
-    result = lab.run("cp1", "su - kubeadmin -c " + shlex.quote(
-        f"kubectl exec {pod} -- getent hosts {name}"), timeout=120)
+    result = as_admin(lab, f"exec {pod} -- getent hosts {name}", timeout=120)
     return result.stdout.split()[0] if result.rc == 0 and result.stdout.split() else ""
 
 
