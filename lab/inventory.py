@@ -58,6 +58,22 @@ KUBERNETES = {
 }
 
 
+# The controllers the lab's cluster uses: kubeadm's (every default one, plus the bootstrap
+# token signer and cleaner that joins need) without those for volumes, quotas, autoscaling,
+# jobs and cloud nodes, which the lab has none of. Every controller is more watches on an API
+# server that TCG already keeps busy.
+_LAB_CONTROLLERS = ",".join(["*", "bootstrap-signer-controller", "token-cleaner-controller"] + [
+    f"-{name}-controller" for name in (
+        "horizontal-pod-autoscaler", "cronjob", "job", "ttl-after-finished", "resourcequota",
+        "statefulset", "replicationcontroller", "ephemeral-volume", "resourceclaim",
+        "device-taint-eviction", "persistentvolume-attach-detach", "persistentvolume-binder",
+        "persistentvolume-expander", "persistentvolume-protection",
+        "persistentvolumeclaim-protection", "volumeattributesclass-protection",
+        "storage-version-migrator", "validatingadmissionpolicy-status", "podgroup-protection",
+        "resourcepoolstatusrequest", "kube-apiserver-serving-clustertrustbundle-publisher",
+        "service-lb", "cloud-node-lifecycle", "node-route")])
+
+
 def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str, dict]:
     return (
         name,
@@ -94,7 +110,10 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
                    for component in ("controllerManager", "scheduler")},
                 # one client set, no need for fair queueing between tenants
                 "apiServer": {"enable-priority-and-fairness": "false"},
-            },
+            } | {"controllerManager": {"leader-elect-lease-duration": "60s",
+                                       "leader-elect-renew-deadline": "50s",
+                                       "leader-elect-retry-period": "10s",
+                                       "controllers": _LAB_CONTROLLERS}},
             # and on garbage collection: collect less often
             "kubernetes_control_plane_env": {
                 "apiServer": {"GOGC": "200"},
