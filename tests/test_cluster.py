@@ -429,7 +429,8 @@ def test_cni_is_not_applied_again_when_the_api_server_does_not_answer():
     assert not any("apply" in str(command) for _, command in log), log
     assert "cp1" in {host.name for host in fleet.state.failed_hosts}
     assert any("kubeprep: the API server did not answer `kubectl -n kube-flannel get daemonset "
-               "kube-flannel-ds` on cp1" in " ".join(error.split()) for error in fleet.errors), \
+               "kube-flannel-ds` on cp1 in 6 tries 10 s apart" in " ".join(error.split())
+               for error in fleet.errors), \
         fleet.errors
 
 

@@ -169,13 +169,16 @@ class KubeadmNode(FactBase[KubeadmNodeDict]):
 
 # What the DaemonSet fact prints after kubectl's own lines when the API server did not answer.
 UNANSWERED = "kubeprep: no answer from the API server"
+# How often, and how many seconds apart, the DaemonSet fact asks a slow API server.
+DAEMONSET_TRIES = 6
+DAEMONSET_PAUSE = 10
 
 
 class DaemonSet(FactBase[bool | None]):
     """
     Returns whether the cluster has a DaemonSet, asked with the admin kubeconfig on a control
     plane: ``False`` before ``kubeadm init`` (no admin kubeconfig), ``None`` when kubectl could
-    not ask the API server.
+    not ask the API server in ``DAEMONSET_TRIES`` tries ``DAEMONSET_PAUSE`` seconds apart.
 
     + namespace: its namespace
     + daemonset: its name
@@ -189,9 +192,12 @@ class DaemonSet(FactBase[bool | None]):
     @override
     def command(self, namespace: str, daemonset: str) -> StringCommand:
         return StringCommand(
-            "if [ -f", ADMIN_CONF, "]; then kubectl", f"--kubeconfig={ADMIN_CONF}",
-            "-n", QuoteString(namespace), "get daemonset", QuoteString(daemonset),
-            "-o name --ignore-not-found 2>&1 || echo", QuoteString(UNANSWERED), "; fi",
+            "if [ -f", ADMIN_CONF, "]; then try=1; until out=$(kubectl",
+            f"--kubeconfig={ADMIN_CONF}", "-n", QuoteString(namespace), "get daemonset",
+            QuoteString(daemonset), "-o name --ignore-not-found 2>&1); do",
+            f"[ $try -ge {DAEMONSET_TRIES} ] && {{ out=$(printf '%s\\n%s' \"$out\"",
+            QuoteString(UNANSWERED), "); break; };",
+            f"try=$((try + 1)); sleep {DAEMONSET_PAUSE}; done; printf '%s\\n' \"$out\"; fi",
         )
 
     @override

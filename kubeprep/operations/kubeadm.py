@@ -21,7 +21,14 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from kubeprep.facts.kubernetes import ADMIN_CONF, KUBELET_CONF, DaemonSet, KubeadmNode
+from kubeprep.facts.kubernetes import (
+    ADMIN_CONF,
+    DAEMONSET_PAUSE,
+    DAEMONSET_TRIES,
+    KUBELET_CONF,
+    DaemonSet,
+    KubeadmNode,
+)
 from kubeprep.fleet.remote import run_on
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
@@ -143,7 +150,8 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
 def _no_answer(state: State, host: Host, asked: str) -> bool:
     logger.error(
         f"{host.print_prefix}kubeprep: the API server did not answer `kubectl {asked}` on "
-        f"{host.name}, so whether the CNI is applied is not known (it is not applied again "
+        f"{host.name} in {DAEMONSET_TRIES} tries {DAEMONSET_PAUSE} s apart, so whether the CNI "
+        f"is applied is not known (it is not applied again "
         f"blindly). Fix: wait until `kubectl --kubeconfig={ADMIN_CONF} get nodes` answers on "
         f"{host.name}, then run kubeprep again.",
     )
