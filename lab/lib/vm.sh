@@ -66,7 +66,7 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
     fi
     rm -f "$STATE_DIR/$N_NAME.pid"
     # shellcheck disable=SC2046
-    qemu-system-x86_64 -name "$N_NAME,process=kpl-$N_NAME" \
+    nice -n "$N_NICE" qemu-system-x86_64 -name "$N_NAME,process=kpl-$N_NAME" \
         -machine q35 $(accel_args) -smp "$N_CPUS" -m "$N_MEM" \
         -uuid "4b7ab000-0000-4000-8000-00000000000$N_IDX" \
         -nodefaults -display none -vga none \
@@ -80,7 +80,7 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
         -netdev "tap,id=lab,ifname=kpl-$N_NAME,script=no,downscript=no" \
         -device "virtio-net-pci,netdev=lab,mac=52:54:00:4b:77:$(printf %02x "$extra_ip"),addr=0x4"
     net_attach "kpl-$N_NAME"
-    log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), ssh 127.0.0.1:$N_PORT, lab $N_IP)"
+    log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), nice $N_NICE, ssh 127.0.0.1:$N_PORT, lab $N_IP)"
 }
 
 cmd_up() {
