@@ -155,9 +155,9 @@ class Fleet:
         status and output. Returns every (host, command or uploaded text) in execution order."""
         log: list[tuple[str, Any]] = []
 
-        def run_shell_command(host, command, **_):
+        def run_shell_command(host, command, **arguments):
             text = command.get_raw_value()
-            log.append((host.name, text))
+            log.append((host.name, (text, arguments["_stdin"]) if arguments.get("_stdin") else text))
             ok, output = answer(host.name, text)
             return ok, CommandOutput([OutputLine("stdout", line) for line in output.split("\n")])
 
@@ -349,7 +349,8 @@ def test_fresh_fleet_plan():
     upload = cp1[0][1][0]
     assert upload[0] == "upload" and upload[2] == "/etc/kubernetes/kubeadm-config.yaml"
     assert upload[1] == init_config(kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443")
-    assert cp1[1][1] == ["kubeadm init --config /etc/kubernetes/kubeadm-config.yaml"]
+    assert cp1[1][1] == ["kubeadm init --config /etc/kubernetes/kubeadm-config.yaml "
+                         "--skip-token-print --skip-certificate-key-print"]
     assert cp1[2][1] == [
         "install -d -m 700 --owner=kubeadmin --group=kubeadmin /home/kubeadmin/.kube",
         "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
@@ -364,19 +365,20 @@ def test_fresh_fleet_plan():
     w1 = fleet.plan("w1")
     assert w1[0] == ("Fresh join credentials", [])  # made on cp1
     assert [name for name, _ in w1] == ["Fresh join credentials", "kubeadm join"]
-    folder, upload, chmod, join = w1[1][1]
+    folder, write, join, remove = w1[1][1]
     assert folder == "install -d -m 755 /etc/kubernetes"
-    assert upload == ["upload", join_config("192.168.77.21", JoinCredentials(
-        "<endpoint>", "<token from the first control plane>",
-        "<CA hash from the first control plane>",
-        "<certificate key from the first control plane>"), False),
-        "/etc/kubernetes/kubeadm-config.yaml"]
-    assert chmod == "chmod 600 /etc/kubernetes/kubeadm-config.yaml"
+    assert write == ["_write_secret", ["/etc/kubernetes/kubeadm-config.yaml", join_config(
+        "192.168.77.21", JoinCredentials(
+            "<endpoint>", "<token from the first control plane>",
+            "<CA hash from the first control plane>",
+            "<certificate key from the first control plane>"), False)], {}]
     assert join == (
-        "kubeadm join --config /etc/kubernetes/kubeadm-config.yaml || { echo 'kubeprep: w1 did "
-        "not join the cluster (kubeadm'\"'\"'s message above). Fix: on w1 run '\"'\"'kubeadm "
-        "reset -f'\"'\"', correct the cause, run kubeprep again' >&2; exit 1; }"
+        "kubeadm join --config /etc/kubernetes/kubeadm-config.yaml || { rm -f "
+        "/etc/kubernetes/kubeadm-config.yaml ; echo 'kubeprep: w1 did not join the cluster "
+        "(kubeadm'\"'\"'s message above). Fix: on w1 run '\"'\"'kubeadm reset -f'\"'\"', "
+        "correct the cause, run kubeprep again' >&2; exit 1; }"
     )
+    assert remove == "rm -f /etc/kubernetes/kubeadm-config.yaml"
 
 
 def test_token_is_made_before_any_join_in_pyinfras_order():
@@ -450,10 +452,15 @@ def test_run_joins_workers_with_the_token_made_on_cp1_in_the_same_run(platform):
     fleet = fresh_fleet(platform)
     log = fleet.run(kubeadm_answers())
     token_at = log.index(("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1"))
+    written = "rm -f /etc/kubernetes/kubeadm-config.yaml && umask 077 && cat > " \
+              "/etc/kubernetes/kubeadm-config.yaml"
     for worker, address in (("w1", "192.168.77.21"), ("w2", "192.168.77.22")):
-        config = next(entry for entry in log if entry[0] == worker and entry[1][0] == "upload")
+        config = next(entry for entry in log if entry[0] == worker and entry[1][0] == written)
         assert log.index(config) > token_at
-        assert config[1][2] == join_config(address, parse_join_command(TOKEN_OUTPUT), False)
+        assert config[1][1] == join_config(address, parse_join_command(TOKEN_OUTPUT), False)
+        joined_at = log.index((worker, next(text for host, text in log if host == worker
+                                            and str(text).startswith("kubeadm join"))))
+        assert log[joined_at + 1] == (worker, "rm -f /etc/kubernetes/kubeadm-config.yaml")
         assert "kubeadm init phase upload-certs" not in str(log)  # no control plane joins
     assert not fleet.state.failed_hosts
 
@@ -462,12 +469,13 @@ def test_a_second_control_plane_joins_with_a_fresh_certificate_key():
     fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "cp2", "w1")}).prepare()
     assert [op for op, _ in fleet.plan("cp1")][1] == "kubeadm init"
     assert fleet.plan("cp1")[1][1] == [
-        "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs",
+        "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs "
+        "--skip-token-print --skip-certificate-key-print",
     ]
     log = fleet.run(kubeadm_answers())
-    cp2_config = next(entry for entry in log if entry[0] == "cp2" and entry[1][0] == "upload")
+    cp2_config = next(entry for entry in log if entry[0] == "cp2" and "cat >" in entry[1][0])
     assert 'certificateKey: "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"' \
-        in cp2_config[1][2]
+        in cp2_config[1][1]
     assert ("cp2", "install -m 600 --owner=kubeadmin --group=kubeadmin "
                    "/etc/kubernetes/admin.conf /home/kubeadmin/.kube/config") in log
 
@@ -526,9 +534,10 @@ def test_run_on_a_half_joined_fleet_joins_only_the_missing_worker():
         "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
     }).prepare()
     log = fleet.run(kubeadm_answers())
-    assert [host for host, _ in log if host != "cp1"] == ["w2"] * 4  # folder, upload, chmod, join
+    # folder, config, join, config removed
+    assert [host for host, _ in log if host != "cp1"] == ["w2"] * 4
     assert ("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1") in log
-    assert log[-1][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
+    assert log[-2][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
     assert not fleet.state.failed_hosts
 
 

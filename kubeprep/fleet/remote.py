@@ -18,11 +18,14 @@ from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput
 
 
-def run_on(state: State, target: Host, command: StringCommand) -> tuple[bool, CommandOutput]:
-    """Run ``command`` on ``target`` with its connection arguments: whether it succeeded, and its
-    output."""
+def run_on(state: State, target: Host, command: StringCommand,
+           stdin: str | None = None) -> tuple[bool, CommandOutput]:
+    """Run ``command`` on ``target`` with its connection arguments, ``stdin`` written to it
+    (pyinfra shows and logs a command, never its input): whether it succeeded, and its output."""
     arguments, _ = pop_global_arguments(state, target, {})
     connector_arguments = {
         key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS
     }
+    if stdin is not None:
+        connector_arguments["_stdin"] = stdin
     return target.run_shell_command(command, **connector_arguments)

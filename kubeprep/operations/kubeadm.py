@@ -6,7 +6,6 @@ there during the run, joins on the other nodes, the admin kubeconfig, the CNI.
 from __future__ import annotations
 
 import posixpath
-from io import StringIO
 from weakref import WeakKeyDictionary
 
 from pyinfra import host, logger, state
@@ -72,8 +71,11 @@ def init(config: str, upload_certs: bool = False):
     if ADMIN_CONF in host.get_fact(KubeadmNode, user="root")["files"]:
         host.noop(f"{ADMIN_CONF} exists: the cluster is initialised")
         return
+    # kubeadm prints its own 24 h token (and the certificate key) for a join by hand: kept out
+    # of pyinfra's output, where -vvv shows what commands print.
     yield StringCommand(
         "kubeadm init --config", QuoteString(config), *(["--upload-certs"] if upload_certs else []),
+        "--skip-token-print --skip-certificate-key-print",
     )
 
 
@@ -223,7 +225,8 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
          timeouts: dict[str, str] | None = None):
     """
     Run ``kubeadm join`` where ``/etc/kubernetes/kubelet.conf`` is absent, with the credentials
-    ``kubeadm.join_credentials`` made earlier in the run; the config file (mode 600) carries them.
+    ``kubeadm.join_credentials`` made earlier in the run; the config file carries them, readable
+    by root alone, and is removed once kubeadm has run.
 
     + config: the kubeadm config file written on the host
     + address: the node's address on the cluster network (node IP, advertise address)
@@ -253,13 +256,27 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
     # Before the join nothing may have made the config's folder (/etc/kubernetes): kubeadm's
     # packages do on some platforms, not all.
     yield StringCommand("install -d -m 755", QuoteString(posixpath.dirname(config)))
-    yield FileUploadCommand(
-        StringIO(content), config, remote_temp_filename=host.get_temp_filename(config),
-    )
-    yield StringCommand("chmod 600", QuoteString(config))
+    yield FunctionCommand(_write_secret, (config, content), {})
     fix = (f"kubeprep: {host.name} did not join the cluster (kubeadm's message above). "
            f"Fix: on {host.name} run 'kubeadm reset -f', correct the cause, run kubeprep again")
+    # The token and the certificate key stay on the node only until kubeadm has read them.
     yield StringCommand(
-        "kubeadm join --config", QuoteString(config), "|| {", "echo", QuoteString(fix),
-        ">&2; exit 1; }",
+        "kubeadm join --config", QuoteString(config), "|| {", "rm -f", QuoteString(config), ";",
+        "echo", QuoteString(fix), ">&2; exit 1; }",
     )
+    yield StringCommand("rm -f", QuoteString(config))
+
+
+def _write_secret(state: State, host: Host, path: str, content: str) -> bool:
+    """Write ``path`` (a join config, with a token and a certificate key) from the command's
+    input, under umask 077: only root can read it from its first byte (an upload is readable by
+    others until its chmod), and its content is in no command line pyinfra shows or logs."""
+    ok, output = run_on(state, host, StringCommand(
+        "rm -f", QuoteString(path), "&& umask 077 && cat >", QuoteString(path),
+    ), stdin=content)
+    if not ok:
+        logger.error(
+            f"{host.print_prefix}kubeprep: could not write {path} on {host.name}: "
+            f"{output.stderr.strip()}. Fix: make its folder writable for root, run kubeprep again.",
+        )
+    return ok

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import time
 
@@ -137,16 +138,23 @@ def resolve_from_pod(lab, pod: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(lab):
-    """The deploy of the lab's inventory all the way (``deploy_until = "cluster"``), every node
-    Ready, and the probe pods running on every node."""
+def cluster_run(lab):
+    """The deploy of the lab's inventory all the way (``deploy_until = "cluster"``), as verbose
+    as pyinfra gets (every command, its output, the debug log), until every node is Ready."""
     started = time.monotonic()
-    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    result = lab.pyinfra("--json", "-vvv", "--debug", *data_args(lab, stage=CLUSTER),
+                         "deploy.py", timeout=3600)
     assert result.rc == 0, f"pyinfra failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     print(f"deploy to the cluster stage: {time.monotonic() - started:.0f} s")
     ready = wait_for("every node Ready", lambda: all_ready(lab))
     print(f"every node Ready after {time.monotonic() - started:.0f} s: {ready}")
-    return json.loads(result.stdout)["results"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_run):
+    """The cluster deploy's results per host."""
+    return json.loads(cluster_run.stdout)["results"]
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +182,17 @@ def test_kubeadm_init_and_join_ran_once_each(cluster):
     assert "kubeadm init" in changed["cp1"]
     for worker in WORKERS:
         assert "kubeadm join" in changed[worker], changed[worker]
+
+
+def test_no_bootstrap_token_in_the_deploys_output_and_no_join_config_left(lab, cluster_run):
+    listed = lab.run("cp1", "kubeadm token list", check=True).stdout
+    tokens = re.findall(r"\b([a-z0-9]{6})\.([a-z0-9]{16})\b", listed)
+    assert tokens, listed  # kubeadm init's own and the run's join token
+    shown = cluster_run.stdout + cluster_run.stderr
+    for token_id, secret in tokens:
+        assert secret not in shown, f"the secret of bootstrap token {token_id} is in the output"
+    for worker in WORKERS:
+        assert lab.run(worker, "ls /etc/kubernetes/kubeadm-config.yaml").rc != 0, worker
 
 
 def test_a_pod_reaches_pods_on_the_other_nodes(lab, pods):
