@@ -2,6 +2,8 @@
 and SELinux's relabel mark. Pure constants, for the facts that look for them and the checks
 that judge what they find."""
 
+# The kubelet's kubeconfig, written by kubeadm init or join: the node has joined a cluster.
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 # The local etcd's data directory: kubeadm init refuses it when it is not empty.
 ETCD_DATA_DIR = "/var/lib/etcd"
 # What kubeadm refuses from an earlier attempt, per role (cmd/kubeadm/app/preflight/checks.go):
@@ -16,7 +18,7 @@ KUBEADM_LEFTOVERS = {
         ETCD_DATA_DIR,
     ),
     "workers": (
-        "/etc/kubernetes/kubelet.conf",
+        KUBELET_CONF,
         "/etc/kubernetes/bootstrap-kubelet.conf",
         "/etc/kubernetes/pki/ca.crt",
     ),

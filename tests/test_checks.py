@@ -269,7 +269,7 @@ def spec(role: str = "control_plane", **over) -> NodeSpec:
         "cluster_ports": CP_PORTS if control_plane else WORKER_PORTS,
         "cluster_sources": LAB_SOURCES, "protocols": (),
         "nodes_only_ports": CP_NODES_ONLY if control_plane else WORKER_NODES_ONLY,
-        "cluster_address": None, "cni_pod_cidr": "10.244.0.0/16",
+        "api_endpoint": "192.168.77.11:6443", "cluster_address": None, "cni_pod_cidr": "10.244.0.0/16",
         "cni_service_cidr": "10.96.0.0/12",
         "kubernetes_version": "1.35", "cgroup_driver": "systemd",
         "firewall_disable_others": False, **over,
@@ -311,7 +311,7 @@ def test_fresh_rocky_control_plane():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": ERROR, "firewall": ERROR, "cpu/mem": OK, "hostname": OK, "cgroup": ERROR,
         "kernel": WARNING, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
-        "others": OK, "runtime": ERROR, "packages": WARNING,
+        "others": OK, "runtime": ERROR, "packages": WARNING, "tokens": OK,
     }
 
 
@@ -320,7 +320,7 @@ def test_fresh_debian_worker():
         "swap": ERROR, "forward": ERROR, "bridge": ERROR, "overlay": OK, "persist": ERROR,
         "selinux": OK, "firewall": WARNING, "cpu/mem": OK, "hostname": OK, "cgroup": OK,
         "kernel": OK, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
-        "others": OK, "runtime": ERROR, "packages": WARNING,
+        "others": OK, "runtime": ERROR, "packages": WARNING, "tokens": OK,
     }
 
 
@@ -857,6 +857,43 @@ def test_leftovers_name_kubeadm_checks():
     assert "[ERROR DirAvailable--var-lib-etcd]" in result.detail
 
 
+JOINED_WORKER = ["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt"]
+
+
+@pytest.mark.parametrize(("kubelet", "levels"), [
+    # joined to this inventory's control plane, its kubelet running: the cluster's own
+    (["enabled=enabled", "active=active", "server=https://192.168.77.11:6443",
+      "config=systemd"], {"ports": OK, "leftover": OK}),
+    # the kubelet stopped: what is left is a half-done or abandoned join
+    (["enabled=enabled", "active=failed", "server=https://192.168.77.11:6443",
+      "config=systemd"], {"ports": ERROR, "leftover": ERROR}),
+    # joined to another cluster's API server: kubeprep would never join it to this one
+    (["enabled=enabled", "active=active", "server=https://10.0.2.20:6443", "config=systemd"],
+     {"ports": ERROR, "leftover": ERROR}),
+])
+def test_a_node_in_the_cluster_holds_its_ports_and_files_without_errors(kubelet, levels):
+    facts = facts_of("debian", True, "workers", leftovers=JOINED_WORKER, kubelet=kubelet,
+                     listening=["00000000:0016", "00000000:280A"])  # 10250, the kubelet's
+    found = {check: node_checks.check_ports(spec("workers"), facts)[0].level if check == "ports"
+             else node_checks.check_leftovers(spec("workers"), facts)[0].level
+             for check in levels}
+    assert found == levels
+
+
+@pytest.mark.parametrize(("listed", "level", "named"), [
+    ([], OK, ""),
+    (["jksc4g 2026-12-03T01:43:46Z", "9a08jv 2026-12-02T02:43:46Z"], OK, ""),
+    (["jksc4g 2026-12-03T01:43:46Z", "abcdef <never>"], WARNING, "abcdef"),
+])
+def test_bootstrap_tokens_that_never_expire_are_reported_by_id(listed, level, named):
+    facts = facts_of("debian", True, bootstrap_tokens=listed)
+    (result,) = node_checks.check_tokens(spec(), facts)
+    assert result.level == level
+    if named:
+        assert named in result.detail and result.fix == (
+            f"kubeadm token delete {named} (kubeprep makes a 1 h token per run)")
+
+
 @pytest.mark.parametrize(("address", "level"), [
     (None, OK), ("192.168.77.11", OK), ("192.168.77.21", ERROR), ("10.0.2.15", OK),
 ])
@@ -1352,10 +1389,10 @@ def test_text_report():
     assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
                         "8 errors, 6 warnings")
     assert lines[2].split() == ["node", "role", *model.COLUMNS]
-    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓"]
+    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓", "✓"]
     assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓",
                                 "✗", "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✓", "!",
-                                "✗"]
+                                "✓", "✗"]
     assert "  ✗ cp1 -> w2:10250  filtered     kubelet API: rejected (ICMP host-prohibited: " \
         "a firewall reject rule)" in lines
     assert "  ✗ cp1 swap: swap is on: /swapfile (file); the kubelet refuses to start with swap" \
@@ -1418,6 +1455,16 @@ class FakeHost:
         self.logged.append(message)
 
 
+class FakeInventory(list):
+    """What the readiness check uses of pyinfra's Inventory: hosts by name and by group."""
+
+    def get_host(self, name: str) -> FakeHost:
+        return next(node for node in self if node.name == name)
+
+    def get_group(self, name: str, default=None) -> list[FakeHost]:
+        return [node for node in self if name in node.groups] or default
+
+
 def lab_addresses(last: int) -> list[str]:
     """``ip -o addr show | awk '{print $2, $4}'`` on a lab VM: user-mode eth0, the lab's eth1."""
     return ["lo 127.0.0.1/8", "lo ::1/128", "eth0 10.0.2.15/24", "eth0 fec0::5054:ff:fe00:1/64",
@@ -1458,8 +1505,7 @@ def test_check_py_on_a_fake_fleet(tmp_path, monkeypatch, capsys):
         def is_host_in_limit(_):
             return True
 
-    FakeState.inventory = type("Inv", (list,), {"get_host": lambda self, n: hosts[n]})(
-        hosts.values())
+    FakeState.inventory = FakeInventory(hosts.values())
     state = FakeState()
 
     def fake_run(_state, target, command):
@@ -1531,7 +1577,7 @@ def test_check_py_probes_from_an_outside_host(monkeypatch, capsys):
     }
 
     class FakeState:
-        inventory = type("Inv", (list,), {"get_host": lambda self, n: hosts[n]})(hosts.values())
+        inventory = FakeInventory(hosts.values())
 
         @staticmethod
         def is_host_in_limit(_):
@@ -1613,7 +1659,7 @@ def test_gather_gives_the_spec_each_key_as_the_settings_hold_it():
             "firewall_disable_others": True, "cni_pod_cidr": "10.200.0.0/16",
             "cni_service_cidr": "10.100.0.0/16", "kubernetes_version": "1.34.1"}
     worker = FakeHost("w1", ["workers"], data, node_output("debian", True, "workers"))
-    state = type("FakeState", (), {})()
+    state = type("FakeState", (), {"inventory": FakeInventory([worker])})()
     with patch.object(fleet_module.ctx_state, "get", lambda: state), \
             patch.object(fleet_module, "host", worker), \
             patch.object(fleet_module, "cluster_addresses", lambda: ["192.168.77.21"]):

@@ -20,7 +20,7 @@ LEVELS = (OK, WARNING, ERROR)
 COLUMNS = (
     "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "others",
     "cpu/mem", "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports",
-    "leftover", "proxy", "runtime", "packages", "reach",
+    "leftover", "proxy", "runtime", "packages", "tokens", "reach",
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -56,6 +56,7 @@ class _DerivedSpec:
     cluster_sources: tuple[str, ...] | None  # every node's address; None: not known
     protocols: tuple[str, ...]  # the CNI's: in the cluster zone, else in the public zone
     nodes_only_ports: tuple[str, ...]  # ports only nodes may reach (not also public ports)
+    api_endpoint: str | None  # HOST:PORT the nodes join (the first control plane's); None: unknown
 
 
 NodeSpec = key_view("NodeSpec", _DerivedSpec, __name__)

@@ -13,7 +13,7 @@ from typing import Any
 from kubeprep.checks.firewall import check_exposure, check_firewall, check_others
 from kubeprep.checks.model import ERROR, OK, WARNING, NodeSpec, Result, parse_version
 from kubeprep.checks.software import check_packages, check_runtime
-from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, RELABEL_MARK
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, KUBELET_CONF, RELABEL_MARK
 from kubeprep.os_release import is_rhel_family
 
 REQUIRED_BINARIES = ("ip", "iptables", "mount", "nsenter")  # kubeadm: errors
@@ -351,9 +351,22 @@ def check_binaries(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     return results or [Result("tools", OK, "all of " + " ".join(BINARIES))]
 
 
+def in_cluster(spec: NodeSpec, facts: Mapping[str, Any]) -> bool:
+    """Whether the node is in this inventory's cluster: kubeadm wrote its kubelet.conf, naming
+    the API server the nodes join, and the kubelet runs. Its ports and kubeadm's files are then
+    the cluster's own, not what an earlier run left."""
+    kubelet = facts.get("kubelet") or {}
+    server = (kubelet.get("server") or "").lower().removeprefix("https://").rstrip("/")
+    return (KUBELET_CONF in (facts.get("leftovers") or []) and kubelet.get("active") == "active"
+            and spec.api_endpoint is not None and server == spec.api_endpoint.lower())
+
+
 def check_ports(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     ports = KUBEADM_PREFLIGHT_PORTS.get(spec.role, ())
     busy = [port for port in ports if port in (facts.get("listening") or [])]
+    if busy and in_cluster(spec, facts):
+        return [Result("ports", OK, f"in use by the cluster on this node: "
+                       f"{' '.join(map(str, busy))} (it has joined, its kubelet runs)")]
     if busy:
         return [Result(
             "ports", ERROR, f"already in use: {' '.join(map(str, busy))} (kubeadm needs them free)",
@@ -375,6 +388,9 @@ def check_leftovers(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
     the other role's files a warning (a former control plane joining as a worker would run
     its old static Pods)."""
     found = facts.get("leftovers") or []
+    if in_cluster(spec, facts):
+        return [Result("leftover", OK, "kubeadm's files are the cluster's: this node has "
+                       f"joined {spec.api_endpoint} and its kubelet runs")]
     refused = [path for path in found if path in KUBEADM_LEFTOVERS.get(spec.role, ())]
     others = [path for path in found if path not in refused]
     fix = "kubeadm reset -f (it removes what an earlier init or join left), or remove them"
@@ -394,6 +410,22 @@ def check_leftovers(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
             fix,
         ))
     return results or [Result("leftover", OK, "no kubeadm leftovers")]
+
+
+def check_tokens(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """No bootstrap token that never expires, where the node holds the admin kubeconfig: with
+    one, anyone who has it can join a node to the cluster at any time."""
+    tokens = facts.get("bootstrap_tokens") or {}
+    forever = sorted(token for token, expires in tokens.items() if expires is None)
+    if forever:
+        return [Result(
+            "tokens", WARNING,
+            f"bootstrap token{'s' if len(forever) > 1 else ''} {' '.join(forever)} never "
+            "expire(s): anyone holding one can join a node to the cluster",
+            f"kubeadm token delete {' '.join(forever)} (kubeprep makes a 1 h token per run)",
+        )]
+    return [Result("tokens", OK, f"{len(tokens)} bootstrap token(s), each expiring" if tokens
+                   else "no bootstrap token (or no admin kubeconfig on this node)")]
 
 
 def check_cluster_address(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
@@ -468,5 +500,5 @@ NODE_CHECKS = (
     check_swap, check_ip_forward, check_bridge, check_overlay, check_persist, check_selinux,
     check_firewall, check_exposure, check_others, check_resources, check_hostname,
     check_cluster_address, check_cgroup, check_kernel, check_binaries, check_ports,
-    check_leftovers, check_runtime, check_packages,
+    check_leftovers, check_runtime, check_packages, check_tokens,
 )

@@ -15,19 +15,11 @@ from pyinfra.operations import files
 
 from kubeprep.errors import DataError
 from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
-from kubeprep.facts.network import DefaultRouteAddress
-from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.fleet.hosts import address_of, checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
 from kubeprep.kubeadm import control_plane_endpoint, init_config
 from kubeprep.operations import kubeadm
 from kubeprep.settings import Settings, cluster_error
-
-
-def address_of(node) -> str | None:
-    """A node's cluster address: its data, else its default route's (when in this run)."""
-    if node.data.get("cluster_address"):
-        return node.data.get("cluster_address")
-    return node.get_fact(DefaultRouteAddress) if node in state.activated_hosts else None
 
 
 def joined(node) -> bool:

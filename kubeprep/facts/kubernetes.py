@@ -1,7 +1,7 @@
 """Kubernetes on a node: the installed and held kubeadm, kubelet and kubectl
 (``KubernetesPackages``), what kubeadm left (``KubeadmNode``), whether the cluster has a
-DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``, which
-only the readiness fact reads)."""
+DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``) and the
+cluster's bootstrap tokens (``BOOTSTRAP_TOKENS``), which only the readiness fact reads)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,42 @@ from typing_extensions import TypedDict, override
 from kubeprep.facts import marked_sections, parse_settings_lines
 from kubeprep.facts.account import passwd_entry
 from kubeprep.kubeadm import PACKAGES
+from kubeprep.node_files import KUBELET_CONF
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
-KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 DNF_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo"
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
-# Whether kubelet.service is enabled and, once kubeadm init or join wrote the kubelet's config,
-# its cgroupDriver; read with parse_kubelet().
+# Whether kubelet.service is enabled and running, the API server its kubeconfig names once
+# kubeadm init or join wrote it, and its cgroupDriver once they wrote its config; read with
+# parse_kubelet().
 KUBELET_STATE = (
     'echo "enabled=$(systemctl is-enabled kubelet 2>/dev/null)";'
+    ' echo "active=$(systemctl is-active kubelet 2>/dev/null)";'
+    f" [ ! -f {KUBELET_CONF} ] || echo \"server=$(sed -n"
+    f" 's/^[[:space:]]*server:[[:space:]]*//p' {KUBELET_CONF})\";"
     f" [ ! -f {KUBELET_CONFIG} ] || echo \"config=$(sed -n"
     f" 's/^cgroupDriver:[[:space:]]*//p' {KUBELET_CONFIG})\""
 )
+
+
+# Where this node holds the admin kubeconfig, the cluster's bootstrap tokens: each one's ID and
+# when it expires (RFC 3339, or kubeadm's "<never>"), never its secret; read with
+# parse_bootstrap_tokens(). An API server that does not answer in 30 s lists none.
+BOOTSTRAP_TOKENS = (
+    f"[ ! -f {ADMIN_CONF} ] || ! command -v kubeadm >/dev/null ||"
+    f" timeout 30 kubeadm token list --kubeconfig {ADMIN_CONF} 2>/dev/null"
+    " | awk 'NR > 1 { split($1, token, \".\"); print token[1], $3 }'"
+)
+
+
+def parse_bootstrap_tokens(lines: list[str]) -> dict[str, str | None]:
+    """Token ID -> when it expires (RFC 3339); ``None``: it never does."""
+    tokens: dict[str, str | None] = {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 2:
+            tokens[fields[0]] = None if fields[1] == "<never>" else fields[1]
+    return tokens
 
 
 class KubernetesPackagesDict(TypedDict):
@@ -92,6 +116,8 @@ def parse_packages(output) -> KubernetesPackagesDict:
 
 class KubeletDict(TypedDict):
     enabled: str | None  # systemctl is-enabled kubelet
+    active: str | None  # systemctl is-active kubelet
+    server: str | None  # the API server in /etc/kubernetes/kubelet.conf, e.g. https://10.0.0.11:6443
     config: bool  # /var/lib/kubelet/config.yaml exists (kubeadm init or join wrote it)
     cgroup_driver: str | None  # its cgroupDriver; None: not set there (the kubelet: cgroupfs)
 
@@ -101,6 +127,8 @@ def parse_kubelet(lines: list[str]) -> KubeletDict:
     kubelet = parse_settings_lines(lines)
     return {
         "enabled": kubelet.get("enabled") or None,
+        "active": kubelet.get("active") or None,
+        "server": kubelet.get("server", "").strip() or None,
         "config": "config" in kubelet,
         "cgroup_driver": kubelet.get("config", "").strip().strip("\"'") or None,
     }

@@ -39,11 +39,13 @@ from kubeprep.facts.firewalld import (
 )
 from kubeprep.facts.kernel import ModuleStateDict, module_states_command, parse_module_states
 from kubeprep.facts.kubernetes import (
+    BOOTSTRAP_TOKENS,
     KUBELET_STATE,
     PACKAGES_COMMAND,
     KubeletDict,
     KubernetesPackages,
     KubernetesPackagesDict,
+    parse_bootstrap_tokens,
     parse_kubelet,
     parse_packages,
 )
@@ -136,6 +138,7 @@ class NodeReadinessDict(TypedDict):
     cri: CriDict
     packages: KubernetesPackagesDict
     kubelet: KubeletDict
+    bootstrap_tokens: dict[str, str | None]
 
 
 def _mark(name: str) -> str:
@@ -184,7 +187,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     the etcd data directory when not empty), the proxy variables of the SSH session,
     /etc/environment and /etc/profile.d, the other firewalls (ufw, nftables/iptables services
     and their rule files), containerd (``ContainerdState``'s reading; the CRI plugin's status in
-    ``ctr plugins ls``), the Kubernetes packages, and the kubelet's service and ``cgroupDriver``.
+    ``ctr plugins ls``), the Kubernetes packages, the kubelet's service and ``cgroupDriver``,
+    and, where the node holds the admin kubeconfig, the cluster's bootstrap tokens (ID and
+    expiry, never the secret).
 
     Each concern's part of the command and its parser are that concern's own (in
     ``kubeprep.facts``: ``swap``, ``selinux``, ``kernel``, ``network``, ``firewalld``, ``sysctl``,
@@ -250,7 +255,10 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "containerd": {"version": "1.7.24~ds1", "active": "active", ...},
             "cri": {"status": "ok", "error": None},
             "packages": {"installed": {"kubeadm": "1.35.2-150500.1.1", ...}, "held": [...]},
-            "kubelet": {"enabled": "enabled", "config": True, "cgroup_driver": "systemd"},
+            "kubelet": {"enabled": "enabled", "active": "active",
+                        "server": "https://10.0.0.11:6443", "config": True,
+                        "cgroup_driver": "systemd"},
+            "bootstrap_tokens": {"jksc4g": "2026-12-03T01:43:46Z", "abcdef": None},
         }
     """
 
@@ -293,7 +301,9 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "containerd": ContainerdState.default(),
             "cri": {"status": None, "error": None},
             "packages": KubernetesPackages.default(),
-            "kubelet": {"enabled": None, "config": False, "cgroup_driver": None},
+            "kubelet": {"enabled": None, "active": None, "server": None, "config": False,
+                        "cgroup_driver": None},
+            "bootstrap_tokens": {},
         }
 
     @override
@@ -349,6 +359,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             _mark("cri"), f"{CRI_PLUGIN};",
             _mark("packages"), f"{PACKAGES_COMMAND};",
             _mark("kubelet"), f"{KUBELET_STATE};",
+            _mark("bootstrap_tokens"), f"{BOOTSTRAP_TOKENS};",
             "exit 0",
         )
 
@@ -391,6 +402,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "cri": parse_cri(part("cri")),
             "packages": parse_packages(part("packages")),
             "kubelet": parse_kubelet(part("kubelet")),
+            "bootstrap_tokens": parse_bootstrap_tokens(part("bootstrap_tokens")),
         }
 
 

@@ -75,6 +75,13 @@ def refuse(error: DataError) -> None:
     state.fail_hosts({ctx_host.get()})
 
 
+def address_of(node: Host) -> str | None:
+    """A node's cluster address: its data, else its default route's (when in this run)."""
+    if node.data.get("cluster_address"):
+        return node.data.get("cluster_address")
+    return node.get_fact(DefaultRouteAddress) if node in state.activated_hosts else None
+
+
 def cluster_addresses() -> list[str] | DataError:
     """The address of every node in the inventory on the cluster network, or why one is unknown.
 
@@ -92,9 +99,7 @@ def _find_addresses(current: State) -> list[str] | DataError:
     for node in current.inventory:
         if not set(node.groups) & set(ROLES):
             continue
-        address = node.data.get("cluster_address")
-        if not address and node in current.activated_hosts:  # connected for this run
-            address = node.get_fact(DefaultRouteAddress)
+        address = address_of(node)
         if not address:
             return DataError(
                 f"{node.name}: cluster_address is not set and the node has no default route "

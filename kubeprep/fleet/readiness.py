@@ -52,9 +52,10 @@ from kubeprep.checks.probes import (
 from kubeprep.errors import DataError
 from kubeprep.facts.readiness import NodeReadiness
 from kubeprep.firewalls import KUBERNETES_SERVICES
-from kubeprep.fleet.hosts import cluster_addresses
+from kubeprep.fleet.hosts import address_of, cluster_addresses
 from kubeprep.fleet.remote import run_on
 from kubeprep.keys import BY_NAME
+from kubeprep.kubeadm import control_plane_endpoint
 from kubeprep.ports import covered
 from kubeprep.report import render_json, render_text
 from kubeprep.settings import OUTSIDE, ROLES, Settings, settings_from_data
@@ -124,6 +125,7 @@ def gather() -> None:
         cluster_sources=_cluster_sources(settings),
         protocols=settings.cni_protocols,
         nodes_only_ports=_nodes_only_ports(settings),
+        api_endpoint=_api_endpoint(settings),
         **{name: getattr(settings, name) for name in NodeSpec.KEYS},
     )
     sysctls = list(dict.fromkeys([*BASE_SYSCTLS, *(key for key, _ in settings.kernel_sysctls)]))
@@ -155,6 +157,16 @@ def _nodes_only_ports(settings: Settings) -> tuple[str, ...]:
     """The nodes' own ports (firewall_cluster_ports, the CNI's) that are not also public."""
     public = [settings.firewall_ssh_port, *settings.firewall_ports]
     return tuple(port for port in settings.node_ports if not covered(port, public))
+
+
+def _api_endpoint(settings: Settings) -> str | None:
+    """Where the nodes join: the data's control-plane endpoint, else the first control plane's
+    address and the API port; None when that address is not known."""
+    control_planes = list(ctx_state.get().inventory.get_group("control_plane", []))
+    address = address_of(control_planes[0]) if control_planes else None
+    kube = settings.kubernetes
+    return control_plane_endpoint(kube, address) \
+        if address or kube.kubernetes_control_plane_endpoint else None
 
 
 def _cluster_sources(settings: Settings) -> tuple[str, ...] | None:
