@@ -74,6 +74,9 @@ containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/b
 # Pull through mirrors, tried in order before the registry itself, e.g.
 # {"docker.io": ["https://mirror.example.com:5000"], "registry.k8s.io": ["http://10.0.0.5:5000"]}
 containerd_registry_mirrors = {}
+# True: http:// repositories, registry mirrors and manifests are accepted (nothing proves that
+# what they serve is what was published: anyone on the path could swap it); False refuses them.
+plain_http_accepted = False
 
 # --- kubernetes: packages (tasks/kubernetes.py) and the cluster (tasks/cluster.py).
 # "1.N" installs the minor's newest patch and holds it; "1.N.P" pins it (1.31 or newer). The

@@ -526,6 +526,9 @@ DECLARED: tuple[Key, ...] = (
         "the pause image, with its registry host", _sandbox_image),
     Key("containerd_cni_bin_dir", (str, type(None)), None, "runtime",
         "`None`: `/usr/lib/cni` (Debian/Ubuntu), `/opt/cni/bin` (RHEL family)", _cni_bin_dir),
+    Key("plain_http_accepted", (bool,), False, "runtime",
+        "`True`: accept `http://` repositories, registry mirrors and manifests (anyone on the "
+        "path could serve others); each host's run says which it takes"),
     Key("containerd_registry_mirrors", (dict,), {}, "runtime",
         "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)",
         _registry_mirrors),

@@ -193,6 +193,7 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     untrusted = trusted_networks_error(settings, own_address)
     if untrusted:
         raise untrusted
+    _check_plain_http(settings)
     _check_endpoint(settings)
     too_small = _pod_network_problem(settings, node_count=1)
     if too_small:
@@ -255,6 +256,30 @@ def _check_port_roles(settings: Settings) -> None:
             raise _fail(settings.host, key, port,
                         f"also nodes-only, {where} ({other!r}): a port is open either to "
                         "everyone or to the cluster's nodes only", fix)
+
+
+def plain_http_sources(settings: Settings) -> list[tuple[str, str]]:
+    """The ``(key, URL)`` of every ``http://`` source the data gives: package repositories and
+    their keys, registry mirrors, the CNI's manifest."""
+    found = [(key, getattr(settings, key)) for key in (
+        "containerd_rpm_repo", "containerd_rpm_gpg_key", "kubernetes_repo_url", "cni_manifest")]
+    found += [(f"containerd_registry_mirrors[{registry!r}]", url)
+              for registry, mirrors in settings.containerd_registry_mirrors
+              for url in mirrors]
+    return [(key, url) for key, url in found if isinstance(url, str)
+            and url.lower().startswith("http://")]
+
+
+def _check_plain_http(settings: Settings) -> None:
+    """No ``http://`` source unless ``plain_http_accepted``: over plain HTTP anyone on the path
+    can serve other packages, images or manifests (and the key that signs the packages)."""
+    plain = plain_http_sources(settings)
+    if plain and not settings.plain_http_accepted:
+        key, url = plain[0]
+        raise _fail(settings.host, key, url,
+                    "plain HTTP: anyone on the path to it can serve other packages, images or "
+                    "manifests", "give its https:// URL, or set plain_http_accepted = True "
+                    "for a mirror on a network you trust")
 
 
 def _check_endpoint(settings: Settings) -> None:

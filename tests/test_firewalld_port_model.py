@@ -137,7 +137,7 @@ def check(listed, wanted, close, prune, active, add, remove):
         assert _numbers(entries["runtime"]) == expected_open
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(specs, max_size=5), st.lists(specs, max_size=3), st.lists(specs, max_size=3),
        st.booleans())
 def test_running_daemon_ends_exact_and_never_closes_what_stays(listed, wanted, close, prune):
@@ -150,7 +150,7 @@ def test_running_daemon_ends_exact_and_never_closes_what_stays(listed, wanted, c
     check(listed, wanted, close, prune, True, daemon_add, daemon_remove)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(specs, max_size=5, unique=True), st.lists(specs, max_size=3),
        st.lists(specs, max_size=3), st.booleans())
 def test_offline_config_ends_exact(listed, wanted, close, prune):

@@ -212,7 +212,7 @@ def test_detection_agrees_with_field_splitting(line):
 
 
 @needs_shell
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(fstabs())
 def test_off_comments_out_exactly_the_swap_entries_and_keeps_the_original(case):
     text, _ = case
@@ -229,7 +229,7 @@ def test_off_comments_out_exactly_the_swap_entries_and_keeps_the_original(case):
 
 
 @needs_shell
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(fstabs())
 def test_a_second_off_sends_nothing(case):
     text, _ = case
@@ -240,7 +240,7 @@ def test_a_second_off_sends_nothing(case):
 
 
 @needs_shell
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.one_of(fstabs_without_kubeprep_lines.map(lambda case: case[0]),
                  texts_without_kubeprep_lines))
 def test_on_undoes_off_byte_for_byte(text):
@@ -254,7 +254,7 @@ def test_on_undoes_off_byte_for_byte(text):
 
 
 @needs_shell
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(texts_with_kubeprep_lines)
 def test_on_only_drops_the_prefix_at_the_start_of_a_line(text):
     with tempfile.TemporaryDirectory() as directory:
@@ -270,7 +270,7 @@ def test_on_only_drops_the_prefix_at_the_start_of_a_line(text):
 
 
 @needs_shell
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(fstabs(), st.sampled_from([swap.off, swap.on]), swap_lines(), st.booleans())
 def test_a_file_changed_after_the_read_is_not_edited(case, op, added, by_appending):
     """The checksum guard: the edit planned from one text does not run on another."""
@@ -288,7 +288,7 @@ def test_a_file_changed_after_the_read_is_not_edited(case, op, added, by_appendi
 
 
 @needs_shell
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(fstabs_without_kubeprep_lines, swap_lines())
 def test_the_backup_stays_the_first_original(case, added):
     """off, a swap entry added by hand, off again, on: the backup is still the first text."""

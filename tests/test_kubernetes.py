@@ -3,6 +3,8 @@ fresh, converged, half-upgraded and version-changed Rocky 8/9, Debian 12 and Ubu
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 from kube_states import packages_facts
 from taskrun import group_data, run_deploy
@@ -302,10 +304,15 @@ def test_held_packages_that_lost_their_hold_are_held_again():
 
 def test_mirror_from_data():
     mirror = "http://10.0.0.5:8099/core:/stable:/v{minor}"
-    run = run_deploy(
-        "tasks/kubernetes.py", packages_facts("debian12", "debian_none_installed", None),
-        data={"kubernetes_version": "1.37.1", "kubernetes_repo_url": mirror},
-    )
+    with patch("kubeprep.fleet.hosts.logger.warning") as warning:
+        run = run_deploy(
+            "tasks/kubernetes.py", packages_facts("debian12", "debian_none_installed", None),
+            data={"kubernetes_version": "1.37.1", "kubernetes_repo_url": mirror,
+                  "plain_http_accepted": True},
+        )
+    assert [call.args[0] for call in warning.call_args_list] == [
+        f"[node] kubeprep: plain HTTP accepted (plain_http_accepted = True) for "
+        f"kubernetes_repo_url {mirror}"]
     assert "http://10.0.0.5:8099/core:/stable:/v1.37/deb/Release.key" in (
         run.commands("Kubernetes 1.37 repository key")[0]
     )

@@ -14,6 +14,7 @@ from kubeprep.settings import (
     KEYS,
     DataError,
     Platform,
+    plain_http_sources,
     platform_from_release,
     settings_from_data,
     trust_error,
@@ -862,3 +863,19 @@ def test_the_rhel_family_s_other_members_stay_unsupported(meta):
 def test_unknown_release_refused():
     with pytest.raises(DataError, match=r"^cp1\.lab: unsupported platform 'unknown'"):
         platform_from_release(HOST, LinuxDistribution.default())
+
+
+@pytest.mark.parametrize(("key", "value", "named"), [
+    ("kubernetes_repo_url", "http://10.0.0.5:8099/core:/stable:/v{minor}", "kubernetes_repo_url"),
+    ("containerd_registry_mirrors", {"registry.k8s.io": ["https://a.example", "http://10.0.0.5"]},
+     "containerd_registry_mirrors['registry.k8s.io']"),
+    ("cni_manifest", "http://10.0.0.5/kube-flannel.yml", "cni_manifest"),
+    ("containerd_rpm_gpg_key", "http://10.0.0.5/gpg", "containerd_rpm_gpg_key"),
+])
+def test_a_plain_http_source_is_refused_unless_accepted(key, value, named):
+    message = refused(with_(**{key: value}))
+    assert message.startswith(f"{HOST}: {named} = ")
+    assert "plain HTTP" in message and "plain_http_accepted = True" in message
+    settings = settings_from_data(HOST, ["control_plane"],
+                                  with_(**{key: value, "plain_http_accepted": True}))
+    assert [name for name, _ in plain_http_sources(settings)] == [named]

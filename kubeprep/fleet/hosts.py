@@ -24,6 +24,7 @@ from kubeprep.settings import (
     DataError,
     Platform,
     Settings,
+    plain_http_sources,
     platform_from_release,
     role_of,
     settings_from_data,
@@ -66,6 +67,12 @@ def _check(current: Host) -> tuple[Settings, Platform] | None:
         return None
     for note in unknown_keys(data):
         logger.warning(f"{host.print_prefix}kubeprep: unknown data key {note}; it is ignored")
+    plain = plain_http_sources(settings)
+    if plain:
+        logger.warning(
+            f"{host.print_prefix}kubeprep: plain HTTP accepted (plain_http_accepted = True) "
+            f"for {', '.join(f'{key} {url}' for key, url in plain)}",
+        )
     return settings, platform
 
 
