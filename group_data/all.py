@@ -108,5 +108,8 @@ kubernetes_control_plane_args = {}
 # Environment variables per control-plane component (kubeadm's extraEnvs), e.g.
 # {"apiServer": {"GOGC": "200"}}; {}: none.
 kubernetes_control_plane_env = {}
+# More KubeletConfiguration fields for every node (set at init: the cluster's kubelet-config), e.g.
+# {"nodeStatusUpdateFrequency": "1m"}; {}: the kubelet's defaults.
+kubernetes_kubelet_config = {}
 # kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
 kubernetes_encryption_algorithm = None

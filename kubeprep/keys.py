@@ -60,6 +60,7 @@ class Key:
     check: Check | None = None  # the value's own check, after its type's
     secret: bool = False  # never shown in a message
     inventory: bool = False  # set per host in the inventory; may be absent
+    typed_values: bool = False  # a dict whose values keep their types (not stored as text)
 
     @property
     def optional(self) -> bool:
@@ -341,6 +342,28 @@ def _timeouts(value: dict) -> Invalid | None:
     return None
 
 
+# A KubeletConfiguration field's name (camelCase), and the ones kubeprep writes from its own keys.
+_KUBELET_FIELD = re.compile(r"[a-z][A-Za-z0-9]*")
+_KUBELET_FIELDS_OWNED = {"cgroupDriver": "cgroup_driver", "failSwapOn": "swap",
+                         "memorySwap": "kubernetes_swap_behavior"}
+
+
+def _kubelet_config(value: dict) -> Invalid | None:
+    for name, setting in value.items():
+        key = f"kubernetes_kubelet_config[{name!r}]"
+        if not isinstance(name, str) or not _KUBELET_FIELD.fullmatch(name):
+            return Invalid(name, "not a KubeletConfiguration field",
+                           "use its camelCase name, e.g. 'nodeStatusUpdateFrequency'", key=key)
+        if name in _KUBELET_FIELDS_OWNED:
+            return Invalid(name, f"kubeprep writes it from {_KUBELET_FIELDS_OWNED[name]}",
+                           f"set {_KUBELET_FIELDS_OWNED[name]} instead", key=key)
+        if isinstance(setting, float) or not isinstance(setting, (str, int)) or (
+                isinstance(setting, str) and ("\n" in setting or not setting.strip())):
+            return Invalid(setting, "not a one-line string, a whole number or a boolean",
+                           "give a scalar, e.g. '1m' or 120 or True", key=key)
+    return None
+
+
 # ClusterConfiguration's components that take extraArgs, and a flag name without its dashes.
 CONTROL_PLANE_COMPONENTS = ("apiServer", "controllerManager", "scheduler", "etcd")
 _FLAG = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -572,6 +595,9 @@ DECLARED: tuple[Key, ...] = (
         "environment variables per control-plane component, kubeadm's `extraEnvs`, e.g. "
         "`{\"apiServer\": {\"GOGC\": \"200\"}}` for less garbage collection on slow machines",
         _control_plane_env),
+    Key("kubernetes_kubelet_config", (dict,), {}, "cluster",
+        "more KubeletConfiguration fields, set at init for every node, e.g. "
+        "`{\"nodeStatusUpdateFrequency\": \"1m\"}`", _kubelet_config, typed_values=True),
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),

@@ -67,7 +67,7 @@ class Kubernetes:
         "kubernetes_control_plane_endpoint", "kubernetes_swap_behavior", "kubernetes_config_file",
         "kubernetes_image_repository", "kubernetes_etcd_image_tag", "kubernetes_dns_image_tag",
         "kubernetes_encryption_algorithm", "kubernetes_control_plane_args",
-        "kubernetes_control_plane_env", "kubernetes_timeouts",
+        "kubernetes_control_plane_env", "kubernetes_kubelet_config", "kubernetes_timeouts",
         "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
     )
 
@@ -264,6 +264,7 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
     if kube.swap == "keep":
         kubelet += ["failSwapOn: false", "memorySwap:",
                     f"  swapBehavior: {kube.kubernetes_swap_behavior}"]
+    kubelet += [f"{name}: {_q(value)}" for name, value in kube.kubernetes_kubelet_config]
     init = [
         "apiVersion: kubeadm.k8s.io/v1beta4",
         "kind: InitConfiguration",

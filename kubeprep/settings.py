@@ -115,11 +115,14 @@ def _field_type(key: Key) -> object:
     return functools.reduce(operator.or_, key.types)
 
 
-def _stored(value: object) -> object:
+def _stored(value: object, typed: bool = False) -> object:
+    """A list as a tuple, a dict as (key, value) pairs; a dict's scalars as text, but for a key
+    whose values keep their types (``Key.typed_values``)."""
     if isinstance(value, list):
         return tuple(value)
     if isinstance(value, dict):
-        return tuple((key, _stored(setting) if isinstance(setting, list | dict) else str(setting))
+        return tuple((key, _stored(setting) if isinstance(setting, list | dict)
+                      else setting if typed else str(setting))
                      for key, setting in value.items())
     return value
 
@@ -186,7 +189,8 @@ def settings_from_data(host: str, groups: list[str], data: Mapping[str, object])
     if problem:
         raise _fail(host, *problem)
     settings = Settings(host=host, role=role,
-                        **{key.name: _stored(data.get(key.name)) for key in DECLARED})
+                        **{key.name: _stored(data.get(key.name), key.typed_values)
+                           for key in DECLARED})
     _check_cluster_zone(settings)
     _check_port_roles(settings)
     own_address = [settings.cluster_address] if settings.cluster_address else []

@@ -115,7 +115,15 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             } | {"controllerManager": {"leader-elect-lease-duration": "60s",
                                        "leader-elect-renew-deadline": "50s",
                                        "leader-elect-retry-period": "10s",
-                                       "controllers": _LAB_CONTROLLERS}},
+                                       "controllers": _LAB_CONTROLLERS,
+                                       # a node is unhealthy after missing 3 renewals, not 1
+                                       "node-monitor-grace-period": "180s"}},
+            # The joined workers' kubelets were what tipped cp1 over (with them paused its API
+            # server became ready again within 3 minutes): fewer status writes and lease
+            # renewals (every 30 s, not 10 s), fewer events, for every kubelet.
+            "kubernetes_kubelet_config": {
+                "nodeStatusUpdateFrequency": "1m", "nodeLeaseDurationSeconds": 120,
+                "eventRecordQPS": 5},
             # and on garbage collection: collect less often
             "kubernetes_control_plane_env": {
                 "apiServer": {"GOGC": "200"},

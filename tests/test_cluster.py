@@ -39,7 +39,7 @@ from kubeprep.kubeadm import (
     parse_certificate_key,
     parse_join_command,
 )
-from kubeprep.settings import settings_from_data
+from kubeprep.settings import DataError, settings_from_data
 
 TOKEN_OUTPUT = (
     "kubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v "
@@ -299,6 +299,28 @@ def test_control_plane_env_as_kubeadms_extra_envs_next_to_the_args():
         "extraEnvs": [{"name": "GOGC", "value": "200"}]}
     assert cluster["etcd"] == {"local": {"imageTag": "3.6.16-0", "extraEnvs": [
         {"name": "GOGC", "value": "400"}, {"name": "GOMEMLIMIT", "value": "300MiB"}]}}
+
+
+def test_kubelet_config_fields_from_data_in_the_clusters_kubelet_configuration():
+    fields = {"nodeStatusUpdateFrequency": "1m", "nodeLeaseDurationSeconds": 120,
+              "serializeImagePulls": False}
+    init = init_config(kube(kubernetes_kubelet_config=fields), "192.168.77.11",
+                       "192.168.77.11:6443")
+    assert init.split("---\n")[-1].endswith(
+        'nodeStatusUpdateFrequency: "1m"\nnodeLeaseDurationSeconds: 120\n'
+        'serializeImagePulls: false\n')
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"cgroupDriver": "cgroupfs"}, "kubeprep writes it from cgroup_driver"),
+    ({"node-status-update-frequency": "1m"}, "not a KubeletConfiguration field"),
+    ({"evictionHard": {"memory.available": "100Mi"}}, "not a one-line string"),
+    ({"nodeStatusUpdateFrequency": "1m\nfailSwapOn: false"}, "not a one-line string"),
+])
+def test_kubelet_config_fields_refused(fields, problem):
+    with pytest.raises(DataError) as error:
+        kube(kubernetes_kubelet_config=fields)
+    assert problem in str(error.value) and "kubernetes_kubelet_config[" in str(error.value)
 
 
 def test_timeouts_for_slow_machines_in_init_and_join_configuration():

@@ -97,28 +97,38 @@ def wait_for(what: str, ready, timeout: float = 900, every: float = 10):
         time.sleep(every)
 
 
+def listed(lab, what: str) -> list[dict] | None:
+    """The items of ``kubectl get WHAT -o json``; None while the API server does not answer (on
+    this lab it restarts now and then in the minutes after the joins: docs/cluster.md)."""
+    result = as_admin(lab, f"get {what} -o json")
+    return json.loads(result.stdout)["items"] if result.rc == 0 else None
+
+
 def nodes(lab) -> dict[str, dict]:
     """Node name -> {"ready": bool, "version": kubelet version}."""
-    listed = json.loads(kubectl(lab, "get nodes -o json"))["items"]
+    return _nodes(json.loads(kubectl(lab, "get nodes -o json"))["items"])
+
+
+def _nodes(items: list[dict]) -> dict[str, dict]:
     return {item["metadata"]["name"]: {
         "ready": any(c["type"] == "Ready" and c["status"] == "True"
                      for c in item["status"]["conditions"]),
         "version": item["status"]["nodeInfo"]["kubeletVersion"],
-    } for item in listed}
+    } for item in items}
 
 
 def all_ready(lab) -> dict[str, dict] | None:
-    found = nodes(lab)
+    items = listed(lab, "nodes")
+    found = _nodes(items) if items is not None else {}
     return found if set(found) == set(ADDRESSES) and all(n["ready"] for n in found.values()) \
         else None
 
 
 def probe_pods(lab) -> dict[str, dict] | None:
     """Node -> {"name", "ip"} of the probe DaemonSet's running pod, once one runs on each."""
-    listed = json.loads(kubectl(lab, "get pods -l app=probe -o json"))["items"]
     found = {item["spec"].get("nodeName"): {"name": item["metadata"]["name"],
                                             "ip": item["status"].get("podIP")}
-             for item in listed
+             for item in listed(lab, "pods -l app=probe") or []
              if item["status"].get("phase") == "Running"
              and all(c.get("ready") for c in item["status"].get("containerStatuses", []))}
     return found if set(found) == set(ADDRESSES) else None
@@ -162,7 +172,8 @@ def pods(lab, cluster):
     """Node -> the probe pod on it ({"name", "ip"}), and the ClusterIP service's address."""
     manifest = PROBE_MANIFEST.format(image=agnhost(VERSION), node_port=NODE_PORT)
     lab.run("cp1", f"cat > /tmp/probe.yaml <<'EOF'\n{manifest}\nEOF", check=True)
-    kubectl(lab, "apply -f /tmp/probe.yaml")
+    wait_for("the probe manifest applied",
+             lambda: as_admin(lab, "apply -f /tmp/probe.yaml").rc == 0, timeout=600)
     started = time.monotonic()
     found = wait_for("a probe pod running on every node", lambda: probe_pods(lab))
     print(f"probe pods running after {time.monotonic() - started:.0f} s: {found}")
@@ -185,9 +196,13 @@ def test_kubeadm_init_and_join_ran_once_each(cluster):
 
 
 def test_no_bootstrap_token_in_the_deploys_output_and_no_join_config_left(lab, cluster_run):
-    listed = lab.run("cp1", "kubeadm token list", check=True).stdout
-    tokens = re.findall(r"\b([a-z0-9]{6})\.([a-z0-9]{16})\b", listed)
-    assert tokens, listed  # kubeadm init's own and the run's join token
+    def token_list() -> str | None:
+        result = lab.run("cp1", "kubeadm token list --kubeconfig /etc/kubernetes/admin.conf")
+        return result.stdout if result.rc == 0 else None
+
+    answer = wait_for("kubeadm token list", token_list, timeout=600)
+    tokens = re.findall(r"\b([a-z0-9]{6})\.([a-z0-9]{16})\b", answer)
+    assert tokens, answer  # kubeadm init's own and the run's join token
     shown = cluster_run.stdout + cluster_run.stderr
     for token_id, secret in tokens:
         assert secret not in shown, f"the secret of bootstrap token {token_id} is in the output"
