@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 PACKAGES = ("kubeadm", "kubelet", "kubectl")  # kubeadm first: the upgrade guide's order
 DNF_EXCLUDES = "kubelet kubeadm kubectl cri-tools kubernetes-cni"
@@ -85,6 +86,14 @@ class Kubernetes:
 
     def rpm_url(self) -> str:
         return f"{self.repo_url}/rpm/"
+
+
+def url_target(url: str) -> str:
+    """The ``host:port`` an http(s) URL connects to (its scheme's port when none is given)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    name = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{name}:{port}"
 
 
 def endpoint_error(endpoint: str) -> str | None:

@@ -8,6 +8,7 @@ same command for user root, read the same way.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from datetime import datetime
@@ -76,6 +77,7 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
         )}),
         "systemd.SystemdStatus": {"kubelet.service": False},
         "systemd.SystemdEnabled": {"kubelet.service": repo_version is not None},
+        "network.TcpAnswers": Answering(),
     }
     files, sha1 = {"path=/var/lib/apt/periodic/update-success-stamp": FILE}, {}
     if repo_version:
@@ -93,6 +95,21 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
     facts["files.File"] = OthersMissing(files)
     facts["files.Sha1File"] = OthersMissing(sha1)
     return facts
+
+
+class Answering(ByArguments):
+    """``network.TcpAnswers``: every ``host:port`` asked opens a connection, but ``closed``."""
+
+    def __init__(self, closed: tuple[str, ...] = ()):
+        super().__init__()
+        self.closed = closed
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str):
+        targets = ast.literal_eval(key.removeprefix("targets="))
+        return {target: target not in self.closed for target in targets}
 
 
 class OthersMissing(ByArguments):

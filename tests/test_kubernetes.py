@@ -6,7 +6,7 @@ from __future__ import annotations
 from unittest.mock import patch
 
 import pytest
-from kube_states import packages_facts
+from kube_states import Answering, packages_facts
 from taskrun import group_data, run_deploy
 
 from kubeprep.errors import DataError
@@ -331,3 +331,28 @@ def test_each_operation_reads_each_fact_once(platform):
         # pyinfra's files.put reads files.Directory twice itself, as in test_tasks.
         twice = {fact: n for fact, n in reads.items() if n > 1 and not fact.startswith("files.")}
         assert not twice, f"{name} reads {twice}"
+
+
+@pytest.mark.parametrize(("platform", "case", "target"), [
+    ("debian12", "debian_none_installed", "pkgs.k8s.io:443"),
+    ("rocky9", "rocky_none_installed", "pkgs.k8s.io:443"),
+])
+def test_a_repository_that_does_not_answer_is_refused_before_any_change(platform, case, target):
+    facts = packages_facts(platform, case, None)
+    facts["network.TcpAnswers"] = Answering(closed=(target,))
+    run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": "1.36.4"})
+    assert run.failed and run.ops == []
+    kind = "deb" if platform == "debian12" else "rpm"
+    assert run.errors == [
+        f"[node] kubeprep: node: kubernetes_repo_url = 'https://pkgs.k8s.io/core:/stable:/v{{minor}}'"
+        f": https://pkgs.k8s.io/core:/stable:/v1.36/{kind}/ does not answer from node (no TCP "
+        f"connection to {target} in 5 s), and kubeadm, kubelet and kubectl 1.36.4 come from it. "
+        "Fix: set kubernetes_repo_url to a mirror this host reaches, or deploy_until = "
+        '"runtime" to stop before the packages.']
+
+
+def test_a_host_at_the_version_needs_no_repository_to_answer():
+    facts = packages_facts("debian12", "debian_held_1_36_4", "1.36.4")
+    facts["network.TcpAnswers"] = Answering(closed=("pkgs.k8s.io:443",))
+    run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": "1.36.4"})
+    assert not run.failed and run.changes == {}

@@ -9,9 +9,10 @@ from pyinfra.operations import apt, files, systemd
 
 from kubeprep.errors import DataError
 from kubeprep.facts.kubernetes import KubernetesPackages
+from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.fleet.hosts import checked_host, refuse
 from kubeprep.keys import deploy_defaults
-from kubeprep.kubeadm import apt_source, dnf_repo, downgrade_refused
+from kubeprep.kubeadm import PACKAGES, apt_source, dnf_repo, downgrade_refused, matches, url_target
 from kubeprep.operations import kubernetes as kubernetes_operations
 
 KEYRINGS = "/etc/apt/keyrings"
@@ -39,8 +40,9 @@ def kubernetes() -> None:
     settings, platform = checked
     kube = settings.kubernetes
     # Refused before anything changes: a lower version without kubernetes_allow_downgrade.
-    refused = downgrade_refused(host.get_fact(KubernetesPackages)["installed"],
-                                kube.kubernetes_version, kube.kubernetes_allow_downgrade)
+    installed = host.get_fact(KubernetesPackages)["installed"]
+    refused = downgrade_refused(installed, kube.kubernetes_version,
+                                kube.kubernetes_allow_downgrade)
     if refused:
         refuse(DataError(
             f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {refused}. "
@@ -49,6 +51,19 @@ def kubernetes() -> None:
         ))
         return
     debian = platform.family == "debian"
+    # Refused before anything changes too: packages to install from a repository that does
+    # not answer this host (an air-gapped site without its mirror set).
+    current = all(matches(installed.get(name, ""), kube.kubernetes_version) for name in PACKAGES)
+    repository = kube.apt_url() if debian else kube.rpm_url()
+    if not current and not _answers(repository):
+        refuse(DataError(
+            f"{host.name}: kubernetes_repo_url = {kube.kubernetes_repo_url!r}: {repository} "
+            f"does not answer from {host.name} (no TCP connection to {url_target(repository)} "
+            f"in {CONNECT_SECONDS} s), and kubeadm, kubelet and kubectl "
+            f"{kube.kubernetes_version} come from it. Fix: set kubernetes_repo_url to a mirror "
+            "this host reaches, or deploy_until = \"runtime\" to stop before the packages.",
+        ))
+        return
     if debian:
         apt.packages(
             name="Install what the Kubernetes repository needs",
@@ -77,3 +92,8 @@ def kubernetes() -> None:
         allow_downgrade=kube.kubernetes_allow_downgrade,
     )
     systemd.service(name="kubelet enabled", service="kubelet", running=None, enabled=True)
+
+
+def _answers(url: str) -> bool:
+    target = url_target(url)
+    return host.get_fact(TcpAnswers, targets=[target]).get(target, False)

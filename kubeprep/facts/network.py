@@ -1,15 +1,19 @@
-"""The host's network: its default route's source address (``DefaultRouteAddress``) and its
-interface addresses (``InterfaceAddresses``); and the readers only NodeReadiness runs (the
-interfaces with their MAC addresses, the listening TCP ports, the addresses by interface)."""
+"""The host's network: its default route's source address (``DefaultRouteAddress``), its
+interface addresses (``InterfaceAddresses``), which ``host:port`` answer it (``TcpAnswers``);
+and the readers only NodeReadiness runs (the interfaces with their MAC addresses, the listening
+TCP ports, the addresses by interface)."""
 
 from __future__ import annotations
 
 import re
 
-from pyinfra.api import FactBase
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
 _SOURCE = re.compile(r"\bsrc (\d+\.\d+\.\d+\.\d+)")
+# Seconds a TCP connection may take to open before its target counts as not answering.
+CONNECT_SECONDS = 5
 
 # The route to a public address; read with parse_default_route_address().
 DEFAULT_ROUTE = "ip -4 -o route get 1.1.1.1 2>/dev/null"
@@ -99,3 +103,34 @@ def parse_listening_ports(lines: list[str]) -> list[int]:
 def parse_ip_addresses(lines: list[str]) -> list[str]:
     """What ``IP_ADDRESSES`` prints, as the addresses without their prefix lengths."""
     return [fields[1].split("/")[0] for fields in map(str.split, lines) if len(fields) == 2]
+
+
+class TcpAnswers(FactBase[dict[str, bool]]):
+    """
+    Returns, for each ``host:port``, whether a TCP connection to it opens from this host within
+    ``CONNECT_SECONDS`` (bash's ``/dev/tcp``: no curl needed on a fresh host).
+
+    + targets: ``host:port`` strings, e.g. ``pkgs.k8s.io:443``
+
+    .. code:: python
+
+        {"pkgs.k8s.io:443": False, "192.168.77.250:8099": True}
+    """
+
+    @override
+    def command(self, targets: list[str]) -> StringCommand:
+        parts: list[str | QuoteString] = []
+        for target in targets:
+            name, port = target.rsplit(":", 1)
+            parts += [
+                f"if timeout {CONNECT_SECONDS} bash -c",
+                QuoteString(f"exec 3<>/dev/tcp/{name}/{port}"), "2>/dev/null; then echo",
+                QuoteString(f"open {target}"), "; else echo", QuoteString(f"closed {target}"),
+                "; fi;",
+            ]
+        return StringCommand(*parts, "true")
+
+    @override
+    def process(self, output) -> dict[str, bool]:
+        return {fields[1]: fields[0] == "open" for fields in (line.split() for line in output)
+                if len(fields) == 2 and fields[0] in ("open", "closed")}

@@ -137,6 +137,20 @@ def check_installed_from_repo(lab, version: str) -> None:
     assert sh(lab, "w1", "systemctl is-enabled kubelet").strip() == "enabled"
 
 
+def test_a_repository_that_does_not_answer_is_refused_before_any_change(lab, repo):
+    before = sh(lab, "w1", APT_STATE)
+    closed = f"http://{SERVER}:9/core:/stable:/v{{minor}}"  # the lab server, nothing on port 9
+    result = lab.pyinfra("--json", *data_args(lab), *kube_data(OLD),
+                         "--data", f"kubernetes_repo_url={closed}", "deploy.py")
+    output = result.stdout + result.stderr
+    assert result.rc != 0, output[-4000:]
+    assert (f"w1: kubernetes_repo_url = '{closed}': http://{SERVER}:9/core:/stable:/"
+            f"v{minor(OLD)}/deb/ does not answer from w1 (no TCP connection to {SERVER}:9 in "
+            "5 s)") in output, output[-4000:]
+    assert 'deploy_until = "runtime"' in output
+    assert sh(lab, "w1", APT_STATE) == before
+
+
 @pytest.fixture(scope="module")
 def first_run(lab, repo):
     started = time.monotonic()
