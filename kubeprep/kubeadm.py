@@ -174,6 +174,16 @@ def downgrade_refused(
     return f"would downgrade {', '.join(lower)}" if lower and not allow_downgrade else None
 
 
+def minor_skipped(installed: Mapping[str, str], version: str) -> str | None:
+    """The minor an upgrade from the installed kubeadm or kubelet to ``version`` would skip
+    (kubeadm upgrades a cluster one minor at a time), as '1.37'; None when it skips none."""
+    wanted = int(version.split(".")[1])
+    minors = [upstream(installed[name])[1] for name in ("kubeadm", "kubelet")
+              if name in installed and len(upstream(installed[name])) > 1
+              and upstream(installed[name])[0] == 1]
+    return f"1.{min(minors) + 1}" if minors and wanted > min(minors) + 1 else None
+
+
 def apt_source(kube: Kubernetes, keyring: str) -> str:
     """The sources.list.d entry of the install guide, for the data's minor."""
     return f"deb [signed-by={keyring}] {kube.apt_url()} /\n"

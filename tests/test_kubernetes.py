@@ -356,3 +356,16 @@ def test_a_host_at_the_version_needs_no_repository_to_answer():
     facts["network.TcpAnswers"] = Answering(closed=("pkgs.k8s.io:443",))
     run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": "1.36.4"})
     assert not run.failed and run.changes == {}
+
+
+def test_a_skipped_minor_is_refused_before_any_change():
+    run = run_deploy("tasks/kubernetes.py", packages_facts("debian12", "debian_held_1_36_4", "1.36.4"),
+                     data={"kubernetes_version": "1.38.1"})
+    assert run.failed and run.ops == []
+    assert run.errors == [
+        "[node] kubeprep: node: kubernetes_version = '1.38.1': would skip 1.37 (kubeadm "
+        "1.36.4-1.1, kubelet 1.36.4-1.1 installed): kubeadm upgrades a cluster one minor at a "
+        "time. Fix: set kubernetes_version = '1.37', run, then the next minor."]
+    assert not run_deploy(
+        "tasks/kubernetes.py", packages_facts("debian12", "debian_held_1_36_4", "1.36.4"),
+        data={"kubernetes_version": "1.37"}).failed

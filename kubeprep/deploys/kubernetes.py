@@ -12,7 +12,15 @@ from kubeprep.facts.kubernetes import KubernetesPackages
 from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.fleet.hosts import checked_host, refuse
 from kubeprep.keys import deploy_defaults
-from kubeprep.kubeadm import PACKAGES, apt_source, dnf_repo, downgrade_refused, matches, url_target
+from kubeprep.kubeadm import (
+    PACKAGES,
+    apt_source,
+    dnf_repo,
+    downgrade_refused,
+    matches,
+    minor_skipped,
+    url_target,
+)
 from kubeprep.operations import kubernetes as kubernetes_operations
 
 KEYRINGS = "/etc/apt/keyrings"
@@ -48,6 +56,15 @@ def kubernetes() -> None:
             f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {refused}. "
             "Fix: set kubernetes_version to the installed version or newer, "
             "or kubernetes_allow_downgrade = True to downgrade on purpose.",
+        ))
+        return
+    skipped = minor_skipped(installed, kube.kubernetes_version)
+    if skipped:
+        refuse(DataError(
+            f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: would skip "
+            f"{skipped} (kubeadm {installed.get('kubeadm', '?')}, kubelet "
+            f"{installed.get('kubelet', '?')} installed): kubeadm upgrades a cluster one minor "
+            f"at a time. Fix: set kubernetes_version = {skipped!r}, run, then the next minor.",
         ))
         return
     debian = platform.family == "debian"
