@@ -111,5 +111,8 @@ kubernetes_control_plane_env = {}
 # More KubeletConfiguration fields for every node (set at init: the cluster's kubelet-config), e.g.
 # {"nodeStatusUpdateFrequency": "1m"}; {}: the kubelet's defaults.
 kubernetes_kubelet_config = {}
+# The control-plane static pods' probes (kubeadm patches at init and join), per component, e.g.
+# {"apiServer": {"livenessProbe": {"failureThreshold": 30}}}; {}: kubeadm's.
+kubernetes_control_plane_probes = {}
 # kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
 kubernetes_encryption_algorithm = None

@@ -366,6 +366,9 @@ def _kubelet_config(value: dict) -> Invalid | None:
 
 # ClusterConfiguration's components that take extraArgs, and a flag name without its dashes.
 CONTROL_PLANE_COMPONENTS = ("apiServer", "controllerManager", "scheduler", "etcd")
+# A static pod's probes and the fields of each that take a number of seconds or of tries.
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+PROBE_FIELDS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
 _FLAG = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
@@ -401,6 +404,34 @@ _control_plane_env = _per_component(
     "kubernetes_control_plane_env", "an environment variable name",
     re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "{'GOGC': '200'}",
     "use letters, digits and underscores, e.g. 'GOGC'")
+
+
+def _control_plane_probes(value: dict) -> Invalid | None:
+    for component, probes in value.items():
+        key = f"kubernetes_control_plane_probes[{component!r}]"
+        if component not in CONTROL_PLANE_COMPONENTS:
+            return Invalid(component, "not a control-plane component of kubeadm's",
+                           f"use one of {', '.join(CONTROL_PLANE_COMPONENTS)}", key=key)
+        if not isinstance(probes, dict):
+            return Invalid(probes, "not a mapping of probe to fields",
+                           "write it like {'livenessProbe': {'failureThreshold': 30}}", key=key)
+        for probe, fields in probes.items():
+            probe_key = f"{key}[{probe!r}]"
+            if probe not in PROBES:
+                return Invalid(probe, "not a probe of a static pod",
+                               f"use one of {', '.join(PROBES)}", key=probe_key)
+            if not isinstance(fields, dict):
+                return Invalid(fields, "not a mapping of field to number",
+                               "write it like {'failureThreshold': 30}", key=probe_key)
+            for name, number in fields.items():
+                if name not in PROBE_FIELDS:
+                    return Invalid(name, "not a field kubeprep sets on a probe",
+                                   f"use one of {', '.join(PROBE_FIELDS)}", key=probe_key)
+                if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                    return Invalid(number, "not a whole number of 1 or more",
+                                   "give seconds or tries as a number, e.g. 30",
+                                   key=f"{probe_key}[{name!r}]")
+    return None
 
 
 def _kubernetes_version(value: str) -> Invalid | None:
@@ -598,6 +629,11 @@ DECLARED: tuple[Key, ...] = (
     Key("kubernetes_kubelet_config", (dict,), {}, "cluster",
         "more KubeletConfiguration fields, set at init for every node, e.g. "
         "`{\"nodeStatusUpdateFrequency\": \"1m\"}`", _kubelet_config, typed_values=True),
+    Key("kubernetes_control_plane_probes", (dict,), {}, "cluster",
+        "the control-plane static pods' probes, per component, probe and field, given to kubeadm "
+        "as patches at init and join, e.g. `{\"apiServer\": {\"livenessProbe\": "
+        "{\"failureThreshold\": 30}}}` on slow machines; `{}`: kubeadm's",
+        _control_plane_probes, typed_values=True),
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),

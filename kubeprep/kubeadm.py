@@ -20,6 +20,11 @@ PACKAGES = ("kubeadm", "kubelet", "kubectl")  # kubeadm first: the upgrade guide
 DNF_EXCLUDES = "kubelet kubeadm kubectl cri-tools kubernetes-cni"
 SWAP_BEHAVIORS = ("LimitedSwap", "NoSwap")
 API_PORT = 6443
+# Where the probes' patches are written for kubeadm (its ``patches.directory``).
+PATCHES_DIR = "/etc/kubernetes/kubeprep-patches"
+# ClusterConfiguration's component names, and the static pods (and containers) they are.
+STATIC_PODS = {"apiServer": "kube-apiserver", "controllerManager": "kube-controller-manager",
+               "scheduler": "kube-scheduler", "etcd": "etcd"}
 # kube-controller-manager gives every node a /24 of the pod network (--node-cidr-mask-size).
 NODE_POD_PREFIX = 24
 
@@ -69,6 +74,7 @@ class Kubernetes:
         "kubernetes_image_repository", "kubernetes_etcd_image_tag", "kubernetes_dns_image_tag",
         "kubernetes_encryption_algorithm", "kubernetes_control_plane_args",
         "kubernetes_control_plane_env", "kubernetes_kubelet_config", "kubernetes_timeouts",
+        "kubernetes_control_plane_probes",
         "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
     )
 
@@ -229,6 +235,23 @@ def _timeouts(timeouts: tuple[tuple[str, str], ...]) -> list[str]:
         if timeouts else []
 
 
+def _patches(patched: bool) -> list[str]:
+    return ["patches:", f"  directory: {_q(PATCHES_DIR)}"] if patched else []
+
+
+def probe_patches(probes: tuple) -> dict[str, str]:
+    """Each static pod's file in ``PATCHES_DIR`` with its probes' fields, a strategic merge patch
+    named as kubeadm reads it (``kube-apiserver+strategic.json``), from
+    ``kubernetes_control_plane_probes`` as stored: ``((component, ((probe, ((field, n),)),)),)``."""
+    return {
+        f"{STATIC_PODS[component]}+strategic.json": json.dumps({"spec": {"containers": [{
+            "name": STATIC_PODS[component],
+            **{probe: dict(fields) for probe, fields in entries},
+        }]}}, sort_keys=True) + "\n"
+        for component, entries in probes
+    }
+
+
 def _node_registration(address: str) -> list[str]:
     return [
         "nodeRegistration:",
@@ -292,15 +315,16 @@ def init_config(kube: Kubernetes, address: str, endpoint: str) -> str:
         f"  bindPort: {API_PORT}",
         *_node_registration(address),
         *_timeouts(kube.kubernetes_timeouts),
+        *_patches(bool(kube.kubernetes_control_plane_probes)),
     ]
     return "\n---\n".join("\n".join(part) for part in (init, cluster, kubelet)) + "\n"
 
 
 def join_config(address: str, credentials: JoinCredentials, control_plane: bool,
-                timeouts: tuple[tuple[str, str], ...] = ()) -> str:
+                timeouts: tuple[tuple[str, str], ...] = (), patched: bool = False) -> str:
     """JoinConfiguration (v1beta4) for a worker, or a further control plane with its
-    certificate key, with kubeadm's ``timeouts``. The kubelet's configuration comes from the
-    cluster (kubelet-config)."""
+    certificate key (and, ``patched``, the probes' patches in ``PATCHES_DIR``), with kubeadm's
+    ``timeouts``. The kubelet's configuration comes from the cluster (kubelet-config)."""
     lines = [
         "apiVersion: kubeadm.k8s.io/v1beta4",
         "kind: JoinConfiguration",
@@ -320,6 +344,7 @@ def join_config(address: str, credentials: JoinCredentials, control_plane: bool,
             f"    advertiseAddress: {_q(address)}",
             f"    bindPort: {API_PORT}",
             f"  certificateKey: {_q(credentials.certificate_key)}",
+            *_patches(patched),
         ]
     return "\n".join(lines) + "\n"
 

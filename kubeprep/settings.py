@@ -121,7 +121,7 @@ def _stored(value: object, typed: bool = False) -> object:
     if isinstance(value, list):
         return tuple(value)
     if isinstance(value, dict):
-        return tuple((key, _stored(setting) if isinstance(setting, list | dict)
+        return tuple((key, _stored(setting, typed) if isinstance(setting, list | dict)
                       else setting if typed else str(setting))
                      for key, setting in value.items())
     return value

@@ -76,6 +76,9 @@ _LAB_CONTROLLERS = ",".join(["*", "bootstrap-signer-controller", "token-cleaner-
         "service-lb", "cloud-node-lifecycle", "node-route")])
 
 
+_PATIENT_LIVENESS = {"periodSeconds": 30, "timeoutSeconds": 30, "failureThreshold": 20}
+
+
 def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str, dict]:
     return (
         name,
@@ -124,6 +127,15 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             "kubernetes_kubelet_config": {
                 "nodeStatusUpdateFrequency": "1m", "nodeLeaseDurationSeconds": 120,
                 "eventRecordQPS": 5},
+            # A restarted API server under TCG is met by every client's relist at once, and
+            # restarted again before its RBAC bootstrap ends: the kubelet gives the control
+            # plane's containers 10 minutes of failed liveness probes, not 80 s, and asks the
+            # API server's /readyz every 10 s, not every second (a TLS handshake each).
+            "kubernetes_control_plane_probes": {
+                component: {"livenessProbe": _PATIENT_LIVENESS}
+                for component in ("controllerManager", "scheduler", "etcd")
+            } | {"apiServer": {"livenessProbe": _PATIENT_LIVENESS,
+                               "readinessProbe": {"periodSeconds": 10, "timeoutSeconds": 30}}},
             # and on garbage collection: collect less often
             "kubernetes_control_plane_env": {
                 "apiServer": {"GOGC": "200"},

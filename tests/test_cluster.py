@@ -38,6 +38,7 @@ from kubeprep.kubeadm import (
     join_config,
     parse_certificate_key,
     parse_join_command,
+    probe_patches,
 )
 from kubeprep.settings import DataError, settings_from_data
 
@@ -336,6 +337,51 @@ def test_timeouts_for_slow_machines_in_init_and_join_configuration():
     assert "timeouts" not in join_config("192.168.77.21", credentials, False)
 
 
+PROBES = {"apiServer": {"livenessProbe": {"failureThreshold": 30, "timeoutSeconds": 30},
+                        "startupProbe": {"failureThreshold": 90}},
+          "etcd": {"livenessProbe": {"periodSeconds": 20}}}
+
+
+def test_probes_as_kubeadm_patches_named_after_the_static_pods():
+    patches = probe_patches(kube(kubernetes_control_plane_probes=PROBES)
+                            .kubernetes_control_plane_probes)
+    assert {name: yaml.safe_load(text) for name, text in patches.items()} == {
+        "kube-apiserver+strategic.json": {"spec": {"containers": [{
+            "name": "kube-apiserver",
+            "livenessProbe": {"failureThreshold": 30, "timeoutSeconds": 30},
+            "startupProbe": {"failureThreshold": 90}}]}},
+        "etcd+strategic.json": {"spec": {"containers": [{
+            "name": "etcd", "livenessProbe": {"periodSeconds": 20}}]}},
+    }
+    init = yaml.safe_load(init_config(kube(kubernetes_control_plane_probes=PROBES),
+                                      "192.168.77.11", "192.168.77.11:6443").split("---\n")[0])
+    assert init["patches"] == {"directory": "/etc/kubernetes/kubeprep-patches"}
+    assert "patches" not in init_config(kube(), "192.168.77.11", "192.168.77.11:6443")
+    credentials = JoinCredentials("192.168.77.11:6443", "abcdef.0123456789abcdef",
+                                  "sha256:" + "0" * 64, "1" * 64)
+    join = yaml.safe_load(join_config("192.168.77.12", credentials, True, patched=True))
+    assert join["patches"] == {"directory": "/etc/kubernetes/kubeprep-patches"}
+    assert "certificateKey" in join["controlPlane"]
+
+
+@pytest.mark.parametrize(("probes", "problem", "key"), [
+    ({"kube-apiserver": {}}, "not a control-plane component", "['kube-apiserver']"),
+    ({"apiServer": {"livenessprobe": {}}}, "not a probe of a static pod", "['livenessprobe']"),
+    ({"apiServer": {"livenessProbe": {"command": 1}}}, "not a field kubeprep sets",
+     "['livenessProbe']"),
+    ({"apiServer": {"livenessProbe": {"failureThreshold": "30"}}}, "not a whole number",
+     "['failureThreshold']"),
+    ({"apiServer": {"livenessProbe": {"timeoutSeconds": 0}}}, "not a whole number",
+     "['timeoutSeconds']"),
+    ({"etcd": {"startupProbe": 90}}, "not a mapping of field to number", "['startupProbe']"),
+])
+def test_probes_refused(probes, problem, key):
+    with pytest.raises(DataError) as error:
+        kube(kubernetes_control_plane_probes=probes)
+    assert problem in str(error.value)
+    assert "kubernetes_control_plane_probes[" in str(error.value) and key in str(error.value)
+
+
 def test_init_config_swap_keep_and_cgroupfs_and_a_minor_alone():
     text = init_config(kube(swap="keep", cgroup_driver="cgroupfs", kubernetes_version="1.36"),
                        "10.0.0.11", "k8s.example.com:6443")
@@ -500,6 +546,29 @@ def test_a_second_control_plane_joins_with_a_fresh_certificate_key():
         in cp2_config[1][1]
     assert ("cp2", "install -m 600 --owner=kubeadmin --group=kubeadmin "
                    "/etc/kubernetes/admin.conf /home/kubeadmin/.kube/config") in log
+
+
+def test_control_planes_get_the_probes_patches_before_init_and_join_workers_none():
+    fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "cp2", "w1")},
+                  {"kubernetes_control_plane_probes": PROBES}).prepare()
+    patches = probe_patches(kube(kubernetes_control_plane_probes=PROBES)
+                            .kubernetes_control_plane_probes)
+    for name in ("cp1", "cp2"):
+        plan = dict(fleet.plan(name))
+        names = [op for op, _ in fleet.plan(name)]
+        assert names.index("kubeadm patches folder") < names.index(
+            "kubeadm init" if name == "cp1" else "kubeadm join")
+        upload = next(command for command in plan["kubeadm patch: kube-apiserver's probes"]
+                      if command[0] == "upload")
+        assert list(upload[:3]) == ["upload", patches["kube-apiserver+strategic.json"],
+                                    "/etc/kubernetes/kubeprep-patches/kube-apiserver+strategic.json"]
+        assert "kubeadm patch: etcd's probes" in plan
+        assert "no kubeadm patch for kube-scheduler" in plan
+    assert not any("patch" in op for op, _ in fleet.plan("w1"))
+    log = fleet.run(kubeadm_answers())
+    cp2_config = next(entry for entry in log if entry[0] == "cp2" and "cat >" in entry[1][0])
+    w1_config = next(entry for entry in log if entry[0] == "w1" and "cat >" in entry[1][0])
+    assert "patches:" in cp2_config[1][1] and "patches:" not in w1_config[1][1]
 
 
 def test_a_node_that_fails_to_join_stops_and_the_others_go_on():

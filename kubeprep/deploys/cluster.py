@@ -17,7 +17,14 @@ from kubeprep.errors import DataError
 from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
 from kubeprep.fleet.hosts import address_of, checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
-from kubeprep.kubeadm import control_plane_endpoint, init_config
+from kubeprep.kubeadm import (
+    PATCHES_DIR,
+    STATIC_PODS,
+    Kubernetes,
+    control_plane_endpoint,
+    init_config,
+    probe_patches,
+)
 from kubeprep.operations import kubeadm
 from kubeprep.settings import Settings, cluster_error
 
@@ -92,6 +99,7 @@ def _init(settings: Settings, address: str | None, upload_certs: bool) -> None:
     """The first control plane's kubeadm config, ``kubeadm init``, the admin's kubectl, the CNI."""
     kube = settings.kubernetes
     endpoint = control_plane_endpoint(kube, address)
+    _probe_patches(kube)
     files.put(
         name="kubeadm config file", src=StringIO(init_config(kube, address, endpoint)),
         dest=kube.kubernetes_config_file, mode="600",
@@ -109,6 +117,22 @@ def _init(settings: Settings, address: str | None, upload_certs: bool) -> None:
         )
 
 
+def _probe_patches(kube: Kubernetes) -> None:
+    """kubeadm's patch per static pod with probes in the data; the others' removed."""
+    if not kube.kubernetes_control_plane_probes:
+        return
+    patches = probe_patches(kube.kubernetes_control_plane_probes)
+    files.directory(name="kubeadm patches folder", path=PATCHES_DIR, mode="700")
+    for pod in host.loop(STATIC_PODS.values()):
+        name = f"{pod}+strategic.json"
+        if name in patches:
+            files.put(name=f"kubeadm patch: {pod}'s probes", src=StringIO(patches[name]),
+                      dest=f"{PATCHES_DIR}/{name}", mode="600")
+        else:
+            files.file(name=f"no kubeadm patch for {pod}", path=f"{PATCHES_DIR}/{name}",
+                       present=False)
+
+
 def _not_joined(first: Host) -> list[Host]:
     """The nodes of this run besides ``first`` that have not joined the cluster yet."""
     return [node for node in state.activated_hosts
@@ -119,10 +143,13 @@ def _not_joined(first: Host) -> list[Host]:
 def _join(settings: Settings, address: str | None, first: Host, control_plane: bool) -> None:
     """``kubeadm join`` to ``first``'s cluster, and the admin's kubectl on a ``control_plane``."""
     kube = settings.kubernetes
+    if control_plane:
+        _probe_patches(kube)
     kubeadm.join(
         name="kubeadm join", config=kube.kubernetes_config_file, address=address,
         first=first.name, control_plane=control_plane,
         timeouts=dict(kube.kubernetes_timeouts),
+        patched=control_plane and bool(kube.kubernetes_control_plane_probes),
     )
     if control_plane:
         kubeadm.admin_kubeconfig(

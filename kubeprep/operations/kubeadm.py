@@ -222,7 +222,7 @@ def _no_credentials(state: State, host: Host, first: str) -> bool:
 
 @operation()
 def join(config: str, address: str, first: str, control_plane: bool = False,
-         timeouts: dict[str, str] | None = None):
+         timeouts: dict[str, str] | None = None, patched: bool = False):
     """
     Run ``kubeadm join`` where ``/etc/kubernetes/kubelet.conf`` is absent, with the credentials
     ``kubeadm.join_credentials`` made earlier in the run; the config file carries them, readable
@@ -233,6 +233,7 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
     + first: the name of the first control plane, for messages
     + control_plane: join as a further control plane
     + timeouts: kubeadm's v1beta4 ``timeouts``, e.g. ``{"tlsBootstrap": "10m"}``
+    + patched: a control plane's static pods patched from ``kubeprep.kubeadm.PATCHES_DIR``
 
     **Example:**
 
@@ -252,7 +253,8 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
     if credentials is None:
         yield FunctionCommand(_no_credentials, (first,), {})
         return
-    content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()))
+    content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()),
+                          patched)
     # Before the join nothing may have made the config's folder (/etc/kubernetes): kubeadm's
     # packages do on some platforms, not all.
     yield StringCommand("install -d -m 755", QuoteString(posixpath.dirname(config)))
