@@ -14,22 +14,20 @@ LAB_NET=192.168.77
 LAB_GW=$LAB_NET.1          # on the bridge, inside the namespace; routes nowhere
 LAB_CLIENT=$LAB_NET.250    # "non-node" client: ip netns exec kubeprep-lab CMD
 
-# name  index  vcpus  mem_mb  nice  lab_ip  extras   (keep in sync with lab/inventory.py)
-# The workers' qemu runs at nice 19: the VMs share the host's cores under TCG, and the control
-# plane on cp1 (etcd, the API server's leases) must get the CPU first or it restarts itself.
+# name  index  vcpus  mem_mb  lab_ip  extras   (keep in sync with lab/inventory.py)
 NODE_TABLE="
-cp1 1 2 2048  0 $LAB_NET.11 selinux
-w1  2 1 1536 19 $LAB_NET.21 swapdisk
-w2  3 1 1536 19 $LAB_NET.22 -
+cp1 1 2 2048 $LAB_NET.11 selinux
+w1  2 1 1536 $LAB_NET.21 swapdisk
+w2  3 1 1536 $LAB_NET.22 -
 "
 ALL_NODES=(cp1 w1 w2)
 
-# node_load NAME: sets N_NAME N_IDX N_CPUS N_MEM N_NICE N_IP N_EXTRA N_PORT
+# node_load NAME: sets N_NAME N_IDX N_CPUS N_MEM N_IP N_EXTRA N_PORT
 node_load() {
     local line
     line=$(awk -v n="$1" '$1 == n' <<<"$NODE_TABLE")
     [ -n "$line" ] || die "unknown node '$1' (nodes: ${ALL_NODES[*]})"
-    read -r N_NAME N_IDX N_CPUS N_MEM N_NICE N_IP N_EXTRA <<<"$line"
+    read -r N_NAME N_IDX N_CPUS N_MEM N_IP N_EXTRA <<<"$line"
     N_PORT=$((PORT_BASE + N_IDX))
 }
 

@@ -66,7 +66,7 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
     fi
     rm -f "$STATE_DIR/$N_NAME.pid"
     # shellcheck disable=SC2046
-    nice -n "$N_NICE" qemu-system-x86_64 -name "$N_NAME,process=kpl-$N_NAME" \
+    qemu-system-x86_64 -name "$N_NAME,process=kpl-$N_NAME" \
         -machine q35 $(accel_args) -smp "$N_CPUS" -m "$N_MEM" \
         -uuid "4b7ab000-0000-4000-8000-00000000000$N_IDX" \
         -nodefaults -display none -vga none \
@@ -80,7 +80,7 @@ vm_start() {  # IMAGE NODE [keep]: "keep" boots the node's existing disks, as a 
         -netdev "tap,id=lab,ifname=kpl-$N_NAME,script=no,downscript=no" \
         -device "virtio-net-pci,netdev=lab,mac=52:54:00:4b:77:$(printf %02x "$extra_ip"),addr=0x4"
     net_attach "kpl-$N_NAME"
-    log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), nice $N_NICE, ssh 127.0.0.1:$N_PORT, lab $N_IP)"
+    log "$N_NAME started (pid $(cat "$STATE_DIR/$N_NAME.pid"), ssh 127.0.0.1:$N_PORT, lab $N_IP)"
 }
 
 cmd_up() {
@@ -143,6 +143,21 @@ cmd_poweron() {
     done
     wait_ssh "${KUBEPREP_LAB_BOOT_TIMEOUT:-420}" "$@"
     log "poweron: $* answer SSH after $(since "$t0") s"
+}
+
+# Every thread of the nodes' qemu at nice N, until it restarts (poweron). Under TCG the VMs share
+# the host's cores: with the workers at 19 the control plane on cp1 gets the CPU first.
+cmd_nice() {
+    local level=$1 n pid task
+    shift
+    for n in "$@"; do
+        node_load "$n"
+        pid=$(vm_pid "$n") || die "$n is not running"
+        for task in /proc/"$pid"/task/*; do
+            renice -n "$level" -p "${task##*/}" >/dev/null
+        done
+        log "$n: every thread of qemu (pid $pid) at nice $level"
+    done
 }
 
 # up gives every VM it starts a fresh overlay, so reset = down + up.
