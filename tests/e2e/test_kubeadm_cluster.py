@@ -138,7 +138,9 @@ def http_from_pod(lab, pod: str, host: str, port: int, path: str = "/hostname") 
     """The body ``pod`` gets for ``GET http://HOST:PORT/PATH`` ('' when nothing answers)."""
     result = as_admin(lab, f"exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} {path}",
                       timeout=120)
-    return result.stdout.split("\r\n\r\n", 1)[-1].strip() if result.rc == 0 else ""
+    # The output is read as text: the HTTP header's CRLFs arrive as newlines.
+    return re.split(r"\r?\n\r?\n", result.stdout, maxsplit=1)[-1].strip() \
+        if result.rc == 0 else ""
 
 
 def resolve_from_pod(lab, pod: str, name: str) -> str:
