@@ -312,6 +312,7 @@ def test_fresh_rocky_control_plane():
         "selinux": ERROR, "firewall": ERROR, "cpu/mem": OK, "hostname": OK, "cgroup": ERROR,
         "kernel": WARNING, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
         "others": OK, "runtime": ERROR, "packages": WARNING, "tokens": OK,
+        "certs": OK,
     }
 
 
@@ -321,6 +322,7 @@ def test_fresh_debian_worker():
         "selinux": OK, "firewall": WARNING, "cpu/mem": OK, "hostname": OK, "cgroup": OK,
         "kernel": OK, "tools": WARNING, "ports": OK, "address": OK, "leftover": OK,
         "others": OK, "runtime": ERROR, "packages": WARNING, "tokens": OK,
+        "certs": OK,
     }
 
 
@@ -894,6 +896,44 @@ def test_bootstrap_tokens_that_never_expire_are_reported_by_id(listed, level, na
             f"kubeadm token delete {named} (kubeprep makes a 1 h token per run)")
 
 
+# `kubeadm certs check-expiration -o json` on the lab's cp1 (kubeadm 1.36.3, 2026-12-02),
+# the NodeReadiness case rocky8_converged_control_plane holds it whole.
+_CP_OUTPUT = json.loads((Path(__file__).parent / "fact_cases" / "readiness.NodeReadiness"
+                         / "rocky8_converged_control_plane.json").read_text())["output"]
+REAL_EXPIRY = json.loads("\n".join(
+    _CP_OUTPUT[_CP_OUTPUT.index("--- kubeprep:certificates") + 1:]))
+
+
+def expiry_output(**days_left: int) -> list[str]:
+    """The real output, with the named certificates' residual time set to so many days."""
+    info = json.loads(json.dumps(REAL_EXPIRY))
+    for entry in info["certificates"] + info["certificateAuthorities"]:
+        if entry["name"] in days_left:
+            entry["residualTime"] = days_left[entry["name"]] * 86400 + 3600
+    return json.dumps(info, indent=4).split("\n")
+
+
+@pytest.mark.parametrize(("days_left", "level", "named"), [
+    ({}, OK, "14 certificates; the first to expire, admin.conf, in 364 days "
+             "(2027-12-02T08:04:45Z)"),
+    ({"apiserver": 29, "front-proxy-ca": 12}, WARNING,
+     "apiserver front-proxy-ca expire within 30 days (front-proxy-ca: 12 days)"),
+    ({"etcd-server": 0, "apiserver": 3}, ERROR, "expired: etcd-server"),
+])
+def test_certificates_near_their_expiry_are_reported_by_name(days_left, level, named):
+    facts = facts_of("rhel", True, certificates=expiry_output(**days_left))
+    (result,) = node_checks.check_certificates(spec(), facts)
+    assert (result.level, named in result.detail) == (level, True), result.detail
+    assert (result.fix or "").startswith("kubeadm certs renew all") == (level != OK)
+
+
+def test_no_certificates_where_kubeadm_printed_none_or_no_json():
+    for output in ([], ["Error: failed to load admin kubeconfig"]):
+        (result,) = node_checks.check_certificates(spec(), facts_of(
+            "rhel", True, certificates=output))
+        assert result.level == OK and "no kubeadm certificates" in result.detail
+
+
 @pytest.mark.parametrize(("address", "level"), [
     (None, OK), ("192.168.77.11", OK), ("192.168.77.21", ERROR), ("10.0.2.15", OK),
 ])
@@ -1389,10 +1429,10 @@ def test_text_report():
     assert lines[0] == ("kubeprep readiness check (kubernetes 1.35): NOT READY, 3 nodes, "
                         "8 errors, 6 warnings")
     assert lines[2].split() == ["node", "role", *model.COLUMNS]
-    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓", "✓"]
+    assert lines[3].split() == ["cp1", "cp", "✗", *["✓"] * 14, "!", *["✓"] * 4, "!", "✓", "✓", "✓"]
     assert lines[5].split() == ["w2", "worker", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓", "✓",
                                 "✗", "✓", "✗", "✗", "✓", "✓", "!", "✓", "✓", "✓", "✓", "!",
-                                "✓", "✗"]
+                                "✓", "✓", "✗"]
     assert "  ✗ cp1 -> w2:10250  filtered     kubelet API: rejected (ICMP host-prohibited: " \
         "a firewall reject rule)" in lines
     assert "  ✗ cp1 swap: swap is on: /swapfile (file); the kubelet refuses to start with swap" \

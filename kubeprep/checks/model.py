@@ -20,7 +20,7 @@ LEVELS = (OK, WARNING, ERROR)
 COLUMNS = (
     "swap", "forward", "bridge", "overlay", "persist", "selinux", "firewall", "others",
     "cpu/mem", "hostname", "address", "uuid", "mac", "cgroup", "kernel", "tools", "ports",
-    "leftover", "proxy", "runtime", "packages", "tokens", "reach",
+    "leftover", "proxy", "runtime", "packages", "tokens", "certs", "reach",
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 

@@ -496,9 +496,35 @@ def check_proxy(
     return results or [Result("proxy", OK, "no HTTPS proxy")]
 
 
+# kubeadm's certificates last a year; renew them before the last month.
+CERTIFICATE_WARNING_DAYS = 30
+
+
+def check_certificates(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]:
+    """kubeadm's certificates and CAs, where the node holds the admin kubeconfig: an error once
+    one has expired (the control plane stops answering), a warning in its last 30 days."""
+    certificates = facts.get("certificates") or {}
+    if not certificates:
+        return [Result("certs", OK, "no kubeadm certificates read (or no admin kubeconfig)")]
+    first = min(certificates, key=lambda name: (certificates[name]["days_left"], name))
+    days, expires = certificates[first]["days_left"], certificates[first]["expires"]
+    fix = ("kubeadm certs renew all on this control plane, then restart its static "
+           "pods one at a time (kubeadm's certificate management guide)")
+    expired = sorted(name for name, cert in certificates.items() if cert["days_left"] < 1)
+    if expired:
+        return [Result("certs", ERROR, f"expired: {' '.join(expired)}", fix)]
+    soon = sorted(name for name, cert in certificates.items()
+                  if cert["days_left"] < CERTIFICATE_WARNING_DAYS)
+    if soon:
+        return [Result("certs", WARNING, f"{' '.join(soon)} expire within "
+                       f"{CERTIFICATE_WARNING_DAYS} days ({first}: {days} days)", fix)]
+    return [Result("certs", OK, f"{len(certificates)} certificates; the first to expire, "
+                   f"{first}, in {days} days ({expires})")]
+
+
 NODE_CHECKS = (
     check_swap, check_ip_forward, check_bridge, check_overlay, check_persist, check_selinux,
     check_firewall, check_exposure, check_others, check_resources, check_hostname,
     check_cluster_address, check_cgroup, check_kernel, check_binaries, check_ports,
-    check_leftovers, check_runtime, check_packages, check_tokens,
+    check_leftovers, check_runtime, check_packages, check_tokens, check_certificates,
 )

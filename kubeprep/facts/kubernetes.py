@@ -1,9 +1,12 @@
 """Kubernetes on a node: the installed and held kubeadm, kubelet and kubectl
 (``KubernetesPackages``), what kubeadm left (``KubeadmNode``), whether the cluster has a
 DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``) and the
-cluster's bootstrap tokens (``BOOTSTRAP_TOKENS``), which only the readiness fact reads)."""
+cluster's bootstrap tokens (``BOOTSTRAP_TOKENS``) and certificates (``CERTIFICATE_EXPIRY``), which
+only the readiness fact reads)."""
 
 from __future__ import annotations
+
+import json
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
@@ -48,6 +51,39 @@ def parse_bootstrap_tokens(lines: list[str]) -> dict[str, str | None]:
         if len(fields) == 2:
             tokens[fields[0]] = None if fields[1] == "<never>" else fields[1]
     return tokens
+
+
+# Where this node holds the admin kubeconfig, when kubeadm's certificates and CAs expire: its
+# JSON (output.kubeadm.k8s.io/v1alpha3); read with parse_certificate_expiry(). kubeadm reads
+# the cluster's config from the API server, or falls back to its defaults for the same files.
+CERTIFICATE_EXPIRY = (
+    f"[ ! -f {ADMIN_CONF} ] || ! command -v kubeadm >/dev/null ||"
+    " timeout 30 kubeadm certs check-expiration -o json 2>/dev/null"
+)
+
+
+class CertificateDict(TypedDict):
+    expires: str  # RFC 3339
+    days_left: int  # whole days, as kubeadm counted them when it read the certificate
+
+
+def parse_certificate_expiry(lines: list[str]) -> dict[str, CertificateDict]:
+    """Certificate or CA name (``apiserver``, ``admin.conf``, ``ca``) -> when it expires; a
+    missing or externally managed one is left out; ``{}`` when kubeadm printed no JSON."""
+    try:
+        info = json.loads("\n".join(lines))
+    except ValueError:
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {
+        entry["name"]: {"expires": entry["expirationDate"],
+                        "days_left": int(entry["residualTime"]) // 86400}
+        for group in ("certificates", "certificateAuthorities")
+        for entry in info.get(group) or []
+        if not entry.get("missing") and not entry.get("externallyManaged")
+        and entry.get("expirationDate") and "residualTime" in entry
+    }
 
 
 class KubernetesPackagesDict(TypedDict):

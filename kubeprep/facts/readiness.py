@@ -40,12 +40,15 @@ from kubeprep.facts.firewalld import (
 from kubeprep.facts.kernel import ModuleStateDict, module_states_command, parse_module_states
 from kubeprep.facts.kubernetes import (
     BOOTSTRAP_TOKENS,
+    CERTIFICATE_EXPIRY,
     KUBELET_STATE,
     PACKAGES_COMMAND,
+    CertificateDict,
     KubeletDict,
     KubernetesPackages,
     KubernetesPackagesDict,
     parse_bootstrap_tokens,
+    parse_certificate_expiry,
     parse_kubelet,
     parse_packages,
 )
@@ -139,6 +142,7 @@ class NodeReadinessDict(TypedDict):
     packages: KubernetesPackagesDict
     kubelet: KubeletDict
     bootstrap_tokens: dict[str, str | None]
+    certificates: dict[str, CertificateDict]
 
 
 def _mark(name: str) -> str:
@@ -189,7 +193,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
     and their rule files), containerd (``ContainerdState``'s reading; the CRI plugin's status in
     ``ctr plugins ls``), the Kubernetes packages, the kubelet's service and ``cgroupDriver``,
     and, where the node holds the admin kubeconfig, the cluster's bootstrap tokens (ID and
-    expiry, never the secret).
+    expiry, never the secret) and when kubeadm's certificates expire.
 
     Each concern's part of the command and its parser are that concern's own (in
     ``kubeprep.facts``: ``swap``, ``selinux``, ``kernel``, ``network``, ``firewalld``, ``sysctl``,
@@ -259,6 +263,8 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
                         "server": "https://10.0.0.11:6443", "config": True,
                         "cgroup_driver": "systemd"},
             "bootstrap_tokens": {"jksc4g": "2026-12-03T01:43:46Z", "abcdef": None},
+            "certificates": {"apiserver": {"expires": "2027-12-02T08:04:45Z",
+                                           "days_left": 364}, ...},
         }
     """
 
@@ -304,6 +310,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "kubelet": {"enabled": None, "active": None, "server": None, "config": False,
                         "cgroup_driver": None},
             "bootstrap_tokens": {},
+            "certificates": {},
         }
 
     @override
@@ -360,6 +367,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             _mark("packages"), f"{PACKAGES_COMMAND};",
             _mark("kubelet"), f"{KUBELET_STATE};",
             _mark("bootstrap_tokens"), f"{BOOTSTRAP_TOKENS};",
+            _mark("certificates"), f"{CERTIFICATE_EXPIRY};",
             "exit 0",
         )
 
@@ -403,6 +411,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
             "packages": parse_packages(part("packages")),
             "kubelet": parse_kubelet(part("kubelet")),
             "bootstrap_tokens": parse_bootstrap_tokens(part("bootstrap_tokens")),
+            "certificates": parse_certificate_expiry(part("certificates")),
         }
 
 
