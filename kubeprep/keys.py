@@ -406,31 +406,42 @@ _control_plane_env = _per_component(
     "use letters, digits and underscores, e.g. 'GOGC'")
 
 
+def _named_mapping(name: object, entries: object, allowed: tuple[str, ...], what: str,
+                   example: str, key: str) -> Invalid | None:
+    """``name`` one of ``allowed`` (``what`` it must be), ``entries`` a mapping like ``example``."""
+    if name not in allowed:
+        return Invalid(name, f"not {what}", f"use one of {', '.join(allowed)}", key=key)
+    if not isinstance(entries, dict):
+        return Invalid(entries, "not a mapping", f"write it like {example}", key=key)
+    return None
+
+
 def _control_plane_probes(value: dict) -> Invalid | None:
     for component, probes in value.items():
         key = f"kubernetes_control_plane_probes[{component!r}]"
-        if component not in CONTROL_PLANE_COMPONENTS:
-            return Invalid(component, "not a control-plane component of kubeadm's",
-                           f"use one of {', '.join(CONTROL_PLANE_COMPONENTS)}", key=key)
-        if not isinstance(probes, dict):
-            return Invalid(probes, "not a mapping of probe to fields",
-                           "write it like {'livenessProbe': {'failureThreshold': 30}}", key=key)
+        problem = _named_mapping(component, probes, CONTROL_PLANE_COMPONENTS,
+                                 "a control-plane component of kubeadm's",
+                                 "{'livenessProbe': {'failureThreshold': 30}}", key)
+        if problem:
+            return problem
         for probe, fields in probes.items():
             probe_key = f"{key}[{probe!r}]"
-            if probe not in PROBES:
-                return Invalid(probe, "not a probe of a static pod",
-                               f"use one of {', '.join(PROBES)}", key=probe_key)
-            if not isinstance(fields, dict):
-                return Invalid(fields, "not a mapping of field to number",
-                               "write it like {'failureThreshold': 30}", key=probe_key)
-            for name, number in fields.items():
-                if name not in PROBE_FIELDS:
-                    return Invalid(name, "not a field kubeprep sets on a probe",
-                                   f"use one of {', '.join(PROBE_FIELDS)}", key=probe_key)
-                if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                    return Invalid(number, "not a whole number of 1 or more",
-                                   "give seconds or tries as a number, e.g. 30",
-                                   key=f"{probe_key}[{name!r}]")
+            problem = _named_mapping(probe, fields, PROBES, "a probe of a static pod",
+                                     "{'failureThreshold': 30}", probe_key) \
+                or _probe_fields(fields, probe_key)
+            if problem:
+                return problem
+    return None
+
+
+def _probe_fields(fields: dict, key: str) -> Invalid | None:
+    for name, number in fields.items():
+        if name not in PROBE_FIELDS:
+            return Invalid(name, "not a field kubeprep sets on a probe",
+                           f"use one of {', '.join(PROBE_FIELDS)}", key=key)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            return Invalid(number, "not a whole number of 1 or more",
+                           "give seconds or tries as a number, e.g. 30", key=f"{key}[{name!r}]")
     return None
 
 

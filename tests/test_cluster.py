@@ -373,7 +373,7 @@ def test_probes_as_kubeadm_patches_named_after_the_static_pods():
      "['failureThreshold']"),
     ({"apiServer": {"livenessProbe": {"timeoutSeconds": 0}}}, "not a whole number",
      "['timeoutSeconds']"),
-    ({"etcd": {"startupProbe": 90}}, "not a mapping of field to number", "['startupProbe']"),
+    ({"etcd": {"startupProbe": 90}}, "not a mapping", "['startupProbe']"),
 ])
 def test_probes_refused(probes, problem, key):
     with pytest.raises(DataError) as error:
