@@ -17,7 +17,13 @@ from typing import Any
 
 from kubeprep.cni import CNI_PRESETS
 from kubeprep.containerd import CGROUP_DRIVERS
-from kubeprep.kubeadm import ENDPOINT_FIX, OLDEST_MINOR, SWAP_BEHAVIORS, endpoint_error
+from kubeprep.kubeadm import (
+    ENDPOINT_FIX,
+    OLDEST_MINOR,
+    STATIC_PODS,
+    SWAP_BEHAVIORS,
+    endpoint_error,
+)
 from kubeprep.ports import port_error, source_error
 
 TASKS = ("deploy", "account", "firewall", "swap", "kernel", "selinux", "runtime", "kubernetes",
@@ -365,7 +371,7 @@ def _kubelet_config(value: dict) -> Invalid | None:
 
 
 # ClusterConfiguration's components that take extraArgs, and a flag name without its dashes.
-CONTROL_PLANE_COMPONENTS = ("apiServer", "controllerManager", "scheduler", "etcd")
+CONTROL_PLANE_COMPONENTS = tuple(STATIC_PODS)
 # A static pod's probes and the fields of each that take a number of seconds or of tries.
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 PROBE_FIELDS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
