@@ -114,5 +114,8 @@ kubernetes_kubelet_config = {}
 # The control-plane static pods' probes (kubeadm patches at init and join), per component, e.g.
 # {"apiServer": {"livenessProbe": {"failureThreshold": 30}}}; {}: kubeadm's.
 kubernetes_control_plane_probes = {}
+# Renew a control plane's kubeadm certificates once one has fewer days left than this (kubeadm's
+# last: 365 days), its static pods restarted one at a time; 0: never.
+kubernetes_certificate_renewal_days = 0
 # kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
 kubernetes_encryption_algorithm = None

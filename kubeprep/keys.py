@@ -451,6 +451,13 @@ def _probe_fields(fields: dict, key: str) -> Invalid | None:
     return None
 
 
+def _renewal_days(value: int) -> Invalid | None:
+    if isinstance(value, bool) or value < 0:
+        return Invalid(value, "not a number of days (0 or more)",
+                       "give days, e.g. 30; 0 never renews")
+    return None
+
+
 def _kubernetes_version(value: str) -> Invalid | None:
     if not _KUBERNETES_VERSION.fullmatch(value):
         return Invalid(value, "not a Kubernetes version",
@@ -651,6 +658,10 @@ DECLARED: tuple[Key, ...] = (
         "as patches at init and join, e.g. `{\"apiServer\": {\"livenessProbe\": "
         "{\"failureThreshold\": 30}}}` on slow machines; `{}`: kubeadm's",
         _control_plane_probes, typed_values=True),
+    Key("kubernetes_certificate_renewal_days", (int,), 0, "cluster",
+        "renew a control plane's kubeadm certificates (`kubeadm certs renew all`, its static "
+        "pods restarted one at a time) once one has fewer days left; `0`: never; above their "
+        "lifetime (365): in this run, as a one-time `--data`", _renewal_days),
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),

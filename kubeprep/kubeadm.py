@@ -22,9 +22,10 @@ SWAP_BEHAVIORS = ("LimitedSwap", "NoSwap")
 API_PORT = 6443
 # Where the probes' patches are written for kubeadm (its ``patches.directory``).
 PATCHES_DIR = "/etc/kubernetes/kubeprep-patches"
-# ClusterConfiguration's component names, and the static pods (and containers) they are.
-STATIC_PODS = {"apiServer": "kube-apiserver", "controllerManager": "kube-controller-manager",
-               "scheduler": "kube-scheduler", "etcd": "etcd"}
+# ClusterConfiguration's component names, and the static pods (and containers) they are, in
+# the order they stand on each other: etcd, the API server on it, the others on the API server.
+STATIC_PODS = {"etcd": "etcd", "apiServer": "kube-apiserver",
+               "controllerManager": "kube-controller-manager", "scheduler": "kube-scheduler"}
 # kube-controller-manager gives every node a /24 of the pod network (--node-cidr-mask-size).
 NODE_POD_PREFIX = 24
 
@@ -74,7 +75,7 @@ class Kubernetes:
         "kubernetes_image_repository", "kubernetes_etcd_image_tag", "kubernetes_dns_image_tag",
         "kubernetes_encryption_algorithm", "kubernetes_control_plane_args",
         "kubernetes_control_plane_env", "kubernetes_kubelet_config", "kubernetes_timeouts",
-        "kubernetes_control_plane_probes",
+        "kubernetes_control_plane_probes", "kubernetes_certificate_renewal_days",
         "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
     )
 

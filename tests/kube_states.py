@@ -39,6 +39,18 @@ def case_output(fact: str, case: str) -> dict:
     return {"output": "\n".join(json.loads((CASES / fact / f"{case}.json").read_text())["output"])}
 
 
+def expiry_output(**days_left: int) -> list[str]:
+    """``kubeadm certs check-expiration -o json`` from the lab's cp1 (kubernetes.CertificateExpiry
+    case lab_cp1_after_init), with the named certificates' residual time set to so many days."""
+    lines = json.loads((CASES / "kubernetes.CertificateExpiry" / "lab_cp1_after_init.json")
+                       .read_text())["output"]
+    info = json.loads("\n".join(lines))
+    for entry in info["certificates"] + info["certificateAuthorities"]:
+        if entry["name"] in days_left:
+            entry["residualTime"] = days_left[entry["name"]] * 86400 + 3600
+    return json.dumps(info, indent=4).split("\n")
+
+
 def kubeadm_files(case: str) -> str:
     """The KubeadmNode case's lines that describe /etc/kubernetes (user independent)."""
     lines = case_output("kubernetes.KubeadmNode", case)["output"].split("\n")

@@ -34,6 +34,7 @@ from host_states import (
     public_xml,
     rhel_zones,
 )
+from kube_states import expiry_output
 
 from kubeprep import report
 from kubeprep.checks import fleet as fleet_checks
@@ -896,35 +897,24 @@ def test_bootstrap_tokens_that_never_expire_are_reported_by_id(listed, level, na
             f"kubeadm token delete {named} (kubeprep makes a 1 h token per run)")
 
 
-# `kubeadm certs check-expiration -o json` on the lab's cp1 (kubeadm 1.36.3, 2026-12-02),
-# the NodeReadiness case rocky8_converged_control_plane holds it whole.
-_CP_OUTPUT = json.loads((Path(__file__).parent / "fact_cases" / "readiness.NodeReadiness"
-                         / "rocky8_converged_control_plane.json").read_text())["output"]
-REAL_EXPIRY = json.loads("\n".join(
-    _CP_OUTPUT[_CP_OUTPUT.index("--- kubeprep:certificates") + 1:]))
+RENEW = "set kubernetes_certificate_renewal_days = 30 and run kubeprep"
+ROTATE = "rotate the CA front-proxy-ca by hand"
 
 
-def expiry_output(**days_left: int) -> list[str]:
-    """The real output, with the named certificates' residual time set to so many days."""
-    info = json.loads(json.dumps(REAL_EXPIRY))
-    for entry in info["certificates"] + info["certificateAuthorities"]:
-        if entry["name"] in days_left:
-            entry["residualTime"] = days_left[entry["name"]] * 86400 + 3600
-    return json.dumps(info, indent=4).split("\n")
-
-
-@pytest.mark.parametrize(("days_left", "level", "named"), [
+@pytest.mark.parametrize(("days_left", "level", "named", "fixes"), [
     ({}, OK, "14 certificates; the first to expire, admin.conf, in 364 days "
-             "(2027-12-02T08:04:45Z)"),
+             "(2027-12-02T08:04:45Z)", ()),
     ({"apiserver": 29, "front-proxy-ca": 12}, WARNING,
-     "apiserver front-proxy-ca expire within 30 days (front-proxy-ca: 12 days)"),
-    ({"etcd-server": 0, "apiserver": 3}, ERROR, "expired: etcd-server"),
+     "apiserver front-proxy-ca expire within 30 days (front-proxy-ca: 12 days)", (RENEW, ROTATE)),
+    ({"front-proxy-ca": 12}, WARNING, "front-proxy-ca expire within 30 days", (ROTATE,)),
+    ({"etcd-server": 0, "apiserver": 3}, ERROR, "expired: etcd-server", (RENEW,)),
 ])
-def test_certificates_near_their_expiry_are_reported_by_name(days_left, level, named):
+def test_certificates_near_their_expiry_are_reported_by_name(days_left, level, named, fixes):
     facts = facts_of("rhel", True, certificates=expiry_output(**days_left))
     (result,) = node_checks.check_certificates(spec(), facts)
     assert (result.level, named in result.detail) == (level, True), result.detail
-    assert (result.fix or "").startswith("kubeadm certs renew all") == (level != OK)
+    assert [fix for fix in (RENEW, ROTATE) if fix in (result.fix or "")] == list(fixes), \
+        result.fix
 
 
 def test_no_certificates_where_kubeadm_printed_none_or_no_json():

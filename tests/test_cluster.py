@@ -13,6 +13,7 @@ kubeadm output, as kubeadm prints it (sources in docs/cluster.md):
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ from unittest.mock import patch
 
 import pytest
 import yaml
-from kube_states import DIRECTORY, PLATFORMS, OthersMissing, case_output, kubeadm_node
+from kube_states import (
+    DIRECTORY,
+    PLATFORMS,
+    OthersMissing,
+    case_output,
+    expiry_output,
+    kubeadm_node,
+)
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
@@ -40,6 +48,7 @@ from kubeprep.kubeadm import (
     parse_join_command,
     probe_patches,
 )
+from kubeprep.operations import kubeadm as kubeadm_ops
 from kubeprep.settings import DataError, settings_from_data
 
 TOKEN_OUTPUT = (
@@ -644,3 +653,108 @@ def test_admin_kubeconfig_planned_before_the_admin_user_exists():
         "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
         "/home/kubeadmin/.kube/config",
     ]
+
+
+# --- certificate renewal
+
+
+def renewal_fleet(names: tuple[str, ...] = ("cp1", "w1"), days: int = 30,
+                  **days_left: int) -> Fleet:
+    """A converged cluster whose control planes' certificates have ``days_left`` (else 364)."""
+    facts = {name: node_facts("cp_converged" if name.startswith("cp") else "worker_joined",
+                              cni_applied=True) for name in names}
+    for name in names:
+        facts[name]["kubernetes.CertificateExpiry"] = {
+            "output": "\n".join(expiry_output(**days_left))}
+    return Fleet(facts, {"kubernetes_certificate_renewal_days": days}).prepare()
+
+
+RENEWAL = "Renew kubeadm's certificates"
+CRICTL = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
+
+
+def test_certificates_with_days_to_spare_are_not_renewed_nor_asked_for_on_workers():
+    fleet = renewal_fleet()
+    assert dict(fleet.plan("cp1"))[RENEWAL] == []
+    assert RENEWAL not in dict(fleet.plan("w1"))
+    # a CA close to its end is check.py's to report: kubeadm renews no CA
+    assert dict(renewal_fleet(**{"ca": 3, "front-proxy-ca": 3}).plan("cp1"))[RENEWAL] == []
+
+
+def test_a_certificate_due_is_renewed_then_each_static_pod_restarted_in_order():
+    commands = dict(renewal_fleet(apiserver=29).plan("cp1"))[RENEWAL]
+    assert commands[0] == "kubeadm certs renew all"
+    restarted = [next(pod for pod in ("etcd", "kube-apiserver", "kube-controller-manager",
+                                      "kube-scheduler") if f"'^{pod}$'" in command)
+                 for command in commands[1:5]]
+    assert restarted == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+    assert "get --raw=/readyz" in commands[2] and "readyz" not in commands[1]
+    assert commands[5:] == [
+        "[ ! -f /home/kubeadmin/.kube/config ] || install -m 600 --owner=kubeadmin "
+        "--group=kubeadmin /etc/kubernetes/admin.conf /home/kubeadmin/.kube/config",
+    ]
+
+
+def test_control_planes_renew_one_after_the_other():
+    fleet = renewal_fleet(("cp1", "cp2", "w1"), apiserver=10)
+    (op_hash,) = [op_hash for op_hash in fleet.state.get_op_order()
+                  if fleet.op_name(op_hash) == RENEWAL]
+    # pyinfra's _serial: host by host, never two API servers restarting at once
+    assert fleet.state.get_op_meta(op_hash).global_arguments["_serial"] is True
+    log = fleet.run(kubeadm_answers())
+    renewed = [host for host, command in log if command == "kubeadm certs renew all"]
+    assert sorted(renewed) == ["cp1", "cp2"] and not fleet.state.failed_hosts
+
+
+@pytest.mark.parametrize("days", [-1, True])
+def test_renewal_days_refused(days):
+    with pytest.raises(DataError) as error:
+        kube(kubernetes_certificate_renewal_days=days)
+    assert "kubernetes_certificate_renewal_days" in str(error.value)
+
+
+def fake_node(tmp_path: Path, containers: list[str], api_answers: bool = True) -> dict:
+    """A PATH where crictl lists ``containers`` one per call (the last one from then on) and
+    records what it stops, and kubectl answers or not."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    (tmp_path / "listed").write_text("\n".join(containers) + "\n")
+    (bin_dir / "crictl").write_text(f"""#!/bin/sh
+echo "$*" >> {calls}
+case "$*" in
+  *" stop "*) exit 0 ;;
+esac
+first=$(head -n 1 {tmp_path}/listed)
+[ "$(wc -l < {tmp_path}/listed)" -gt 1 ] && sed -i 1d {tmp_path}/listed
+echo "$first"
+""")
+    (bin_dir / "kubectl").write_text(f"#!/bin/sh\nexit {0 if api_answers else 1}\n")
+    for tool in ("crictl", "kubectl"):
+        (bin_dir / tool).chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "calls": str(calls)}
+
+
+def restart_command(pod: str, seconds: int = 600) -> str:
+    """The restart command as the operation makes it for cp1 (sleeps dropped by the caller)."""
+    host = Inventory((["cp1"], {})).get_host("cp1")
+    with patch.object(kubeadm_ops, "RESTART_SECONDS", seconds), ctx_host.use(host):
+        return kubeadm_ops._restart(pod).get_raw_value()
+
+
+def test_a_restart_stops_the_running_container_and_waits_for_a_new_one(tmp_path):
+    node = fake_node(tmp_path, ["aaa", "aaa", "bbb"])
+    result = subprocess.run(["sh", "-c", restart_command("kube-apiserver").replace(
+        "sleep 5", "true")], env={"PATH": node["PATH"]}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    calls = Path(node["calls"]).read_text().splitlines()
+    assert calls[1] == "--runtime-endpoint unix:///run/containerd/containerd.sock stop aaa"
+    assert len(calls) == 4  # listed, stopped, listed (the old one), listed (the new one)
+
+
+def test_a_restart_that_never_comes_back_fails_with_the_fix(tmp_path):
+    node = fake_node(tmp_path, ["aaa", "bbb"], api_answers=False)
+    result = subprocess.run(["sh", "-c", restart_command("kube-apiserver", seconds=10).replace(
+        "sleep 5", "true")], env={"PATH": node["PATH"]}, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "kubeprep: kube-apiserver on cp1 did not run again within 10 s" in result.stderr

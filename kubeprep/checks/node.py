@@ -508,18 +508,32 @@ def check_certificates(spec: NodeSpec, facts: Mapping[str, Any]) -> list[Result]
         return [Result("certs", OK, "no kubeadm certificates read (or no admin kubeconfig)")]
     first = min(certificates, key=lambda name: (certificates[name]["days_left"], name))
     days, expires = certificates[first]["days_left"], certificates[first]["expires"]
-    fix = ("kubeadm certs renew all on this control plane, then restart its static "
-           "pods one at a time (kubeadm's certificate management guide)")
     expired = sorted(name for name, cert in certificates.items() if cert["days_left"] < 1)
     if expired:
-        return [Result("certs", ERROR, f"expired: {' '.join(expired)}", fix)]
+        return [Result("certs", ERROR, f"expired: {' '.join(expired)}",
+                       _renewal_fix(certificates, expired))]
     soon = sorted(name for name, cert in certificates.items()
                   if cert["days_left"] < CERTIFICATE_WARNING_DAYS)
     if soon:
         return [Result("certs", WARNING, f"{' '.join(soon)} expire within "
-                       f"{CERTIFICATE_WARNING_DAYS} days ({first}: {days} days)", fix)]
+                       f"{CERTIFICATE_WARNING_DAYS} days ({first}: {days} days)",
+                       _renewal_fix(certificates, soon))]
     return [Result("certs", OK, f"{len(certificates)} certificates; the first to expire, "
                    f"{first}, in {days} days ({expires})")]
+
+
+def _renewal_fix(certificates: Mapping[str, Any], named: list[str]) -> str:
+    """How to renew ``named``: kubeprep for certificates, by hand for a CA (kubeadm renews none)."""
+    fixes = []
+    if any(not certificates[name]["authority"] for name in named):
+        fixes.append(f"set kubernetes_certificate_renewal_days = {CERTIFICATE_WARNING_DAYS} "
+                     "and run kubeprep (kubeadm certs renew all on this control plane, its "
+                     "static pods restarted one at a time)")
+    authorities = [name for name in named if certificates[name]["authority"]]
+    if authorities:
+        fixes.append(f"rotate the CA {' '.join(authorities)} by hand (kubeadm renews no CA: "
+                     "kubeadm's manual certificate rotation guide)")
+    return "; ".join(fixes)
 
 
 NODE_CHECKS = (

@@ -37,7 +37,8 @@ def joined(node) -> bool:
 def cluster() -> None:
     """
     ``kubeadm init`` on the first host of the ``control_plane`` group (with the CNI), every
-    other node of the inventory joined (``kubernetes_*`` and ``cni*`` keys of the host's data).
+    other node of the inventory joined, certificates renewed where due (``kubernetes_*`` and
+    ``cni*`` keys of the host's data).
 
     **Example:**
 
@@ -72,6 +73,13 @@ def cluster() -> None:
     )
     if host != first:
         _join(settings, address, first, control_plane=host in control_planes)
+    renewal_days = settings.kubernetes.kubernetes_certificate_renewal_days
+    if host in control_planes and renewal_days:
+        # One control plane at a time: never every API server restarting at once.
+        kubeadm.renew_certificates(
+            name="Renew kubeadm's certificates", within_days=renewal_days,
+            user=settings.admin_user, _serial=True,
+        )
 
 
 def _cluster_error(settings: Settings, first: Host | None) -> DataError | None:

@@ -1,8 +1,9 @@
 """Kubernetes on a node: the installed and held kubeadm, kubelet and kubectl
 (``KubernetesPackages``), what kubeadm left (``KubeadmNode``), whether the cluster has a
 DaemonSet (``DaemonSet``); and the kubelet's service and cgroup driver (``KUBELET_STATE``) and the
-cluster's bootstrap tokens (``BOOTSTRAP_TOKENS``) and certificates (``CERTIFICATE_EXPIRY``), which
-only the readiness fact reads)."""
+cluster's bootstrap tokens (``BOOTSTRAP_TOKENS``), which only the readiness fact reads; and when
+kubeadm's certificates expire (``CertificateExpiry``, ``CERTIFICATE_EXPIRY`` in the readiness
+fact)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ CERTIFICATE_EXPIRY = (
 class CertificateDict(TypedDict):
     expires: str  # RFC 3339
     days_left: int  # whole days, as kubeadm counted them when it read the certificate
+    authority: bool  # a CA: `kubeadm certs renew` renews the others, never a CA
 
 
 def parse_certificate_expiry(lines: list[str]) -> dict[str, CertificateDict]:
@@ -78,12 +80,38 @@ def parse_certificate_expiry(lines: list[str]) -> dict[str, CertificateDict]:
         return {}
     return {
         entry["name"]: {"expires": entry["expirationDate"],
-                        "days_left": int(entry["residualTime"]) // 86400}
+                        "days_left": int(entry["residualTime"]) // 86400,
+                        "authority": group == "certificateAuthorities"}
         for group in ("certificates", "certificateAuthorities")
         for entry in info.get(group) or []
         if not entry.get("missing") and not entry.get("externallyManaged")
         and entry.get("expirationDate") and "residualTime" in entry
     }
+
+
+class CertificateExpiry(FactBase[dict[str, CertificateDict]]):
+    """
+    Returns when kubeadm's certificates and CAs expire, where the node holds the admin
+    kubeconfig (a control plane); ``{}`` elsewhere, or when kubeadm did not answer in 30 s.
+
+    .. code:: python
+
+        {"apiserver": {"expires": "2027-12-02T07:31:07Z", "days_left": 364, "authority": False},
+         "ca": {"expires": "2036-11-30T07:31:07Z", "days_left": 3649, "authority": True}}
+    """
+
+    @override
+    @staticmethod
+    def default() -> dict[str, CertificateDict]:
+        return {}
+
+    @override
+    def command(self) -> str:
+        return f"{CERTIFICATE_EXPIRY}; true"
+
+    @override
+    def process(self, output) -> dict[str, CertificateDict]:
+        return parse_certificate_expiry(list(output))
 
 
 class KubernetesPackagesDict(TypedDict):

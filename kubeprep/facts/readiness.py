@@ -264,7 +264,7 @@ class NodeReadiness(FactBase[NodeReadinessDict]):
                         "cgroup_driver": "systemd"},
             "bootstrap_tokens": {"jksc4g": "2026-12-03T01:43:46Z", "abcdef": None},
             "certificates": {"apiserver": {"expires": "2027-12-02T08:04:45Z",
-                                           "days_left": 364}, ...},
+                                           "days_left": 364, "authority": False}, ...},
         }
     """
 

@@ -20,17 +20,20 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
+from kubeprep.containerd import SOCKET
 from kubeprep.facts.kubernetes import (
     ADMIN_CONF,
     DAEMONSET_PAUSE,
     DAEMONSET_TRIES,
     KUBELET_CONF,
+    CertificateExpiry,
     DaemonSet,
     KubeadmNode,
 )
 from kubeprep.fleet.remote import run_on
 from kubeprep.kubeadm import (
     CNI_MANIFESTS,
+    STATIC_PODS,
     JoinCredentials,
     join_config,
     parse_certificate_key,
@@ -38,6 +41,10 @@ from kubeprep.kubeadm import (
 )
 
 CNI_FILE = "/etc/kubernetes/kubeprep-cni.yaml"
+CRICTL = f"crictl --runtime-endpoint unix://{SOCKET}"
+# How long a static pod may take to run (and the API server to answer) again after its restart:
+# kubeadm waits 4 minutes for a control plane at init; slow machines take longer.
+RESTART_SECONDS = 600
 # A join token lives long enough for every node of one run to join, and no longer.
 TOKEN_TTL = "1h"
 # Shown by --dry, where the first control plane has not been asked yet.
@@ -102,9 +109,74 @@ def admin_kubeconfig(user: str):
     if admin and copy == {"mode": "600", "owner": user, "sha256": admin["sha256"]}:
         host.noop(f"{path} is {ADMIN_CONF}, mode 600")
         return
-    owner = [QuoteString(f"--owner={user}"), QuoteString(f"--group={group}")]
+    owner = _owner(user, group)
     yield StringCommand("install -d -m 700", *owner, QuoteString(f"{home}/.kube"))
     yield StringCommand("install -m 600", *owner, ADMIN_CONF, QuoteString(path))
+
+
+def _owner(user: str, group: str) -> list[QuoteString]:
+    return [QuoteString(f"--owner={user}"), QuoteString(f"--group={group}")]
+
+
+@operation()
+def renew_certificates(within_days: int, user: str):
+    """
+    Renew a control plane's kubeadm certificates once one has fewer than ``within_days`` left:
+    ``kubeadm certs renew all``, then its static pods restarted one at a time (the container
+    stopped, the kubelet starts it again with the new files; nothing is moved away that a cut
+    run could leave out), each running again, the API server answering, before the next; and
+    the admin's ``~/.kube/config`` copied again from the renewed admin.conf. CAs are not
+    renewed (kubeadm renews none).
+
+    + within_days: renew when a certificate has fewer days left than this
+    + user: the admin user whose kubeconfig, where it exists, gets the renewed admin.conf
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.renew_certificates(
+            name="Renew kubeadm's certificates", within_days=30, user="kubeadmin", _serial=True,
+        )
+    """
+    days = {name: certificate["days_left"]
+            for name, certificate in host.get_fact(CertificateExpiry).items()
+            if not certificate["authority"]}
+    if not days:
+        host.noop("no kubeadm certificates read (no admin kubeconfig: not a control plane yet)")
+        return
+    first = min(days, key=lambda name: (days[name], name))
+    if days[first] >= within_days:
+        host.noop(f"every certificate has {within_days} days or more left "
+                  f"({first}: {days[first]})")
+        return
+    yield "kubeadm certs renew all"
+    for pod in STATIC_PODS.values():
+        yield _restart(pod)
+    node = host.get_fact(KubeadmNode, user=user)
+    if node["home"] and node["group"]:
+        path = QuoteString(f"{node['home']}/.kube/config")
+        yield StringCommand("[ ! -f", path, "] || install -m 600", *_owner(user, node["group"]),
+                            ADMIN_CONF, path)
+
+
+def _restart(pod: str) -> StringCommand:
+    """Stop ``pod``'s running container; wait until the kubelet runs a new one (and, for the
+    API server, until it answers), or fail with the fix."""
+    name = QuoteString(f"^{pod}$")
+    answers = (f"kubectl --kubeconfig={ADMIN_CONF} get --raw=/readyz >/dev/null 2>&1"
+               if pod == STATIC_PODS["apiServer"] else "true")
+    fix = (f"kubeprep: {pod} on {host.name} did not run again within {RESTART_SECONDS} s of "
+           f"its restart with the renewed certificates. Fix: read `{CRICTL} ps -a --name {pod}` "
+           f"and its logs on {host.name}, correct the cause, run kubeprep again")
+    return StringCommand(
+        f"old=$({CRICTL} ps -q --state running --name", name, ");",
+        f'[ -z "$old" ] || {CRICTL} stop $old >/dev/null;',
+        f"for i in $(seq {RESTART_SECONDS // 5}); do new=$({CRICTL} ps -q --state running",
+        "--name", name, ');',
+        f'[ -n "$new" ] && [ "$new" != "$old" ] && {answers} && exit 0; sleep 5; done;',
+        "echo", QuoteString(fix), ">&2; exit 1",
+    )
 
 
 @operation()
