@@ -115,6 +115,34 @@ for port in ports:
         print(port, "filtered")
     sock.close()
 """
+# The same for UDP: three datagrams per port, then "PORT open" (taken without a word, as a
+# VXLAN socket takes one), "PORT refused" (ICMP port unreachable: let through, no socket) or
+# "PORT filtered" (any other ICMP error: firewalld's reject, icmpx admin-prohibited, reads as
+# EHOSTUNREACH). A silent drop would read as open: firewalld's zones reject, they do not drop.
+UDP_PROBE = """
+import socket, sys
+address, ports, source = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
+for port in ports:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(2)
+    if source:
+        sock.bind((source[0], 0))
+    sock.connect((address, int(port)))
+    status = "open"
+    try:
+        for _ in range(3):
+            sock.send(b"kubeprep-probe")
+            try:
+                sock.recv(64)
+            except socket.timeout:
+                pass
+    except ConnectionRefusedError:
+        status = "refused"
+    except OSError:
+        status = "filtered"
+    print(port, status)
+    sock.close()
+"""
 OUTSIDER = "192.168.77.250"  # the lab namespace's own address: on the lab network, not a node
 # Listeners on PORTS (space-separated) for at most 90 s; the marker lets stop_listeners find them
 # (the [s] keeps pkill from matching the shell that runs it).
@@ -132,14 +160,16 @@ time.sleep(90)
 STOP_LISTENERS = "pkill -f 'kubeprep-test-listener[s]'; true"
 
 
-def probe(lab, address: str, ports, peer: str | None = None) -> dict[int, str]:
-    """Port -> open/refused/filtered, connecting from ``peer`` (a node) or, without one, from
-    OUTSIDER (an address on the lab network that is not a node)."""
+def probe(lab, address: str, ports, peer: str | None = None, udp: bool = False
+          ) -> dict[int, str]:
+    """Port -> open/refused/filtered, connecting (TCP, or ``udp``) from ``peer`` (a node) or,
+    without one, from OUTSIDER (an address on the lab network that is not a node)."""
     listed = ",".join(map(str, ports))
+    script = UDP_PROBE if udp else PROBE
     if peer is None:
-        result = lab.netns_exec("python3", "-c", PROBE, address, listed, OUTSIDER)
+        result = lab.netns_exec("python3", "-c", script, address, listed, OUTSIDER)
     else:
-        result = lab.run(peer, f"python3 -c '{PROBE}' {address} {listed}", check=True)
+        result = lab.run(peer, f"python3 -c '{script}' {address} {listed}", check=True)
     found = dict(line.split() for line in result.stdout.splitlines())
     assert set(found) == {str(port) for port in ports}, (result.stdout, result.stderr)
     return {int(port): status for port, status in found.items()}

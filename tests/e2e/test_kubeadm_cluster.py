@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import time
+from datetime import datetime
 
 import pytest
 from checkrun import probe
@@ -260,6 +261,16 @@ def test_the_control_planes_and_kubelets_ports_stay_closed_to_a_non_node_address
     assert found == {port: "filtered" for port in closed}, found
 
 
+@pytest.mark.parametrize("node", ADDRESSES)
+def test_the_overlay_port_takes_a_node_but_rejects_a_non_node_address(lab, pods, node):
+    """flannel's VXLAN, 8472/udp: a datagram from the non-node address would land in the pod
+    network; firewalld rejects it there, and takes the same datagram from another node (the pod
+    traffic tests prove that it carries pods)."""
+    peer = "w1" if node == "cp1" else "cp1"
+    assert probe(lab, ADDRESSES[node], (8472,), udp=True) == {8472: "filtered"}
+    assert probe(lab, ADDRESSES[node], (8472,), peer=peer, udp=True) == {8472: "open"}
+
+
 def test_the_api_server_answers_a_non_node_address_with_the_admin_kubeconfig(lab, cluster,
                                                                              tmp_path):
     kubeconfig = tmp_path / "admin.conf"
@@ -284,6 +295,31 @@ def test_pod_and_service_traffic_flows_after_firewalld_reloads(lab, pods, node, 
         lab, found[other]["name"], found[node]["ip"], 8080) == found[node]["name"],
         timeout=120)
     assert http_from_pod(lab, found[node]["name"], service, 80), (node, command)
+
+
+def served_until(lab) -> datetime:
+    """When the certificate cp1's API server serves the non-node address ends."""
+    end = lab.netns_exec("sh", "-c", f"openssl s_client -connect {ADDRESSES['cp1']}:6443 "
+                         "</dev/null 2>/dev/null | openssl x509 -noout -enddate",
+                         timeout=60).stdout.strip()  # notAfter=Dec  2 14:31:07 2027 GMT
+    return datetime.strptime(end.partition("=")[2], "%b %d %H:%M:%S %Y %Z")
+
+
+def test_certificates_renewed_on_demand_are_served_and_pods_still_reach_the_service(lab, pods):
+    found, service = pods
+    before = served_until(lab)
+    started = time.monotonic()
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER),
+                         "--data", "kubernetes_certificate_renewal_days=400", "tasks/cluster.py",
+                         timeout=3600)
+    print(f"certificates renewed, static pods restarted: {time.monotonic() - started:.0f} s")
+    assert result.rc == 0, result.stdout[-4000:]
+    assert changes_by_host(json.loads(result.stdout)["results"]) == {
+        "cp1": {"Renew kubeadm's certificates"}}
+    assert served_until(lab) > before
+    assert all_ready(lab)
+    assert http_from_pod(lab, found["w1"]["name"], service, 80) in {
+        pod["name"] for pod in found.values()}
 
 
 def test_a_second_run_changes_nothing(lab, pods):
