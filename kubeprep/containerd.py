@@ -118,12 +118,24 @@ def render_config(
     return "\n".join(lines) + "\n"
 
 
+def registry_server(registry: str) -> str:
+    """The URL containerd pulls ``registry``'s images from when no mirror serves them."""
+    return "https://registry-1.docker.io" if registry == "docker.io" else f"https://{registry}"
+
+
+def image_registry(reference: str) -> str:
+    """The registry of an image, as ``certs.d`` names it (Docker's rule for a first part):
+    ``registry.k8s.io/pause:3.10`` → ``registry.k8s.io``, ``flannel/flannel`` → ``docker.io``."""
+    first, _, rest = reference.partition("/")
+    named = rest and ("." in first or ":" in first or first == "localhost")
+    return first if named else "docker.io"
+
+
 def render_hosts(registry: str, mirrors: list[str]) -> str:
     """``certs.d/<registry>/hosts.toml``: pull from the mirrors in order, then the registry."""
-    server = "https://registry-1.docker.io" if registry == "docker.io" else f"https://{registry}"
     lines = [HEADER]
     if registry != "_default":
-        lines.append(f"server = {_toml(server)}")
+        lines.append(f"server = {_toml(registry_server(registry))}")
     for url in mirrors:
         lines += ["", f"[host.{_toml(url)}]", '  capabilities = ["pull", "resolve"]']
     return "\n".join(lines) + "\n"

@@ -20,6 +20,8 @@ PACKAGES = ("kubeadm", "kubelet", "kubectl")  # kubeadm first: the upgrade guide
 DNF_EXCLUDES = "kubelet kubeadm kubectl cri-tools kubernetes-cni"
 SWAP_BEHAVIORS = ("LimitedSwap", "NoSwap")
 API_PORT = 6443
+# Where kubeadm pulls the control plane's images without an imageRepository.
+DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
 # Where the probes' patches are written for kubeadm (its ``patches.directory``).
 PATCHES_DIR = "/etc/kubernetes/kubeprep-patches"
 # ClusterConfiguration's component names, and the static pods (and containers) they are, in

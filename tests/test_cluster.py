@@ -24,6 +24,7 @@ import yaml
 from kube_states import (
     DIRECTORY,
     PLATFORMS,
+    Answering,
     OthersMissing,
     case_output,
     expiry_output,
@@ -85,6 +86,7 @@ def node_facts(state: str, cni_applied: bool = False) -> dict:
         "files.Directory": OthersMissing({"path=/etc/kubernetes": DIRECTORY}),
         "files.Sha1File": None,
         "server.TmpDir": "/tmp",
+        "network.TcpAnswers": Answering(),
     }
 
 
@@ -758,3 +760,51 @@ def test_a_restart_that_never_comes_back_fails_with_the_fix(tmp_path):
         "sleep 5", "true")], env={"PATH": node["PATH"]}, capture_output=True, text=True)
     assert result.returncode == 1
     assert "kubeprep: kube-apiserver on cp1 did not run again within 10 s" in result.stderr
+
+
+# --- image registries that do not answer
+
+
+LAB_MIRRORS = {"containerd_registry_mirrors": {"registry.k8s.io": ["http://192.168.77.250:5000"]},
+               "plain_http_accepted": True}
+
+
+def test_a_registry_that_answers_through_no_mirror_refuses_the_fresh_nodes_before_any_change():
+    facts = {name: node_facts("fresh") for name in ("cp1", "w1")}
+    for node in facts.values():
+        node["network.TcpAnswers"] = Answering(
+            closed=("192.168.77.250:5000", "registry.k8s.io:443"))
+    fleet = Fleet(facts, LAB_MIRRORS).prepare()
+    assert fleet.plan("cp1") == [] and fleet.plan("w1") == []
+    assert sorted(" ".join(error.split()) for error in fleet.errors) == [
+        f"[{name}] kubeprep: {name}: the image registry registry.k8s.io does not answer from "
+        f"{name} (no TCP connection to 192.168.77.250:5000, registry.k8s.io:443 in 5 s), and "
+        f"kubeadm {step} pulls the control plane's images and kube-proxy and the pause image "
+        "every pod starts from from it. Fix: set containerd_registry_mirrors = "
+        "{'registry.k8s.io': ['https://<mirror>']} to a mirror this host reaches (or "
+        "kubernetes_image_repository or containerd_sandbox_image), or deploy_until = "
+        "\"kubernetes\" to stop before the cluster."
+        for name, step in (("cp1", "init"), ("w1", "join"))]
+
+
+def test_one_answering_mirror_is_enough_and_an_own_sandbox_registry_is_asked_too():
+    facts = {"cp1": node_facts("fresh")}
+    facts["cp1"]["network.TcpAnswers"] = Answering(closed=("registry.k8s.io:443",
+                                                           "registry-1.docker.io:443"))
+    fleet = Fleet(facts, {**LAB_MIRRORS, "containerd_sandbox_image": "docker.io/rancher/pause:3.10"})
+    fleet.prepare()
+    assert "the image registry docker.io does not answer" in " ".join(fleet.errors)
+    assert "pulls the pause image every pod starts from" in " ".join(fleet.errors)
+    fleet = Fleet({"cp1": node_facts("fresh")}, LAB_MIRRORS)
+    fleet.facts["cp1"]["network.TcpAnswers"] = Answering(closed=("registry.k8s.io:443",))
+    assert "kubeadm init" in [op for op, _ in fleet.prepare().plan("cp1")]
+
+
+def test_joined_nodes_ask_no_registry():
+    """A converged cluster makes no TCP read: no registry is pulled from without a join."""
+    facts = {"cp1": node_facts("cp_converged", cni_applied=True),
+             "w1": node_facts("worker_joined")}
+    for node in facts.values():
+        del node["network.TcpAnswers"]  # a read of it would fail the prepare
+    fleet = Fleet(facts, LAB_MIRRORS).prepare()
+    assert fleet.errors == [] and fleet.plan("w1")

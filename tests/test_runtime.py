@@ -21,6 +21,7 @@ from kubeprep.checks.model import ERROR, OK, WARNING
 from kubeprep.checks.software import classify
 from kubeprep.containerd import (
     effective_settings,
+    image_registry,
     parse_version,
     render_config,
     render_hosts,
@@ -317,3 +318,14 @@ def test_missing_containerd_is_one_error():
     results = classify(case_fact("not_installed"))
     assert [(row.level, row.detail) for row in results] == [(ERROR, "containerd is not installed")]
 
+
+
+@pytest.mark.parametrize(("image", "registry"), [
+    ("registry.k8s.io/pause:3.10", "registry.k8s.io"),
+    ("192.168.77.250:5000/k8s/kube-proxy", "192.168.77.250:5000"),
+    ("localhost/pause", "localhost"),
+    ("flannel/flannel:v0.26", "docker.io"),
+    ("busybox", "docker.io"),
+])
+def test_an_images_registry_by_dockers_rule(image, registry):
+    assert image_registry(image) == registry

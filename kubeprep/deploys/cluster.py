@@ -13,17 +13,21 @@ from pyinfra.api import deploy
 from pyinfra.api.host import Host
 from pyinfra.operations import files
 
+from kubeprep.containerd import image_registry, registry_server
 from kubeprep.errors import DataError
 from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
+from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.fleet.hosts import address_of, checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
 from kubeprep.kubeadm import (
+    DEFAULT_IMAGE_REPOSITORY,
     PATCHES_DIR,
     STATIC_PODS,
     Kubernetes,
     control_plane_endpoint,
     init_config,
     probe_patches,
+    url_target,
 )
 from kubeprep.operations import kubeadm
 from kubeprep.settings import Settings, cluster_error
@@ -54,7 +58,8 @@ def cluster() -> None:
     settings, _ = checked
     control_planes = list(state.inventory.get_group("control_plane", []))
     first = control_planes[0] if control_planes else None
-    problem = _cluster_error(settings, first)
+    problem = _cluster_error(settings, first) or (
+        None if joined(host) else _registry_error(settings, host == first))
     if problem:
         refuse(problem)
         return
@@ -101,6 +106,41 @@ def _cluster_error(settings: Settings, first: Host | None) -> DataError | None:
         f"run, so no join token can be made. Fix: run without --limit, or include "
         f"{first.name}.",
     )
+
+
+def _registry_error(settings: Settings, first: bool) -> DataError | None:
+    """A registry the node's init or join pulls from (kubeadm's images, the sandbox image) that
+    answers neither itself nor through one of its mirrors: kubeadm would wait minutes, then fail."""
+    kube, runtime = settings.kubernetes, settings.runtime
+    mirrors = dict(runtime.containerd_registry_mirrors)
+    pulled: dict[str, list[tuple[str, str]]] = {}
+    for key, image, what in (
+        ("kubernetes_image_repository",  # as one of the images kubeadm pulls from it
+         f"{kube.kubernetes_image_repository or DEFAULT_IMAGE_REPOSITORY}/kube-proxy",
+         "the control plane's images and kube-proxy"),
+        ("containerd_sandbox_image", runtime.containerd_sandbox_image,
+         "the pause image every pod starts from"),
+    ):
+        pulled.setdefault(image_registry(image), []).append((key, what))
+    sources = {registry: [*mirrors.get(registry, mirrors.get("_default", ())),
+                          registry_server(registry)] for registry in pulled}
+    answers = host.get_fact(TcpAnswers, targets=sorted(
+        {url_target(url) for urls in sources.values() for url in urls}))
+    for registry, urls in sources.items():
+        if any(answers.get(url_target(url)) for url in urls):
+            continue
+        keys = " or ".join(key for key, _ in pulled[registry])
+        what = " and ".join(what for _, what in pulled[registry])
+        tried = ", ".join(url_target(url) for url in urls)
+        return DataError(
+            f"{host.name}: the image registry {registry} does not answer from {host.name} (no "
+            f"TCP connection to {tried} in {CONNECT_SECONDS} s), and kubeadm "
+            f"{'init' if first else 'join'} pulls {what} from it. Fix: set "
+            f"containerd_registry_mirrors = {{{registry!r}: ['https://<mirror>']}} to a mirror "
+            f"this host reaches (or {keys}), or deploy_until = \"kubernetes\" to stop before the "
+            "cluster.",
+        )
+    return None
 
 
 def _init(settings: Settings, address: str | None, upload_certs: bool) -> None:

@@ -151,6 +151,24 @@ def test_a_repository_that_does_not_answer_is_refused_before_any_change(lab, rep
     assert sh(lab, "w1", APT_STATE) == before
 
 
+def test_an_image_registry_that_does_not_answer_is_refused_before_any_change(lab):
+    """The lab is offline: registry.k8s.io does not answer, nor a mirror on a closed port."""
+    state = "ls -A /etc/kubernetes /etc/containerd 2>/dev/null; true"
+    before = sh(lab, "cp1", state)
+    mirrors = {"registry.k8s.io": [f"http://{SERVER}:9"]}
+    result = lab.pyinfra("--json", *data_args(lab), "--limit", "cp1",
+                         "--data", "deploy_until=cluster",
+                         "--data", f"containerd_registry_mirrors={json.dumps(mirrors)}",
+                         "tasks/cluster.py")
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.rc != 0, output[-4000:]
+    assert ("cp1: the image registry registry.k8s.io does not answer from cp1 (no TCP "
+            f"connection to {SERVER}:9, registry.k8s.io:443 in 5 s), and kubeadm init pulls "
+            "the control plane's images and kube-proxy and the pause image every pod starts "
+            "from from it.") in output, output[-4000:]
+    assert sh(lab, "cp1", state) == before
+
+
 @pytest.fixture(scope="module")
 def first_run(lab, repo):
     started = time.monotonic()
