@@ -44,9 +44,12 @@ class Runtime:
         "containerd_registry_mirrors",
     )
 
+    def package_name(self, family: str) -> str:
+        return self.containerd_package or PACKAGES[family]
+
     def package_spec(self, family: str) -> str:
         """The package to install, pinned as pyinfra's apt/dnf operations write it."""
-        name = self.containerd_package or PACKAGES[family]
+        name = self.package_name(family)
         return f"{name}={self.containerd_version}" if self.containerd_version else name
 
     def cni_bin_dir_for(self, family: str) -> str:

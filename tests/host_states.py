@@ -10,6 +10,7 @@ Fedora's zram-generator-defaults file.
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -237,6 +238,48 @@ def selinux_output(getenforce: str, config: str, rhel: bool = True, relabel: boo
 def fact_case_output(name: str) -> dict:
     """The raw output of a fact case read on a lab VM, e.g. ``firewalld.FirewalldZone/x``."""
     return {"output": "\n".join(json.loads((FACT_CASES / f"{name}.json").read_text())["output"])}
+
+
+class Answering(ByArguments):
+    """``network.TcpAnswers``: every ``host:port`` asked opens a connection, but ``closed``."""
+
+    def __init__(self, closed: tuple[str, ...] = ()):
+        super().__init__()
+        self.closed = closed
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str):
+        targets = ast.literal_eval(key.removeprefix("targets="))
+        return {target: target not in self.closed for target in targets}
+
+
+# The package sources of a fresh host by family: real ones (Debian 12's debian.sources) and Rocky
+# Linux 8's stock repository files (the packages.PackageSources cases).
+SOURCES_CASES = {"debian": "debian12_deb822_firewalld_missing",
+                 "rhel": "rocky8_stock_repos_firewalld_missing"}
+
+
+class Installed(ByArguments):
+    """``packages.PackageSources``: the packages asked for that are not in ``installed``, and
+    when one is missing, the family's package sources (``SOURCES_CASES``)."""
+
+    def __init__(self, family: str, installed: tuple[str, ...] = ()):
+        super().__init__()
+        self.installed = installed
+        case = FACT_CASES / "packages.PackageSources" / f"{SOURCES_CASES[family]}.json"
+        self.sources = json.loads(case.read_text())["fact"]["sources"]
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str):
+        missing = [name for name in ast.literal_eval(key.removeprefix("packages="))
+                   if name not in self.installed]
+        return {"missing": missing, "sources": self.sources if missing else []}
+
+
 SYSCTL_FILE = (
     "net.bridge.bridge-nf-call-iptables = 1\n"
     "net.bridge.bridge-nf-call-ip6tables = 1\n"
@@ -285,6 +328,9 @@ def fresh(family: str) -> dict:
         ),
         "network.DefaultRouteAddress": {"output": DEBIAN_ROUTE},
         "network.InterfaceAddresses": {"output": DEBIAN_INTERFACES},
+        "network.TcpAnswers": Answering(),
+        # the distribution's packages: none of kubeprep's installed (curl on Debian's images)
+        "packages.PackageSources": Installed(family, () if rhel else ("ca-certificates", "curl")),
         "systemd.SystemdStatus": {},
         "systemd.SystemdEnabled": {},
         # swap
@@ -354,6 +400,9 @@ def converged(family: str, role: str = "control_plane") -> dict:
     facts["deb.DebPackages"]["containerd"] = [DEBIAN_CONTAINERD]
     facts["deb.DebPackages"]["containernetworking-plugins"] = [DEBIAN_CNI_PLUGINS]
     facts["containerd.ContainerdState"] = runtime_state(family, "converged")
+    facts["packages.PackageSources"] = Installed(family, (
+        "firewalld", "containerd.io") if rhel else (
+        "firewalld", "containerd", "containernetworking-plugins", "ca-certificates", "curl"))
     return facts
 
 

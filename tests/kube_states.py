@@ -8,13 +8,12 @@ same command for user root, read the same way.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
 
-from host_states import DEBIAN_12, ROCKY_8, ROCKY_9
+from host_states import DEBIAN_12, ROCKY_8, ROCKY_9, Answering, Installed
 from taskrun import ByArguments
 
 from kubeprep.kubeadm import apt_source, dnf_repo
@@ -90,6 +89,8 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
         "systemd.SystemdStatus": {"kubelet.service": False},
         "systemd.SystemdEnabled": {"kubelet.service": repo_version is not None},
         "network.TcpAnswers": Answering(),
+        "packages.PackageSources": Installed("rhel" if rhel else "debian",
+                                             ("ca-certificates", "curl")),
     }
     files, sha1 = {"path=/var/lib/apt/periodic/update-success-stamp": FILE}, {}
     if repo_version:
@@ -107,21 +108,6 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
     facts["files.File"] = OthersMissing(files)
     facts["files.Sha1File"] = OthersMissing(sha1)
     return facts
-
-
-class Answering(ByArguments):
-    """``network.TcpAnswers``: every ``host:port`` asked opens a connection, but ``closed``."""
-
-    def __init__(self, closed: tuple[str, ...] = ()):
-        super().__init__()
-        self.closed = closed
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: str):
-        targets = ast.literal_eval(key.removeprefix("targets="))
-        return {target: target not in self.closed for target in targets}
 
 
 class OthersMissing(ByArguments):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from unittest.mock import patch
 
 import pytest
+from host_states import Installed
 from kube_states import Answering, packages_facts
 from taskrun import group_data, run_deploy
 
@@ -369,3 +370,15 @@ def test_a_skipped_minor_is_refused_before_any_change():
     assert not run_deploy(
         "tasks/kubernetes.py", packages_facts("debian12", "debian_held_1_36_4", "1.36.4"),
         data={"kubernetes_version": "1.37"}).failed
+
+
+def test_curl_from_a_distribution_source_that_does_not_answer_is_refused_before_any_change():
+    facts = packages_facts("debian12", "debian_none_installed", None)
+    facts["packages.PackageSources"] = Installed("debian", ("ca-certificates",))
+    facts["network.TcpAnswers"] = Answering(closed=("deb.debian.org:80",))
+    run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": "1.36.4"})
+    assert run.failed and run.ops == []
+    (error,) = run.errors
+    assert "the package source http://deb.debian.org/debian does not answer from node" in error
+    assert error.endswith('or install curl by hand, or deploy_until = "runtime" to stop before '
+                          "it.")

@@ -13,6 +13,8 @@ from host_states import (
     NO_SWAPS_61,
     ROCKY_9,
     ROLE_PORTS,
+    Answering,
+    Installed,
     converged,
     fact_case_output,
     firewalld_output,
@@ -60,6 +62,46 @@ def test_whole_deploy_on_converged_worker_changes_nothing(family):
     run = run_deploy("deploy.py", converged(family, "workers"), group="workers", data=UP_TO_RUNTIME)
     assert len(run.ops) == {"rhel": 18, "debian": 17}[family]  # RHEL adds a repository
     assert run.changes == {}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_converged_host_asks_no_package_source_whether_it_answers(family):
+    run = run_deploy("deploy.py", converged(family, "workers"), group="workers",
+                     data=UP_TO_RUNTIME)
+    assert run.prepare_reads["network.TcpAnswers"] == 0 and run.changes == {}
+
+
+@pytest.mark.parametrize(("family", "closed", "source", "tried"), [
+    ("debian", "deb.debian.org:80", "http://deb.debian.org/debian", "deb.debian.org:80"),
+    ("rhel", "mirrors.rockylinux.org:443",
+     "https://mirrors.rockylinux.org/mirrorlist?arch=$basearch&repo=AppStream-$releasever",
+     "mirrors.rockylinux.org:443"),
+])
+def test_a_package_source_that_does_not_answer_refuses_the_host_before_any_change(
+        family, closed, source, tried):
+    facts = fresh(family)
+    facts["network.TcpAnswers"] = Answering(closed=(closed,))
+    run = run_deploy("tasks/firewall.py", facts)
+    assert run.failed and run.ops == []
+    assert [" ".join(error.split()) for error in run.errors] == [
+        f"[node] kubeprep: node: the package source {source} does not answer from node (no TCP "
+        f"connection to {tried} in 5 s), and the firewall task installs firewalld (apt and dnf "
+        "read every enabled source first). Fix: point that source (/etc/apt/sources.list.d, "
+        "/etc/yum.repos.d) at a mirror this host reaches, disable it, or install firewalld by "
+        "hand."]
+
+
+def test_the_runtime_task_names_the_containerd_repository_it_adds_and_the_stage_before():
+    facts = converged("rhel", "workers")
+    facts["packages.PackageSources"] = Installed("rhel", ("firewalld",))
+    facts["network.TcpAnswers"] = Answering(closed=("download.docker.com:443",))
+    run = run_deploy("tasks/runtime.py", facts, group="workers")
+    assert run.failed and run.ops == []
+    (error,) = run.errors
+    assert "the package source https://download.docker.com/linux/centos/$releasever/$basearch/" \
+        "stable does not answer" in error and "the runtime task installs containerd.io" in error
+    assert error.endswith('or install containerd.io by hand, or deploy_until = "ready" to stop '
+                          "before it.")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -10,6 +10,7 @@ from kubeprep.errors import DataError
 from kubeprep.facts.firewalld import FirewalldZoneDict, FirewalldZones
 from kubeprep.facts.network import InterfaceAddresses
 from kubeprep.facts.other_firewalls import OtherFirewalls
+from kubeprep.facts.packages import PackageSources, PackageSourcesDict
 from kubeprep.facts.sshd import SshdPorts
 from kubeprep.firewalls import (
     KUBERNETES_SERVICES,
@@ -22,6 +23,7 @@ from kubeprep.firewalls import (
 )
 from kubeprep.fleet import reads
 from kubeprep.fleet.hosts import checked_host, cluster_addresses, refuse
+from kubeprep.fleet.sources import sources_error
 from kubeprep.keys import deploy_defaults
 from kubeprep.operations import firewalld
 from kubeprep.settings import (
@@ -52,10 +54,11 @@ def firewall() -> None:
     if not checked:
         return
     settings, platform = checked
-    sshd_ports, others, zones, interfaces = _read_firewall_facts(settings)
+    sshd_ports, others, zones, interfaces, packages = _read_firewall_facts(settings)
     nodes = settings.firewall_cluster_only and cluster_addresses()
     refusal = (_host_error(settings, sshd_ports, others, zones)
-               or _nodes_error(settings, nodes, interfaces))
+               or _nodes_error(settings, nodes, interfaces)
+               or sources_error(packages, "firewall", None))
     if refusal:
         refuse(refusal)
         return
@@ -71,10 +74,11 @@ def firewall() -> None:
     _open_public_ports(settings, bool(cluster_nodes), services)
 
 
-def _read_firewall_facts(
-    settings: Settings,
-) -> tuple[list[int], list[OtherFirewall], dict[str, FirewalldZoneDict], list[str]]:
-    """sshd's ports, the other firewalls, the zones and the interface addresses, in one read."""
+def _read_firewall_facts(settings: Settings) -> tuple[
+    list[int], list[OtherFirewall], dict[str, FirewalldZoneDict], list[str], PackageSourcesDict,
+]:
+    """sshd's ports, the other firewalls, the zones, the interface addresses and whether
+    firewalld is to be installed (with the package sources then), in one read."""
     # Nothing read here changes before the firewall task runs: each problem stops the host
     # before anything changes. sshd's ports: a port firewalld would close is a lockout. The
     # zones: every zone the firewall task's operations change, with firewalld's Kubernetes
@@ -85,12 +89,12 @@ def _read_firewall_facts(
         *([settings.firewall_cluster_zone] if settings.firewall_cluster_only else []),
         *(["trusted"] if settings.trusted_sources else []),
     ], KUBERNETES_SERVICES)
-    sshd_ports, found_firewalls, zones, interfaces = reads.read_together(
+    sshd_ports, found_firewalls, zones, interfaces, packages = reads.read_together(
         (SshdPorts, {}), (OtherFirewalls, {}), (FirewalldZones, arguments),
-        (InterfaceAddresses, {}),
+        (InterfaceAddresses, {}), (PackageSources, {"packages": ["firewalld"]}),
     )
     firewalld.keep_zones(arguments, zones)
-    return sshd_ports, other_firewalls(found_firewalls), zones, interfaces
+    return sshd_ports, other_firewalls(found_firewalls), zones, interfaces, packages
 
 
 def _host_error(

@@ -10,7 +10,10 @@ from pyinfra.operations import apt, files, systemd
 from kubeprep.errors import DataError
 from kubeprep.facts.kubernetes import KubernetesPackages
 from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
+from kubeprep.facts.packages import PackageSources
+from kubeprep.fleet import reads
 from kubeprep.fleet.hosts import checked_host, refuse
+from kubeprep.fleet.sources import sources_error
 from kubeprep.keys import deploy_defaults
 from kubeprep.kubeadm import (
     PACKAGES,
@@ -47,8 +50,13 @@ def kubernetes() -> None:
         return
     settings, platform = checked
     kube = settings.kubernetes
+    debian = platform.family == "debian"
+    # What the Debian family needs to fetch the repository's key, from the distribution.
+    fetchers = ["ca-certificates", "curl"] if debian else []
+    packages, sources = reads.read_together(
+        (KubernetesPackages, {}), (PackageSources, {"packages": fetchers}))
     # Refused before anything changes: a lower version without kubernetes_allow_downgrade.
-    installed = host.get_fact(KubernetesPackages)["installed"]
+    installed = packages["installed"]
     refused = downgrade_refused(installed, kube.kubernetes_version,
                                 kube.kubernetes_allow_downgrade)
     if refused:
@@ -67,7 +75,6 @@ def kubernetes() -> None:
             f"at a time. Fix: set kubernetes_version = {skipped!r}, run, then the next minor.",
         ))
         return
-    debian = platform.family == "debian"
     # Refused before anything changes too: packages to install from a repository that does
     # not answer this host (an air-gapped site without its mirror set).
     current = all(matches(installed.get(name, ""), kube.kubernetes_version) for name in PACKAGES)
@@ -81,10 +88,14 @@ def kubernetes() -> None:
             "this host reaches, or deploy_until = \"runtime\" to stop before the packages.",
         ))
         return
+    refusal = sources_error(sources, "kubernetes", "runtime")
+    if refusal:
+        refuse(refusal)
+        return
     if debian:
         apt.packages(
             name="Install what the Kubernetes repository needs",
-            packages=["ca-certificates", "curl"], update=True, cache_time=86400,
+            packages=fetchers, update=True, cache_time=86400,
         )
         files.directory(name=f"{KEYRINGS} exists", path=KEYRINGS, mode="755")
         keyring = f"{KEYRINGS}/kubernetes-v{kube.minor}.asc"

@@ -2,10 +2,13 @@
 Docker's containerd.io on the RHEL family), configured for the installed version and the cgroup
 driver, running."""
 
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, dnf
 
-from kubeprep.fleet.hosts import checked_host
+from kubeprep.facts.packages import PackageSources
+from kubeprep.fleet.hosts import checked_host, refuse
+from kubeprep.fleet.sources import sources_error
 from kubeprep.keys import deploy_defaults
 from kubeprep.operations import containerd
 
@@ -30,6 +33,17 @@ def runtime() -> None:
     settings, platform = checked
     runtime = settings.runtime
     package = runtime.package_spec(platform.family)
+    # The CNI plugins on Debian/Ubuntu: containerd is pointed at /usr/lib/cni, where the
+    # distribution's go; a cni_bin_dir from data is the user's to fill.
+    plugins = [] if platform.family == "rhel" or runtime.containerd_cni_bin_dir else [
+        "containernetworking-plugins"]
+    added = ([runtime.containerd_rpm_repo],) if platform.family == "rhel" and \
+        runtime.containerd_rpm_repo else ()
+    refusal = sources_error(host.get_fact(PackageSources, packages=[
+        runtime.package_name(platform.family), *plugins]), "runtime", "ready", added)
+    if refusal:
+        refuse(refusal)
+        return
     if platform.family == "rhel":
         if runtime.containerd_rpm_repo:
             # dnf imports the key named in the repository file on the first install from it.
@@ -43,9 +57,6 @@ def runtime() -> None:
             )
         dnf.packages(name="Install containerd", packages=[package])
     else:
-        # The config points containerd at /usr/lib/cni, where the distribution's CNI plugins go;
-        # a cni_bin_dir from data is the user's to fill (e.g. kubernetes-cni's /opt/cni/bin).
-        plugins = [] if runtime.containerd_cni_bin_dir else ["containernetworking-plugins"]
         apt.packages(
             name="Install containerd", packages=[package, *plugins], update=True,
             cache_time=86400,

@@ -151,6 +151,27 @@ def test_a_repository_that_does_not_answer_is_refused_before_any_change(lab, rep
     assert sh(lab, "w1", APT_STATE) == before
 
 
+def test_a_distribution_source_that_does_not_answer_is_refused_before_any_change(lab):
+    """A network source next to the lab's local one, on a closed port of the lab server, and a
+    containerd package w1 lacks: the runtime task refuses w1 before anything changes."""
+    source = "/etc/apt/sources.list.d/kubeprep-test-closed.list"
+    sh(lab, "w1", f"echo 'deb http://{SERVER}:9/debian bookworm main' > {source}")
+    try:
+        before = sh(lab, "w1", APT_STATE)
+        result = lab.pyinfra("--json", *data_args(lab), "--limit", "w1",
+                             "--data", "containerd_package=kubeprep-test-absent",
+                             "tasks/runtime.py")
+        after = sh(lab, "w1", APT_STATE)
+    finally:
+        sh(lab, "w1", f"rm -f {source}")
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.rc != 0, output[-4000:]
+    assert (f"w1: the package source http://{SERVER}:9/debian does not answer from w1 (no TCP "
+            f"connection to {SERVER}:9 in 5 s), and the runtime task installs "
+            "kubeprep-test-absent") in output, output[-4000:]
+    assert after == before
+
+
 def test_an_image_registry_that_does_not_answer_is_refused_before_any_change(lab):
     """The lab is offline: registry.k8s.io does not answer, nor a mirror on a closed port."""
     state = "ls -A /etc/kubernetes /etc/containerd 2>/dev/null; true"
