@@ -750,7 +750,7 @@ def test_a_restart_stops_the_running_container_and_waits_for_a_new_one(tmp_path)
         "sleep 5", "true")], env={"PATH": node["PATH"]}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     calls = Path(node["calls"]).read_text().splitlines()
-    assert calls[1] == "--runtime-endpoint unix:///run/containerd/containerd.sock stop aaa"
+    assert calls[1] == "--runtime-endpoint unix:///run/containerd/containerd.sock stop --timeout 30 aaa"
     assert len(calls) == 4  # listed, stopped, listed (the old one), listed (the new one)
 
 

@@ -171,7 +171,7 @@ def _restart(pod: str) -> StringCommand:
            f"and its logs on {host.name}, correct the cause, run kubeprep again")
     return StringCommand(
         f"old=$({CRICTL} ps -q --state running --name", name, ");",
-        f'[ -z "$old" ] || {CRICTL} stop $old >/dev/null;',
+        f'[ -z "$old" ] || {CRICTL} stop --timeout 30 $old >/dev/null;',
         f"for i in $(seq {RESTART_SECONDS // 5}); do new=$({CRICTL} ps -q --state running",
         "--name", name, ');',
         f'[ -n "$new" ] && [ "$new" != "$old" ] && {answers} && exit 0; sleep 5; done;',
