@@ -91,6 +91,7 @@ def packages_facts(platform: str, packages_case: str, repo_version: str | None,
         "network.TcpAnswers": Answering(),
         "packages.PackageSources": Installed("rhel" if rhel else "debian",
                                              ("ca-certificates", "curl")),
+        "kubernetes.KubeadmNode": kubeadm_node("fresh"),
     }
     files, sha1 = {"path=/var/lib/apt/periodic/update-success-stamp": FILE}, {}
     if repo_version:

@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 import pytest
 from host_states import Installed
-from kube_states import Answering, packages_facts
+from kube_states import Answering, kubeadm_node, packages_facts
 from taskrun import group_data, run_deploy
 
 from kubeprep.errors import DataError
@@ -382,3 +382,21 @@ def test_curl_from_a_distribution_source_that_does_not_answer_is_refused_before_
     assert "the package source http://deb.debian.org/debian does not answer from node" in error
     assert error.endswith('or install curl by hand, or deploy_until = "runtime" to stop before '
                           "it.")
+
+
+@pytest.mark.parametrize("version", ["1.37", "1.36.5"])
+def test_a_node_of_a_running_cluster_keeps_its_version_until_kubeadm_upgrades_it(version):
+    facts = packages_facts("debian12", "debian_held_1_36_4", "1.36.4")
+    facts["kubernetes.KubeadmNode"] = kubeadm_node("worker_joined")
+    run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": version})
+    assert run.failed and run.ops == []
+    (error,) = run.errors
+    assert error.startswith(
+        f"[node] kubeprep: node: kubernetes_version = '{version}': node is a node of a running "
+        "cluster (/etc/kubernetes/kubelet.conf) with kubeadm 1.36.4-1.1, kubelet 1.36.4-1.1, "
+        "and kubeprep does not run kubeadm's upgrade yet"), error
+    # at its version, or not in a cluster: the packages go as before
+    assert not run_deploy("tasks/kubernetes.py", facts,
+                          data={"kubernetes_version": "1.36.4"}).failed
+    facts["kubernetes.KubeadmNode"] = kubeadm_node("fresh")
+    assert not run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": version}).failed

@@ -8,7 +8,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 
 from kubeprep.errors import DataError
-from kubeprep.facts.kubernetes import KubernetesPackages
+from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode, KubernetesPackages
 from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.facts.packages import PackageSources
 from kubeprep.fleet import reads
@@ -53,8 +53,9 @@ def kubernetes() -> None:
     debian = platform.family == "debian"
     # What the Debian family needs to fetch the repository's key, from the distribution.
     fetchers = ["ca-certificates", "curl"] if debian else []
-    packages, sources = reads.read_together(
-        (KubernetesPackages, {}), (PackageSources, {"packages": fetchers}))
+    packages, sources, node = reads.read_together(
+        (KubernetesPackages, {}), (PackageSources, {"packages": fetchers}),
+        (KubeadmNode, {"user": "root"}))
     # Refused before anything changes: a lower version without kubernetes_allow_downgrade.
     installed = packages["installed"]
     refused = downgrade_refused(installed, kube.kubernetes_version,
@@ -73,6 +74,21 @@ def kubernetes() -> None:
             f"{skipped} (kubeadm {installed.get('kubeadm', '?')}, kubelet "
             f"{installed.get('kubelet', '?')} installed): kubeadm upgrades a cluster one minor "
             f"at a time. Fix: set kubernetes_version = {skipped!r}, run, then the next minor.",
+        ))
+        return
+    # A node of a running cluster: its kubeadm and kubelet move only with kubeadm's upgrade,
+    # which kubeprep does not run yet; the packages alone would leave the cluster half-upgraded.
+    moved = sorted(name for name in ("kubeadm", "kubelet") if name in installed
+                   and not matches(installed[name], kube.kubernetes_version))
+    if moved and KUBELET_CONF in node["files"]:
+        found = ", ".join(f"{name} {installed[name]}" for name in moved)
+        refuse(DataError(
+            f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {host.name} is a "
+            f"node of a running cluster ({KUBELET_CONF}) with {found}, and kubeprep does not "
+            "run kubeadm's upgrade yet: the packages alone would leave the cluster "
+            "half-upgraded. Fix: upgrade it by kubeadm's upgrade guide (kubeadm upgrade apply "
+            "on the first control plane, kubeadm upgrade node on the others, each node drained "
+            "in turn), then set kubernetes_version to the version it runs; or set it back.",
         ))
         return
     # Refused before anything changes too: packages to install from a repository that does
