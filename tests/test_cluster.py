@@ -444,7 +444,12 @@ def test_fresh_fleet_plan():
     w1 = fleet.plan("w1")
     assert w1[0] == ("Fresh join credentials", [])  # made on cp1
     assert [name for name, _ in w1] == ["Fresh join credentials", "kubeadm join"]
-    folder, write, join, remove = w1[1][1]
+    after_a_cut, folder, write, join, remove = w1[1][1]
+    assert after_a_cut == (
+        "if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; "
+        "then echo 'kubeprep: w1 holds what an earlier kubeadm join left "
+        "(/etc/kubernetes/bootstrap-kubelet.conf, /etc/kubernetes/pki/ca.crt): kubeadm reset -f, "
+        "then the join' >&2; kubeadm reset -f; fi")
     assert folder == "install -d -m 755 /etc/kubernetes"
     assert write == ["_write_secret", ["/etc/kubernetes/kubeadm-config.yaml", join_config(
         "192.168.77.21", JoinCredentials(
@@ -582,6 +587,49 @@ def test_control_planes_get_the_probes_patches_before_init_and_join_workers_none
     assert "patches:" in cp2_config[1][1] and "patches:" not in w1_config[1][1]
 
 
+def cut_join_check(fleet: Fleet, node: str, tmp_path: Path, leftover: str | None):
+    """The node's first join command, run by sh with the paths it tests moved under ``tmp_path`` (holding
+    ``leftover``) and kubeadm a stand-in that records its arguments in tmp_path/kubeadm."""
+    (command,) = [commands[0] for op, commands in fleet.plan(node) if op == "kubeadm join"]
+    root = tmp_path / "root"
+    if leftover:
+        (root / leftover.lstrip("/")).parent.mkdir(parents=True)
+        (root / leftover.lstrip("/")).write_text("left by a cut join\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "kubeadm").write_text(f"#!/bin/sh\necho \"$*\" >> {tmp_path}/kubeadm\n")
+    (bin_dir / "kubeadm").chmod(0o755)
+    return subprocess.run(["sh", "-c", command.replace("[ -e /etc/", f"[ -e {root}/etc/")],
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, capture_output=True,
+                          text=True)
+
+
+@pytest.mark.parametrize(("leftover", "reset"), [
+    ("/etc/kubernetes/bootstrap-kubelet.conf", True), ("/etc/kubernetes/pki/ca.crt", True),
+    (None, False),
+])
+def test_what_a_cut_join_left_on_a_worker_is_reset_before_the_join(tmp_path, leftover, reset):
+    result = cut_join_check(fresh_fleet(), "w1", tmp_path, leftover)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "kubeadm").exists() == reset
+    if reset:
+        assert (tmp_path / "kubeadm").read_text() == "reset -f\n"
+        assert "kubeprep: w1 holds what an earlier kubeadm join left" in result.stderr
+
+
+def test_what_a_cut_join_left_on_a_control_plane_stops_it_with_the_fix(tmp_path):
+    fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "cp2", "w1")}).prepare()
+    result = cut_join_check(fleet, "cp2", tmp_path, "/etc/kubernetes/pki/ca.crt")
+    assert result.returncode == 1 and not (tmp_path / "kubeadm").exists()
+    assert " ".join(result.stderr.split()) == (
+        "kubeprep: cp2 holds what an earlier kubeadm join left "
+        "(/etc/kubernetes/bootstrap-kubelet.conf, /etc/kubernetes/pki/ca.crt) and is a control "
+        "plane, whose etcd member may already be in the cluster. Fix: on cp1, list etcd's "
+        "members (etcdctl member list, with the certificates in /etc/kubernetes/pki/etcd) and "
+        "remove cp2's if it is listed; then on cp2 run 'kubeadm reset -f' and run kubeprep again")
+    assert cut_join_check(fleet, "cp2", tmp_path / "clean", None).returncode == 0
+
+
 def test_a_node_that_fails_to_join_stops_and_the_others_go_on():
     fleet = fresh_fleet()
     fleet.run(kubeadm_answers(join_fails=("w2",)))
@@ -636,8 +684,8 @@ def test_run_on_a_half_joined_fleet_joins_only_the_missing_worker():
         "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
     }).prepare()
     log = fleet.run(kubeadm_answers())
-    # folder, config, join, config removed
-    assert [host for host, _ in log if host != "cp1"] == ["w2"] * 4
+    # what a cut join left, folder, config, join, config removed
+    assert [host for host, _ in log if host != "cp1"] == ["w2"] * 5
     assert ("cp1", "kubeadm token create --print-join-command --ttl 1h 2>&1") in log
     assert log[-2][1].startswith("kubeadm join --config /etc/kubernetes/kubeadm-config.yaml")
     assert not fleet.state.failed_hosts

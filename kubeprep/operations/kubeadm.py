@@ -39,6 +39,7 @@ from kubeprep.kubeadm import (
     parse_certificate_key,
     parse_join_command,
 )
+from kubeprep.node_files import KUBEADM_LEFTOVERS
 
 CNI_FILE = "/etc/kubernetes/kubeprep-cni.yaml"
 CRICTL = f"crictl --runtime-endpoint unix://{SOCKET}"
@@ -298,7 +299,9 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
     """
     Run ``kubeadm join`` where ``/etc/kubernetes/kubelet.conf`` is absent, with the credentials
     ``kubeadm.join_credentials`` made earlier in the run; the config file carries them, readable
-    by root alone, and is removed once kubeadm has run.
+    by root alone, and is removed once kubeadm has run. What a join cut short left is reset
+    first on a worker; a control plane stops with the fix (its etcd member may be in the
+    cluster).
 
     + config: the kubeadm config file written on the host
     + address: the node's address on the cluster network (node IP, advertise address)
@@ -327,6 +330,7 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
         return
     content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()),
                           patched)
+    yield _after_a_cut_join(first, control_plane)
     # Before the join nothing may have made the config's folder (/etc/kubernetes): kubeadm's
     # packages do on some platforms, not all.
     yield StringCommand("install -d -m 755", QuoteString(posixpath.dirname(config)))
@@ -339,6 +343,25 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
         "echo", QuoteString(fix), ">&2; exit 1; }",
     )
     yield StringCommand("rm -f", QuoteString(config))
+
+
+def _after_a_cut_join(first: str, control_plane: bool) -> StringCommand:
+    """What a join cut short left (a power cut after kubeadm's kubelet-start phase), which
+    kubeadm's preflight refuses: reset on a worker; on a control plane, whose etcd member may
+    already be in the cluster, a stop with the fix."""
+    left = [path for path in KUBEADM_LEFTOVERS["workers"] if path != KUBELET_CONF]
+    found = " || ".join(f"[ -e {path} ]" for path in left)
+    if control_plane:
+        fix = (f"kubeprep: {host.name} holds what an earlier kubeadm join left ({', '.join(left)}) "
+               "and is a control plane, whose etcd member may already be in the cluster. Fix: on "
+               f"{first}, list etcd's members (etcdctl member list, with the certificates in "
+               f"/etc/kubernetes/pki/etcd) and remove {host.name}'s if it is listed; then on "
+               f"{host.name} run 'kubeadm reset -f' and run kubeprep again")
+        return StringCommand(f"if {found}; then echo", QuoteString(fix), ">&2; exit 1; fi")
+    note = (f"kubeprep: {host.name} holds what an earlier kubeadm join left "
+            f"({', '.join(left)}): kubeadm reset -f, then the join")
+    return StringCommand(f"if {found}; then echo", QuoteString(note), ">&2;",
+                         "kubeadm reset -f; fi")
 
 
 def _write_secret(state: State, host: Host, path: str, content: str) -> bool:
