@@ -74,6 +74,9 @@ containerd_cni_bin_dir = None  # None: /usr/lib/cni on Debian/Ubuntu, /opt/cni/b
 # Pull through mirrors, tried in order before the registry itself, e.g.
 # {"docker.io": ["https://mirror.example.com:5000"], "registry.k8s.io": ["http://10.0.0.5:5000"]}
 containerd_registry_mirrors = {}
+# PEM of the CA that signs your https:// registry mirrors' certificates (kept in certs.d and named
+# in their hosts files), e.g. Path("site-ca.pem").read_text(); None: the system's CAs.
+containerd_registry_ca = None
 # True: http:// repositories, registry mirrors and manifests are accepted (nothing proves that
 # what they serve is what was published: anyone on the path could swap it); False refuses them.
 plain_http_accepted = False

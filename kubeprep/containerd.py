@@ -17,6 +17,8 @@ from typing import Any
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 CONFIG_PATH = "/etc/containerd/config.toml"
 CERTS_DIR = "/etc/containerd/certs.d"
+# The CA of the HTTPS registry mirrors, from containerd_registry_ca; each https mirror names it.
+CA_PATH = f"{CERTS_DIR}/kubeprep-ca.crt"
 SOCKET = "/run/containerd/containerd.sock"
 # Where each platform family's own CNI plugins package puts the plugins.
 CNI_BIN_DIRS = {"debian": "/usr/lib/cni", "rhel": "/opt/cni/bin"}
@@ -41,7 +43,7 @@ class Runtime:
     KEYS = (
         "cgroup_driver", "containerd_package", "containerd_version", "containerd_rpm_repo",
         "containerd_rpm_gpg_key", "containerd_sandbox_image", "containerd_cni_bin_dir",
-        "containerd_registry_mirrors",
+        "containerd_registry_mirrors", "containerd_registry_ca",
     )
 
     def package_name(self, family: str) -> str:
@@ -134,13 +136,16 @@ def image_registry(reference: str) -> str:
     return first if named else "docker.io"
 
 
-def render_hosts(registry: str, mirrors: list[str]) -> str:
-    """``certs.d/<registry>/hosts.toml``: pull from the mirrors in order, then the registry."""
+def render_hosts(registry: str, mirrors: list[str], ca: bool = False) -> str:
+    """``certs.d/<registry>/hosts.toml``: pull from the mirrors in order, then the registry;
+    with ``ca``, each https mirror's certificate checked against ``CA_PATH``."""
     lines = [HEADER]
     if registry != "_default":
         lines.append(f"server = {_toml(registry_server(registry))}")
     for url in mirrors:
         lines += ["", f"[host.{_toml(url)}]", '  capabilities = ["pull", "resolve"]']
+        if ca and url.startswith("https://"):
+            lines.append(f"  ca = {_toml(CA_PATH)}")
     return "\n".join(lines) + "\n"
 
 

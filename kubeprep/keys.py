@@ -240,6 +240,9 @@ def _sysctls(value: dict) -> Invalid | None:
 # An OCI reference's repository part (a registry host, optionally a port and a path) and tag.
 _IMAGE_REPOSITORY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"
                                r"(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+"
+                              r"-----END CERTIFICATE-----")
+_PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -312,6 +315,20 @@ def _cni_bin_dir(value: str | None) -> Invalid | None:
         return None
     return Invalid(value, "not an absolute path",
                    "give the directory holding the CNI plugins, or None for the platform's")
+
+
+def _pem_certificates(value: str | None) -> Invalid | None:
+    if value is None:
+        return None
+    first = value.strip().split("\n")[0][:60]
+    if _PEM_PRIVATE.search(value):
+        return Invalid(first, "holds a private key", "give the CA's certificate alone; its key "
+                       "stays with the CA")
+    if not _PEM_CERTIFICATE.search(value):
+        return Invalid(first, "not PEM certificates",
+                       "give the CA's certificate as PEM text, from '-----BEGIN CERTIFICATE-----' "
+                       "to '-----END CERTIFICATE-----', e.g. Path('site-ca.pem').read_text()")
+    return None
 
 
 def _registry_mirrors(value: dict) -> Invalid | None:
@@ -610,6 +627,10 @@ DECLARED: tuple[Key, ...] = (
     Key("containerd_registry_mirrors", (dict,), {}, "runtime",
         "registry → list of mirror URLs, tried in order (`certs.d/<registry>/hosts.toml`)",
         _registry_mirrors),
+    Key("containerd_registry_ca", (str, type(None)), None, "runtime",
+        "PEM of the CA that signs the `https://` mirrors' certificates, written to "
+        "`certs.d/kubeprep-ca.crt` and named in their hosts files; `None`: the system's CAs",
+        _pem_certificates),
     # kubernetes and the cluster
     Key("kubernetes_version", (str,), "1.35", "kubernetes",
         "`1.N` (the minor's newest patch, then held) or `1.N.P` (pinned), 1.31 or newer; also "

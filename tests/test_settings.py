@@ -387,6 +387,9 @@ def test_bad_zone_refused():
     ("kubernetes_encryption_algorithm", "ECDSA-P521", "unknown value"),
     ("kubernetes_timeouts", {"tlsBootstrap": 600}, "not a duration"),
     ("kubernetes_timeouts", {"tlsBootstrap": "10 minutes"}, "not a duration"),
+    ("containerd_registry_ca", "/etc/site-ca.pem", "not PEM certificates"),
+    ("containerd_registry_ca", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+     "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", "holds a private key"),
     ("kubernetes_control_plane_args", {"kubelet": {"v": "2"}}, "not a control-plane component"),
     ("kubernetes_control_plane_args", {"scheduler": {"--v": "2"}}, "not a flag name"),
     ("kubernetes_control_plane_env", {"apiServer": {"GO GC": "200"}},

@@ -70,4 +70,5 @@ def runtime() -> None:
             registry: list(urls) for registry, urls in runtime.containerd_registry_mirrors
         },
         planned_version=runtime.containerd_version,
+        registry_ca=runtime.containerd_registry_ca,
     )

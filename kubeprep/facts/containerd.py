@@ -11,7 +11,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.command import QuoteString
 from typing_extensions import TypedDict, override
 
-from kubeprep.containerd import CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
+from kubeprep.containerd import CA_PATH, CERTS_DIR, CONFIG_PATH, SOCKET, effective_settings
 from kubeprep.facts import FILE_LINE, marked_sections, printed_file
 
 # Whether the CRI answers on its socket: containerd's plugin list (over that socket) has the CRI
@@ -40,6 +40,7 @@ class ContainerdStateDict(TypedDict):
     cni_bin_dir: str
     cni_plugins: list[str]
     hosts: dict[str, str]
+    ca: str | None  # CA_PATH's content
 
 
 class ContainerdState(FactBase[ContainerdStateDict]):
@@ -47,7 +48,8 @@ class ContainerdState(FactBase[ContainerdStateDict]):
     Returns containerd as the kubelet meets it, read in one command: the installed version, the
     service, ``/etc/containerd/config.toml`` and what containerd makes of it (``containerd config
     dump``, reduced to the settings kubeprep owns), the CRI socket, the images in the ``k8s.io``
-    namespace, the CNI plugins in ``cni_bin_dir`` and the registry hosts files in ``certs.d``.
+    namespace, the CNI plugins in ``cni_bin_dir``, the registry hosts files in ``certs.d`` and
+    the mirrors' CA kubeprep writes there.
 
     + cni_bin_dir: the directory whose CNI plugins are listed
 
@@ -74,6 +76,7 @@ class ContainerdState(FactBase[ContainerdStateDict]):
             "cni_bin_dir": "/usr/lib/cni",
             "cni_plugins": ["bridge", "host-local", "loopback"],
             "hosts": {"docker.io": "server = ...\\n"},
+            "ca": None,
         }
     """
 
@@ -83,7 +86,7 @@ class ContainerdState(FactBase[ContainerdStateDict]):
         return {
             "version": None, "active": None, "enabled": None, "started": None, "config": None,
             "config_mtime": None, "effective": None, "socket": False, "images": [],
-            "cni_bin_dir": "", "cni_plugins": [], "hosts": {},
+            "cni_bin_dir": "", "cni_plugins": [], "hosts": {}, "ca": None,
         }
 
     @override
@@ -112,7 +115,9 @@ def state_command(cni_bin_dir: QuoteString | str) -> StringCommand:
         "echo '--- cni'", cni_bin_dir, "; ls -1", cni_bin_dir, "2>/dev/null;",
         f"for f in {CERTS_DIR}/*/hosts.toml; do [ -f \"$f\" ] || continue;",
         'd=${f%/hosts.toml}; echo "--- hosts ${d##*/}";',
-        f"sed 's/^/{FILE_LINE}/' \"$f\"; echo; done; echo '--- end'",
+        f"sed 's/^/{FILE_LINE}/' \"$f\"; echo; done;",
+        f"[ ! -f {CA_PATH} ] || {{ echo '--- ca'; sed 's/^/{FILE_LINE}/' {CA_PATH}; echo; }};",
+        "echo '--- end'",
     )
 
 
@@ -142,6 +147,8 @@ def parse_state(output) -> ContainerdStateDict:
             fact["cni_plugins"] = values
         elif name.startswith("hosts "):
             fact["hosts"][name[6:]] = printed_file(lines) or ""
+        elif name == "ca":
+            fact["ca"] = printed_file(lines)
     return fact
 
 

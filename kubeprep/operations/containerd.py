@@ -19,6 +19,7 @@ from pyinfra.api import (
 from pyinfra.api.command import QuoteString
 
 from kubeprep.containerd import (
+    CA_PATH,
     CERTS_DIR,
     CGROUP_DRIVERS,
     CONFIG_PATH,
@@ -56,6 +57,7 @@ def configured(
     cni_bin_dir: str,
     registry_mirrors: dict[str, list[str]] | None = None,
     planned_version: str | None = None,
+    registry_ca: str | None = None,
 ):
     """
     Write ``/etc/containerd/config.toml`` for the installed containerd (``version = 2`` for 1.x,
@@ -69,6 +71,8 @@ def configured(
       no longer listed are removed
     + planned_version: the version to plan for while containerd is not installed yet (a dry run
       on a fresh host); at run time the installed version decides
+    + registry_ca: PEM of the CA the ``https://`` mirrors' certificates are checked against,
+      written to ``certs.d/kubeprep-ca.crt``; ``None``: the system's CAs (that file removed)
 
     Files are compared by meaning (parsed TOML), so a comment or a reordering is not a change.
 
@@ -93,7 +97,8 @@ def configured(
     rewrite = not _same_meaning(state["config"], config)
     commands = [
         *(_config_commands(config, state["config"] is None) if rewrite else []),
-        *_hosts_commands(state["hosts"], mirrors),
+        *_ca_commands(state["ca"], registry_ca),
+        *_hosts_commands(state["hosts"], mirrors, ca=registry_ca is not None),
         *_service_commands(state, restart=rewrite),
     ]
     if not commands:
@@ -124,11 +129,20 @@ def _config_commands(config: str, first: bool) -> list:
     return commands + _upload(config, CONFIG_PATH)
 
 
-def _hosts_commands(found: dict[str, str], mirrors: dict[str, list[str]]) -> list:
+def _ca_commands(found: str | None, ca: str | None) -> list:
+    """The mirrors' CA written where it differs from ``found``, or removed without one."""
+    if ca is None:
+        return [] if found is None else [StringCommand("rm -f", CA_PATH)]
+    if found is not None and found.strip() == ca.strip():
+        return []
+    return [StringCommand("mkdir -p", CERTS_DIR), *_upload(ca.strip() + "\n", CA_PATH)]
+
+
+def _hosts_commands(found: dict[str, str], mirrors: dict[str, list[str]], ca: bool) -> list:
     """Write each mirror's hosts file unless ``found`` says it; remove the others kubeprep wrote."""
     commands: list = []
     for registry, urls in mirrors.items():
-        hosts = render_hosts(registry, urls)
+        hosts = render_hosts(registry, urls, ca)
         if not _same_meaning(found.get(registry), hosts):
             commands.append(StringCommand("mkdir -p", QuoteString(f"{CERTS_DIR}/{registry}")))
             commands += _upload(hosts, f"{CERTS_DIR}/{registry}/hosts.toml")
