@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import time
 from datetime import datetime
 
@@ -136,9 +137,13 @@ def probe_pods(lab) -> dict[str, dict] | None:
 
 
 def http_from_pod(lab, pod: str, host: str, port: int, path: str = "/hostname") -> str:
-    """The body ``pod`` gets for ``GET http://HOST:PORT/PATH`` ('' when nothing answers)."""
-    result = as_admin(lab, f"exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} {path}",
-                      timeout=120)
+    """The body ``pod`` gets for ``GET http://HOST:PORT/PATH`` ('' when nothing answers, or
+    kubectl exec does not return in 120 s: a busy API server, a node just rebooted)."""
+    try:
+        result = as_admin(lab, f"exec {pod} -- bash -c {shlex.quote(HTTP_GET)} {host} {port} "
+                               f"{path}", timeout=120)
+    except subprocess.TimeoutExpired:
+        return ""
     # The output is read as text: the HTTP header's CRLFs arrive as newlines.
     return re.split(r"\r?\n\r?\n", result.stdout, maxsplit=1)[-1].strip() \
         if result.rc == 0 else ""
@@ -227,7 +232,9 @@ def test_a_cluster_ip_service_answers_pods_on_every_node(lab, pods):
     found, service = pods
     names = {pod["name"] for pod in found.values()}
     for node, pod in found.items():
-        assert http_from_pod(lab, pod["name"], service, 80) in names, node
+        # kube-proxy programs a new service's rules on each node in its own time
+        wait_for(f"the service from {node}'s pod", lambda pod=pod: http_from_pod(
+            lab, pod["name"], service, 80) in names, timeout=300)
 
 
 def test_pods_on_every_node_resolve_the_api_and_a_service_through_coredns(lab, pods):
