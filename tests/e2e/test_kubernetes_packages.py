@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import subprocess
 import time
 from pathlib import Path
 
@@ -375,83 +374,3 @@ def test_w1_left_as_the_other_lab_files_expect(lab, repo):
     assert set(sh(lab, "w1", INSTALLED).split()) == repo["before"]["installed"]
     assert sh(lab, "w1", APT_STATE) == repo["before"]["apt"]
 
-
-@pytest.fixture
-def https_mirror(lab, tmp_path):
-    """A second registry over the lab's registry files, on :5443 with TLS: its certificate (for
-    the lab server's address) signed by a CA made here, which no node trusts by itself."""
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
-
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=kubeprep lab site CA",
-            "-days", "2")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "mirror.key", "-out", "mirror.csr", "-subj", f"/CN={SERVER}")
-    (tmp_path / "san.ext").write_text(f"subjectAltName = IP:{SERVER}\n")
-    openssl("x509", "-req", "-in", "mirror.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "mirror.pem", "-days", "2", "-extfile", "san.ext")
-    (tmp_path / "registry.yml").write_text(f"""version: 0.1
-log: {{level: info, formatter: text}}
-storage:
-  filesystem: {{rootdirectory: "{CACHE / 'registry'}"}}
-  maintenance: {{readonly: {{enabled: true}}, uploadpurging: {{enabled: false}}}}
-http:
-  addr: "{SERVER}:5443"
-  tls: {{certificate: "{tmp_path / 'mirror.pem'}", key: "{tmp_path / 'mirror.key'}"}}
-""")
-    log = tmp_path / "registry.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(["ip", "netns", "exec", lab.netns, "docker-registry", "serve",
-                                   str(tmp_path / "registry.yml")], stdout=out, stderr=out)
-    try:
-        answer = ["ip", "netns", "exec", lab.netns, "curl", "-fsS", "--cacert",
-                  str(tmp_path / "ca.pem"), "-o", "/dev/null", f"https://{SERVER}:5443/v2/"]
-        for _ in range(50):
-            if subprocess.run(answer, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"the TLS registry did not start: {log.read_text()[-2000:]}")
-        yield {"url": f"https://{SERVER}:5443", "ca": (tmp_path / "ca.pem").read_text(),
-               "log": log}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def test_an_https_mirror_is_trusted_with_the_ca_from_data_and_not_without(lab, repo, first_run,
-                                                                        https_mirror):
-    pause = INVENTORY["KUBERNETES"]["containerd_sandbox_image"]
-    repository, tag = pause.removeprefix("registry.k8s.io/").split(":")
-    mirrors = json.dumps({"registry.k8s.io": [https_mirror["url"]]})
-
-    def runtime(*data: str) -> None:
-        result = lab.pyinfra(*data_args(lab), "--limit", "w1", *data, "tasks/runtime.py")
-        assert result.rc == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-
-    def pull():
-        sh(lab, "w1", f"{CRICTL} rmi {pause} >/dev/null 2>&1; true")
-        return lab.run("w1", f"{CRICTL} pull {pause}", timeout=120)
-
-    try:
-        runtime("--data", f"containerd_registry_mirrors={mirrors}",
-                "--data", f"containerd_registry_ca={json.dumps(https_mirror['ca'])}")
-        assert sh(lab, "w1", "cat /etc/containerd/certs.d/kubeprep-ca.crt").strip() == \
-            https_mirror["ca"].strip()
-        seen = https_mirror["log"].stat().st_size
-        pulled = pull()
-        assert pulled.rc == 0, pulled.stderr
-        with https_mirror["log"].open() as lines:
-            lines.seek(seen)
-            asked = [line for line in lines
-                     if f"HEAD /v2/{repository}/manifests/{tag}?ns=registry.k8s.io " in line]
-        assert any(line.startswith("192.168.77.21 ") for line in asked), asked
-        # The same mirror without the CA: its certificate is not trusted, nothing else answers.
-        runtime("--data", f"containerd_registry_mirrors={mirrors}")
-        assert lab.run("w1", "test -e /etc/containerd/certs.d/kubeprep-ca.crt").rc == 1
-        refused = pull()
-        assert refused.rc != 0 and "x509" in refused.stderr, refused.stderr
-    finally:
-        runtime()  # the lab's own mirrors again
-        assert "Image is up to date" in sh(lab, "w1", f"{CRICTL} pull {pause}")
