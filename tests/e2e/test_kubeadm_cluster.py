@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 
 import pytest
-from checkrun import probe
+from checkrun import probe, run_check, statuses
 from test_kubernetes_packages import CACHE, INVENTORY, agnhost
 from test_node_prep import changes_by_host, data_args
 
@@ -335,6 +335,32 @@ def test_a_second_run_changes_nothing(lab, pods):
     print(f"no-change re-run of the cluster: {time.monotonic() - started:.0f} s")
     assert result.rc == 0, result.stdout[-4000:]
     assert changes_by_host(json.loads(result.stdout)["results"]) == {}
+
+
+def test_the_readiness_check_passes_the_running_cluster(lab, pods, tmp_path, monkeypatch):
+    # kubeadm's ports held, its files under /etc/kubernetes: the cluster's own, not leftovers
+    result, data = run_check(lab, tmp_path, monkeypatch, stage=CLUSTER)
+    print(result.stdout)
+    assert result.rc == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert data["errors"] == 0
+    for node, status in statuses(data).items():
+        assert "error" not in status.values(), (node, status)
+
+
+def test_the_readiness_check_finds_swap_turned_on_on_a_running_worker(
+        lab, pods, tmp_path, monkeypatch):
+    lab.run("w1", "fallocate -l 32M /kubeprep-test.swap && chmod 600 /kubeprep-test.swap && "
+                  "mkswap /kubeprep-test.swap >/dev/null && swapon /kubeprep-test.swap",
+            check=True)
+    try:
+        result, data = run_check(lab, tmp_path, monkeypatch, stage=CLUSTER)
+    finally:
+        lab.run("w1", "swapoff /kubeprep-test.swap; rm -f /kubeprep-test.swap", check=True)
+    print(result.stdout)
+    assert result.rc != 0
+    found = statuses(data)
+    assert found["w1"]["swap"] == "error", data["nodes"]["w1"]["checks"]
+    assert [node for node, status in found.items() if "error" in status.values()] == ["w1"]
 
 
 def test_a_rebooted_worker_is_ready_again_with_its_pod_and_a_run_changes_nothing(lab, pods):
