@@ -165,6 +165,10 @@ def cluster_run(lab):
     started = time.monotonic()
     result = lab.pyinfra("--json", "-vvv", "--debug", *data_args(lab, stage=CLUSTER),
                          "deploy.py", timeout=3600)
+    # kept for the fixture tests' kubeadm output, and to read after a failure
+    log = lab.repo_dir / "lab/.state/cluster-run"
+    log.with_suffix(".stdout").write_text(result.stdout)
+    log.with_suffix(".stderr").write_text(result.stderr)
     assert result.rc == 0, f"pyinfra failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     print(f"deploy to the cluster stage: {time.monotonic() - started:.0f} s")
     ready = wait_for("every node Ready", lambda: all_ready(lab))
