@@ -122,3 +122,8 @@ kubernetes_control_plane_probes = {}
 kubernetes_certificate_renewal_days = 0
 # kubeadm's encryptionAlgorithm for the cluster's keys, e.g. "ECDSA-P256"; None: kubeadm's RSA-2048.
 kubernetes_encryption_algorithm = None
+# Nodes to take out of the cluster, by their inventory names, e.g. ["w2"] (drained and deleted on
+# the first control plane, then reset); out of the list again, the next run joins them.
+kubernetes_removed_nodes = []
+# True: the list may hold every control plane; their reset ends the cluster and its etcd data.
+kubernetes_remove_last_control_plane = False

@@ -468,6 +468,14 @@ def _probe_fields(fields: dict, key: str) -> Invalid | None:
     return None
 
 
+def _node_names(value: list) -> Invalid | None:
+    for name in value:
+        if not isinstance(name, str) or not name or name.split() != [name]:
+            return Invalid(name, "not a host name of the inventory",
+                           "list the nodes by their names in inventory.py, e.g. ['w2']")
+    return None
+
+
 def _renewal_days(value: int) -> Invalid | None:
     if isinstance(value, bool) or value < 0:
         return Invalid(value, "not a number of days (0 or more)",
@@ -686,6 +694,14 @@ DECLARED: tuple[Key, ...] = (
     Key("kubernetes_timeouts", (dict,), {}, "cluster",
         "kubeadm's `timeouts` for init and join, e.g. `{\"controlPlaneComponentHealthCheck\": "
         "\"10m\"}` on slow machines; `{}`: kubeadm's", _timeouts),
+    Key("kubernetes_removed_nodes", (list,), [], "cluster",
+        "inventory names of nodes to take out of the cluster: drained and deleted on the first "
+        "control plane, then `kubeadm reset -f` and what reset leaves (CNI files and "
+        "interfaces, kube-proxy's rules, the admin's kubeconfig); out of the list, the next run "
+        "joins them again", _node_names),
+    Key("kubernetes_remove_last_control_plane", (bool,), False, "cluster",
+        "`True`: `kubernetes_removed_nodes` may hold every control plane (their reset ends the "
+        "cluster and its etcd data)"),
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in DECLARED}

@@ -70,18 +70,23 @@ ADDRESSES = {"cp1": "192.168.77.11", "cp2": "192.168.77.12", "w1": "192.168.77.2
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def node_facts(state: str, cni_applied: bool = False) -> dict:
-    """A node whose kubeadm files are those of the KubeadmNode case ``state``."""
+def node_facts(state: str, cni_applied: bool = False, kube_proxy: bool = True) -> dict:
+    """A node whose kubeadm files are those of the KubeadmNode case ``state``; where it has an
+    admin kubeconfig, a cluster with kube-proxy's DaemonSet (or not) and flannel's (or not)."""
     return {
         "server.LinuxDistribution": {
             "name": "Debian", "major": 12, "minor": None,
             "release_meta": {"ID": "debian", "VERSION_ID": "12"},
         },
         "kubernetes.KubeadmNode": kubeadm_node(state),
-        "kubernetes.DaemonSet": case_output(
-            "kubernetes.DaemonSet", "flannel_applied" if cni_applied else
-            "not_applied_or_no_cluster",
-        ),
+        "kubernetes.DaemonSet": ByArguments({
+            "daemonset=kube-flannel-ds,namespace=kube-flannel": case_output(
+                "kubernetes.DaemonSet", "flannel_applied" if cni_applied else
+                "not_applied_or_no_cluster"),
+            "daemonset=kube-proxy,namespace=kube-system": case_output(
+                "kubernetes.DaemonSet", "lab_kube_proxy_made" if kube_proxy else
+                "not_applied_or_no_cluster"),
+        }),
         "files.File": None,
         "files.Directory": OthersMissing({"path=/etc/kubernetes": DIRECTORY}),
         "files.Sha1File": None,
@@ -423,8 +428,9 @@ def test_fresh_fleet_plan():
     cp1 = fleet.plan("cp1")
     assert [name for name, _ in cp1] == [
         "kubeadm config file", "kubeadm init", "kubectl for kubeadmin", "CNI flannel",
-        "Fresh join credentials",
+        "Nodes removed from the cluster", "Fresh join credentials",
     ]
+    assert cp1[4][1] == []  # none listed
     upload = cp1[0][1][0]
     assert upload[0] == "upload" and upload[2] == "/etc/kubernetes/kubeadm-config.yaml"
     assert upload[1] == init_config(kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443")
@@ -442,9 +448,10 @@ def test_fresh_fleet_plan():
         "/etc/kubernetes/kubeprep-cni.yaml",
     ]
     w1 = fleet.plan("w1")
-    assert w1[0] == ("Fresh join credentials", [])  # made on cp1
-    assert [name for name, _ in w1] == ["Fresh join credentials", "kubeadm join"]
-    after_a_cut, folder, write, join, remove = w1[1][1]
+    assert w1[1] == ("Fresh join credentials", [])  # made on cp1
+    assert [name for name, _ in w1] == [
+        "Nodes removed from the cluster", "Fresh join credentials", "kubeadm join"]
+    after_a_cut, folder, write, join, remove = w1[2][1]
     assert after_a_cut == (
         "if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; "
         "then echo 'kubeprep: w1 holds what an earlier kubeadm join left "
@@ -472,7 +479,7 @@ def test_token_is_made_before_any_join_in_pyinfras_order():
     order = [fleet.op_name(op) for op in fleet.state.get_op_order()]
     assert order == [
         "kubeadm config file", "kubeadm init", "kubectl for kubeadmin", "CNI flannel",
-        "Fresh join credentials", "kubeadm join",
+        "Nodes removed from the cluster", "Fresh join credentials", "kubeadm join",
     ]
 
 
@@ -499,7 +506,8 @@ def test_half_joined_fleet_makes_a_token_and_joins_only_w2():
         "w1": node_facts("worker_joined"), "w2": node_facts("fresh"),
     }).prepare()
     assert [op for op, commands in fleet.plan("cp1") if commands][-1] == "Fresh join credentials"
-    assert fleet.plan("w1") == [("Fresh join credentials", []), ("kubeadm join", [])]
+    assert fleet.plan("w1") == [("Nodes removed from the cluster", []),
+                                ("Fresh join credentials", []), ("kubeadm join", [])]
     assert [op for op, commands in fleet.plan("w2") if commands] == ["kubeadm join"]
 
 
@@ -514,10 +522,23 @@ def test_cni_is_not_applied_again_when_the_api_server_does_not_answer():
     log = fleet.run(kubeadm_answers())
     assert not any("apply" in str(command) for _, command in log), log
     assert "cp1" in {host.name for host in fleet.state.failed_hosts}
-    assert any("kubeprep: the API server did not answer `kubectl -n kube-flannel get daemonset "
-               "kube-flannel-ds` on cp1 in 6 tries 10 s apart" in " ".join(error.split())
-               for error in fleet.errors), \
-        fleet.errors
+    # The init asks first (whether it finished) and stops cp1 there.
+    assert any("kubeprep: the API server did not answer `kubectl -n kube-system get daemonset "
+               "kube-proxy` on cp1 in 6 tries 10 s apart, so whether kubeadm init finished is "
+               "not known" in " ".join(error.split()) for error in fleet.errors), fleet.errors
+
+
+def test_an_init_that_stopped_after_admin_conf_runs_its_last_phases_again():
+    # The lab's cp1 after an init whose addon/coredns phase timed out: admin.conf written, the
+    # API server up, no kube-proxy DaemonSet.
+    fleet = Fleet({"cp1": node_facts("cp_converged", kube_proxy=False)}).prepare()
+    config = "/etc/kubernetes/kubeadm-config.yaml"
+    assert dict(fleet.plan("cp1"))["kubeadm init"] == [
+        f"kubeadm init phase {phase} --config {config}" for phase in (
+            "upload-config all", "mark-control-plane", "bootstrap-token --skip-token-print",
+            "kubelet-finalize all", "addon all")
+    ]
+    assert dict(fleet.plan("cp1"))["CNI flannel"]
 
 
 def test_stale_admin_kubeconfig_is_copied_again():
@@ -856,3 +877,128 @@ def test_joined_nodes_ask_no_registry():
         del node["network.TcpAnswers"]  # a read of it would fail the prepare
     fleet = Fleet(facts, LAB_MIRRORS).prepare()
     assert fleet.errors == [] and fleet.plan("w1")
+
+
+# --- a node removed (kubernetes_removed_nodes), fact cases captured on the lab's cluster
+
+def removal_fleet(removed: list[str], w2: str = "lab_w2_joined", nodes: str = "lab_three_nodes",
+                  **data) -> Fleet:
+    """cp1 converged with w1 and w2 joined (kubectl's nodes from the fact case ``nodes``), w2's
+    leftovers those of the ClusterLeftovers case ``w2``; ``removed`` in the data."""
+    facts = {"cp1": node_facts("cp_converged", cni_applied=True),
+             "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")}
+    facts["cp1"]["kubernetes.ClusterNodes"] = case_output("kubernetes.ClusterNodes", nodes)
+    facts["w2"]["kubernetes.ClusterLeftovers"] = case_output("kubernetes.ClusterLeftovers", w2)
+    facts["w1"]["kubernetes.ClusterLeftovers"] = case_output("kubernetes.ClusterLeftovers",
+                                                             "lab_w2_joined")
+    facts["cp1"]["kubernetes.ClusterLeftovers"] = case_output("kubernetes.ClusterLeftovers",
+                                                              "lab_cp1_running")
+    for name in facts:
+        facts[name]["files.Sha1File"] = hashlib.sha1(init_config(
+            kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443").encode()).hexdigest()
+        facts[name]["files.File"] = {"mode": 600, "user": "root", "group": "root"}
+    return Fleet(facts, {"kubernetes_removed_nodes": removed, **data}).prepare()
+
+
+DRAIN = ("kubectl --kubeconfig=/etc/kubernetes/admin.conf drain w2 --ignore-daemonsets "
+         "--delete-emptydir-data --timeout=5m || { echo 'kubeprep: the drain of w2 (w2) "
+         "stopped within 5m")
+
+
+def changes(fleet: Fleet, name: str) -> dict[str, list]:
+    return {op: commands for op, commands in fleet.plan(name) if commands}
+
+
+def test_a_removed_worker_is_drained_and_deleted_on_cp1_then_reset_and_cleaned():
+    fleet = removal_fleet(["w2"])
+    drain, delete, mark = changes(fleet, "cp1")["Nodes removed from the cluster"]
+    assert drain.startswith(DRAIN) and drain.endswith(">&2; exit 1; }")
+    assert delete == "kubectl --kubeconfig=/etc/kubernetes/admin.conf delete node w2"
+    assert mark[0] == "_mark_removed"
+    assert changes(fleet, "w2") == {"kubeadm reset (in kubernetes_removed_nodes)": [
+        "kubeadm reset -f",
+        "rm -rf /etc/cni/net.d/10-flannel.conflist",
+        "ip link delete cni0",
+        "ip link delete flannel.1",
+        "iptables-save | grep -v -e KUBE- -e FLANNEL -e CNI- | iptables-restore",
+        "ip6tables-save | grep -v -e KUBE- -e FLANNEL -e CNI- | ip6tables-restore",
+    ]}
+    # w2 is not joined again, nor made a token for; w1 stays as it is
+    assert changes(fleet, "w1") == {}
+    assert "Fresh join credentials" not in changes(fleet, "cp1")
+    order = [fleet.op_name(op) for op in fleet.state.get_op_order()]
+    assert order.index("Nodes removed from the cluster") < order.index(
+        "kubeadm reset (in kubernetes_removed_nodes)")
+
+
+def test_a_removed_node_is_reset_only_after_cp1_drained_it():
+    fleet = removal_fleet(["w2"])
+    log = fleet.run(kubeadm_answers())
+    commands = [(host, command) for host, command in log if isinstance(command, str)]
+    drained = commands.index(("cp1", "kubectl --kubeconfig=/etc/kubernetes/admin.conf delete "
+                                     "node w2"))
+    assert commands.index(("w2", "kubeadm reset -f")) > drained
+    assert not fleet.state.failed_hosts
+
+
+def test_a_drain_that_fails_leaves_the_node_unreset_with_the_reason():
+    fleet = removal_fleet(["w2"])
+
+    def answer(host: str, command: str) -> tuple[bool, str]:
+        if " drain " in command:
+            return False, ('error when evicting pods/"web-1" -n "default" (will retry after 5s): '
+                           "Cannot evict pod as it would violate the pod's disruption budget.")
+        return kubeadm_answers()(host, command)
+
+    log = fleet.run(answer)
+    assert ("w2", "kubeadm reset -f") not in log
+    assert {host.name for host in fleet.state.failed_hosts} == {"cp1", "w2"}
+    assert any("w2 is not reset: cp1 did not drain and delete it from the cluster" in error
+               for error in fleet.errors)
+
+
+def test_a_removed_node_out_of_the_cluster_and_clean_changes_nothing():
+    fleet = removal_fleet(["w2"], w2="lab_w2_after_reset", nodes="lab_w2_deleted")
+    for name in ("cp1", "w1", "w2"):
+        assert changes(fleet, name) == {}, name
+
+
+def test_no_answer_from_the_api_server_drains_and_resets_nothing():
+    fleet = removal_fleet(["w2"], nodes="api_server_did_not_answer")
+    (no_answer,) = changes(fleet, "cp1")["Nodes removed from the cluster"]
+    assert no_answer[0] == "_no_answer"
+    fleet.run(kubeadm_answers())
+    assert {host.name for host in fleet.state.failed_hosts} == {"cp1", "w2"}
+
+
+@pytest.mark.parametrize(("removed", "data", "error"), [
+    (["w9"], {}, "kubernetes_removed_nodes = ['w9']: w9 is not a node of the inventory"),
+    (["cp1"], {}, "kubernetes_removed_nodes = ['cp1'] holds every control plane: their reset "
+                  "ends the cluster and deletes its etcd data. Fix: keep one out of the list, or "
+                  "set kubernetes_remove_last_control_plane = True to end the cluster."),
+    (["w 2"], {}, "kubernetes_removed_nodes = 'w 2': not a host name of the inventory"),
+])
+def test_removals_refused(removed, data, error):
+    fleet = removal_fleet(removed, **data)
+    refused = [name for name in ("cp1", "w1", "w2") if not fleet.plan(name)]
+    assert refused, fleet.errors
+    assert fleet.errors and all(error in " ".join(text.split()) for text in fleet.errors)
+
+
+def test_the_last_control_plane_is_reset_with_the_switch_and_nothing_drained():
+    fleet = removal_fleet(["cp1", "w1", "w2"], kubernetes_remove_last_control_plane=True)
+    assert changes(fleet, "cp1")["kubeadm reset (in kubernetes_removed_nodes)"][0] == (
+        "kubeadm reset -f")
+    assert "Nodes removed from the cluster" not in changes(fleet, "cp1")
+
+
+def test_a_removal_without_the_first_control_plane_in_the_run_is_refused():
+    facts = {"cp1": node_facts("cp_converged", cni_applied=True),
+             "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")}
+    fleet = Fleet(facts, {"kubernetes_removed_nodes": ["w2"]}, active=["w2"]).prepare()
+    assert fleet.plan("w2") == []
+    assert [" ".join(error.split()) for error in fleet.errors] == [
+        "[w2] kubeprep: w2: cannot be removed: the first control plane cp1 is not in this run, "
+        "so w2 cannot be drained and deleted from the cluster before its reset. Fix: run "
+        "without --limit, or include cp1.",
+    ]

@@ -15,7 +15,7 @@ from pyinfra.operations import files
 
 from kubeprep.containerd import image_registry, registry_server
 from kubeprep.errors import DataError
-from kubeprep.facts.kubernetes import KUBELET_CONF, KubeadmNode
+from kubeprep.facts.kubernetes import KUBELET_CONF, ClusterNodes, KubeadmNode
 from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.fleet.hosts import address_of, checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
@@ -56,20 +56,38 @@ def cluster() -> None:
     if not checked:
         return
     settings, _ = checked
-    control_planes = list(state.inventory.get_group("control_plane", []))
+    removed = {node for node in _nodes() if node.name in settings.kubernetes_removed_nodes}
+    control_planes = [node for node in state.inventory.get_group("control_plane", [])
+                      if node not in removed]
     first = control_planes[0] if control_planes else None
-    problem = _cluster_error(settings, first) or (
-        None if joined(host) else _registry_error(settings, host == first))
+    problem = _removal_error(settings, first, host in removed)
+    if not problem and host not in removed:
+        problem = _cluster_error(settings, first) or (
+            None if joined(host) else _registry_error(settings, host == first))
     if problem:
         refuse(problem)
         return
     address = address_of(host)
     if host == first:
         _init(settings, address, upload_certs=len(control_planes) > 1)
+    # Every node has this operation too, made on the first control plane: the drains come
+    # before the removed nodes' reset, in pyinfra's order (as the join credentials, below).
+    kubeadm.remove_nodes(
+        name="Nodes removed from the cluster", first=first and first.name,
+        addresses={node.name: address_of(node) for node in removed},
+    )
+    if host in removed:
+        kube = settings.kubernetes
+        kubeadm.reset(
+            name="kubeadm reset (in kubernetes_removed_nodes)", user=settings.admin_user,
+            files=[kube.kubernetes_config_file, kubeadm.CNI_FILE, PATCHES_DIR],
+            drained_on=first.name if first and _in_cluster(first, address) else None,
+        )
+        return
     # Every node has this operation, made on the first control plane and a no-op elsewhere:
     # pyinfra orders operations by each host's chain of them (then by line), so a join, the
     # next operation of a joining node, runs after it on every host.
-    pending = _not_joined(first) if host == first else []
+    pending = _not_joined(first, settings.kubernetes_removed_nodes) if host == first else []
     kubeadm.join_credentials(
         name="Fresh join credentials",
         first=first.name,
@@ -181,11 +199,54 @@ def _probe_patches(kube: Kubernetes) -> None:
                        present=False)
 
 
-def _not_joined(first: Host) -> list[Host]:
-    """The nodes of this run besides ``first`` that have not joined the cluster yet."""
+def _nodes() -> list[Host]:
+    """The inventory's nodes (hosts of the control_plane or workers group)."""
+    return [node for node in state.inventory if set(node.groups) & {"control_plane", "workers"}]
+
+
+def _not_joined(first: Host, removed: list[str]) -> list[Host]:
+    """The nodes of this run besides ``first`` and the ``removed`` that have not joined the
+    cluster yet."""
     return [node for node in state.activated_hosts
-            if node != first and set(node.groups) & {"control_plane", "workers"}
+            if node != first and node in _nodes() and node.name not in removed
             and not joined(node)]
+
+
+def _removal_error(settings: Settings, first: Host | None, removed: bool) -> DataError | None:
+    """What refuses the removals, on every node: a name that is no node, every control plane
+    listed without the switch; and a ``removed`` node's: the first control plane (where the
+    drain runs) not in this run."""
+    names = {node.name for node in _nodes()}
+    listed = settings.kubernetes_removed_nodes
+    unknown = [name for name in listed if name not in names]
+    if unknown:
+        return DataError(
+            f"{host.name}: kubernetes_removed_nodes = {list(listed)!r}: {', '.join(unknown)} "
+            "is not a node of the inventory (a control_plane or workers host), so it cannot be "
+            "taken out of the cluster. Fix: list nodes by their inventory names.",
+        )
+    planes = state.inventory.get_group("control_plane", [])
+    if planes and first is None and not settings.kubernetes_remove_last_control_plane:
+        return DataError(
+            f"{host.name}: kubernetes_removed_nodes = {list(listed)!r} holds every control "
+            "plane: their reset ends the cluster and deletes its etcd data. Fix: keep one out "
+            "of the list, or set kubernetes_remove_last_control_plane = True to end the "
+            "cluster.",
+        )
+    if not removed or first is None or first in state.activated_hosts:
+        return None
+    return DataError(
+        f"{host.name}: cannot be removed: the first control plane {first.name} is not in this "
+        f"run, so {host.name} cannot be drained and deleted from the cluster before its reset. "
+        f"Fix: run without --limit, or include {first.name}.",
+    )
+
+
+def _in_cluster(first: Host, address: str | None) -> bool:
+    """Whether the cluster has a node at ``address`` (or may have: its API server did not
+    answer), as ``first`` reads its nodes."""
+    nodes = first.get_fact(ClusterNodes)
+    return nodes is None or address in nodes.values()
 
 
 def _join(settings: Settings, address: str | None, first: Host, control_plane: bool) -> None:

@@ -16,7 +16,7 @@ from typing_extensions import TypedDict, override
 from kubeprep.facts import marked_sections, parse_settings_lines
 from kubeprep.facts.account import passwd_entry
 from kubeprep.kubeadm import PACKAGES
-from kubeprep.node_files import KUBELET_CONF
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS, KUBELET_CONF
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 DNF_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo"
@@ -259,18 +259,31 @@ class KubeadmNode(FactBase[KubeadmNodeDict]):
         return found
 
 
-# What the DaemonSet fact prints after kubectl's own lines when the API server did not answer.
+# What the API server's readers print after kubectl's own lines when it did not answer.
 UNANSWERED = "kubeprep: no answer from the API server"
-# How often, and how many seconds apart, the DaemonSet fact asks a slow API server.
-DAEMONSET_TRIES = 6
-DAEMONSET_PAUSE = 10
+# How often, and how many seconds apart, they ask a slow API server.
+KUBECTL_TRIES = 6
+KUBECTL_PAUSE = 10
+
+
+def kubectl_read(*arguments: str | QuoteString) -> StringCommand:
+    """``kubectl ARGUMENTS`` with the admin kubeconfig where it exists (nothing before ``kubeadm
+    init``), tried ``KUBECTL_TRIES`` times ``KUBECTL_PAUSE`` s apart, ``UNANSWERED`` after the
+    last failed try's lines."""
+    return StringCommand(
+        "if [ -f", ADMIN_CONF, "]; then try=1; until out=$(kubectl",
+        f"--kubeconfig={ADMIN_CONF}", *arguments, "2>&1); do",
+        f"[ $try -ge {KUBECTL_TRIES} ] && {{ out=$(printf '%s\\n%s' \"$out\"",
+        QuoteString(UNANSWERED), "); break; };",
+        f"try=$((try + 1)); sleep {KUBECTL_PAUSE}; done; printf '%s\\n' \"$out\"; fi",
+    )
 
 
 class DaemonSet(FactBase[bool | None]):
     """
     Returns whether the cluster has a DaemonSet, asked with the admin kubeconfig on a control
     plane: ``False`` before ``kubeadm init`` (no admin kubeconfig), ``None`` when kubectl could
-    not ask the API server in ``DAEMONSET_TRIES`` tries ``DAEMONSET_PAUSE`` seconds apart.
+    not ask the API server in ``KUBECTL_TRIES`` tries ``KUBECTL_PAUSE`` seconds apart.
 
     + namespace: its namespace
     + daemonset: its name
@@ -283,17 +296,120 @@ class DaemonSet(FactBase[bool | None]):
 
     @override
     def command(self, namespace: str, daemonset: str) -> StringCommand:
-        return StringCommand(
-            "if [ -f", ADMIN_CONF, "]; then try=1; until out=$(kubectl",
-            f"--kubeconfig={ADMIN_CONF}", "-n", QuoteString(namespace), "get daemonset",
-            QuoteString(daemonset), "-o name --ignore-not-found 2>&1); do",
-            f"[ $try -ge {DAEMONSET_TRIES} ] && {{ out=$(printf '%s\\n%s' \"$out\"",
-            QuoteString(UNANSWERED), "); break; };",
-            f"try=$((try + 1)); sleep {DAEMONSET_PAUSE}; done; printf '%s\\n' \"$out\"; fi",
-        )
+        return kubectl_read("-n", QuoteString(namespace), "get daemonset", QuoteString(daemonset),
+                            "-o name --ignore-not-found")
 
     @override
     def process(self, output) -> bool | None:
         if UNANSWERED in output:
             return None
         return any(line.startswith("daemonset.apps/") for line in output)
+
+
+# Each node's name and InternalIP address, one line per node.
+NODE_ADDRESSES = ("{range .items[*]}{.metadata.name}{\" \"}"
+                  "{.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}")
+
+
+class ClusterNodes(FactBase[dict[str, str] | None]):
+    """
+    Returns the cluster's nodes, asked with the admin kubeconfig on a control plane: each one's
+    name and InternalIP address; ``{}`` before ``kubeadm init`` (no admin kubeconfig), ``None``
+    when the API server did not answer (as ``DaemonSet``).
+
+    .. code:: python
+
+        {"cp1": "192.168.77.11", "w1": "192.168.77.21"}
+    """
+
+    @override
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
+    @override
+    def command(self) -> StringCommand:
+        return kubectl_read("get nodes -o", QuoteString(f"jsonpath={NODE_ADDRESSES}"))
+
+    @override
+    def process(self, output) -> dict[str, str] | None:
+        if UNANSWERED in output:
+            return None
+        return dict(line.split(maxsplit=1) for line in output if len(line.split()) == 2)
+
+
+# kubeadm's files on a node that has been in a cluster: init's or a control plane join's, and
+# every join's (reset removes them all).
+KUBEADM_FILES = (*KUBEADM_LEFTOVERS["control_plane"], ADMIN_CONF, *KUBEADM_LEFTOVERS["workers"])
+# The network interfaces the CNIs kubeprep knows make on a node, and kube-proxy's IPVS one.
+CNI_INTERFACES = ("cni0", "flannel.1", "vxlan.calico", "cilium_host", "cilium_net",
+                  "cilium_vxlan", "kube-ipvs0")
+CNI_CONFIG_DIR = "/etc/cni/net.d"
+# What kube-proxy's and the CNIs' iptables rules and chains are named after.
+CLUSTER_RULES = ("KUBE-", "FLANNEL", "CNI-")
+
+
+class ClusterLeftoversDict(TypedDict):
+    kubeadm: list[str]
+    cni_config: list[str]
+    interfaces: list[str]
+    rules: dict[str, int]
+    files: list[str]
+
+
+class ClusterLeftovers(FactBase[ClusterLeftoversDict]):
+    """
+    Returns what a node keeps of a cluster it was in, which ``kubeadm reset`` leaves or removes:
+    kubeadm's files (a non-empty etcd data directory), the CNI's config files and network
+    interfaces, the number of kube-proxy's and the CNI's rules per iptables command
+    (``iptables``, ``ip6tables``, where installed), and which of ``files`` and the admin user's
+    ``~/.kube/config`` exist.
+
+    + user: the admin user
+    + files: further paths to look for (kubeprep's own files of the cluster stage)
+
+    .. code:: python
+
+        {
+            "kubeadm": ["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt"],
+            "cni_config": ["/etc/cni/net.d/10-flannel.conflist"],
+            "interfaces": ["cni0", "flannel.1"],
+            "rules": {"iptables": 71, "ip6tables": 52},
+            "files": ["/home/kubeadmin/.kube/config"],
+        }
+    """
+
+    @override
+    @staticmethod
+    def default() -> ClusterLeftoversDict:
+        return {"kubeadm": [], "cni_config": [], "interfaces": [], "rules": {}, "files": []}
+
+    @override
+    def command(self, user: str, files: list[str]) -> StringCommand:
+        kubeadm = [path for path in KUBEADM_FILES if path != ETCD_DATA_DIR]
+        rules = " ".join(f"-e {name}" for name in CLUSTER_RULES)
+        return StringCommand(
+            passwd_entry(user),
+            f"for f in {' '.join(kubeadm)}; do [ -e \"$f\" ] && echo \"kubeadm=$f\"; done;",
+            f'[ -z "$(ls -A {ETCD_DATA_DIR} 2>/dev/null)" ] || echo "kubeadm={ETCD_DATA_DIR}";',
+            f'for f in {CNI_CONFIG_DIR}/*; do [ -e "$f" ] && echo "cni=$f"; done;',
+            f"for i in {' '.join(CNI_INTERFACES)}; do",
+            '[ -e "/sys/class/net/$i" ] && echo "link=$i"; done;',
+            "for c in iptables ip6tables; do command -v $c-save >/dev/null &&",
+            f'echo "rules=$c $($c-save 2>/dev/null | grep -c {rules})"; done;',
+            "for f in", *[QuoteString(path) for path in files], '"$home/.kube/config"; do',
+            '[ -e "$f" ] && echo "file=$f"; done; true',
+        )
+
+    @override
+    def process(self, output) -> ClusterLeftoversDict:
+        found = self.default()
+        lists = {"kubeadm": "kubeadm", "cni": "cni_config", "link": "interfaces", "file": "files"}
+        for line in output:
+            key, _, value = line.partition("=")
+            if key in lists:
+                found[lists[key]].append(value)
+            elif key == "rules":
+                command, count = value.split()
+                found["rules"][command] = int(count)
+        return found

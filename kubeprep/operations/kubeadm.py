@@ -23,10 +23,13 @@ from pyinfra.api.state import State
 from kubeprep.containerd import SOCKET
 from kubeprep.facts.kubernetes import (
     ADMIN_CONF,
-    DAEMONSET_PAUSE,
-    DAEMONSET_TRIES,
+    CLUSTER_RULES,
+    KUBECTL_PAUSE,
+    KUBECTL_TRIES,
     KUBELET_CONF,
     CertificateExpiry,
+    ClusterLeftovers,
+    ClusterNodes,
     DaemonSet,
     KubeadmNode,
 )
@@ -46,6 +49,13 @@ CRICTL = f"crictl --runtime-endpoint unix://{SOCKET}"
 # How long a static pod may take to run (and the API server to answer) again after its restart:
 # kubeadm waits 4 minutes for a control plane at init; slow machines take longer.
 RESTART_SECONDS = 600
+# kubeadm init's phases after the control plane answers, in its order: run again where an init
+# stopped among them (its addon phase makes kube-proxy's DaemonSet last).
+FINAL_PHASES = (
+    "upload-config all", "mark-control-plane", "bootstrap-token --skip-token-print",
+    "kubelet-finalize all", "addon all",
+)
+KUBE_PROXY = ("kube-system", "kube-proxy")
 # A join token lives long enough for every node of one run to join, and no longer.
 TOKEN_TTL = "1h"
 # Shown by --dry, where the first control plane has not been asked yet.
@@ -56,12 +66,16 @@ PLACEHOLDER = JoinCredentials(
 
 # Join credentials made on the first control plane during the run, for the nodes joining after.
 _credentials: WeakKeyDictionary[State, JoinCredentials] = WeakKeyDictionary()
+# The nodes the first control plane drained and deleted during the run, for their reset after.
+_removed: WeakKeyDictionary[State, set[str]] = WeakKeyDictionary()
 
 
 @operation()
 def init(config: str, upload_certs: bool = False):
     """
-    Run ``kubeadm init`` with a config file where ``/etc/kubernetes/admin.conf`` is absent.
+    Run ``kubeadm init`` with a config file where ``/etc/kubernetes/admin.conf`` is absent; where
+    an init stopped after writing it (no kube-proxy DaemonSet yet: its addon phase, kubeadm's
+    last, did not run), run its phases from the upload of its config on again.
 
     + config: the kubeadm config file on the host
     + upload_certs: store the control-plane certificates in the cluster, for further control
@@ -77,7 +91,7 @@ def init(config: str, upload_certs: bool = False):
         )
     """
     if ADMIN_CONF in host.get_fact(KubeadmNode, user="root")["files"]:
-        host.noop(f"{ADMIN_CONF} exists: the cluster is initialised")
+        yield from _finish_init(config)
         return
     # kubeadm prints its own 24 h token (and the certificate key) for a join by hand: kept out
     # of pyinfra's output, where -vvv shows what commands print.
@@ -85,6 +99,28 @@ def init(config: str, upload_certs: bool = False):
         "kubeadm init --config", QuoteString(config), *(["--upload-certs"] if upload_certs else []),
         "--skip-token-print --skip-certificate-key-print",
     )
+
+
+def _finish_init(config: str):
+    """Nothing where the init made kube-proxy's DaemonSet; its last phases again where not."""
+    namespace, daemonset = KUBE_PROXY
+    made = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
+    if made is None:
+        yield FunctionCommand(_no_answer, (
+            f"-n {namespace} get daemonset {daemonset}",
+            "whether kubeadm init finished is not known"), {})
+        return
+    if made:
+        host.noop(f"{ADMIN_CONF} and daemonset {namespace}/{daemonset} exist: "
+                  "the cluster is initialised")
+        return
+    logger.warning(
+        f"{host.print_prefix}kubeprep: {ADMIN_CONF} exists but daemonset "
+        f"{namespace}/{daemonset} does not: an earlier kubeadm init stopped before its last "
+        "phases; they run again.",
+    )
+    for phase in FINAL_PHASES:
+        yield StringCommand("kubeadm init phase", phase, "--config", QuoteString(config))
 
 
 @operation()
@@ -206,7 +242,9 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     namespace, daemonset = preset.daemonset
     applied = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
     if applied is None:
-        yield FunctionCommand(_no_answer, (f"-n {namespace} get daemonset {daemonset}",), {})
+        yield FunctionCommand(_no_answer, (
+            f"-n {namespace} get daemonset {daemonset}",
+            "whether the CNI is applied is not known (it is not applied again blindly)"), {})
         return
     if applied:
         host.noop(f"{cni} is applied (daemonset {namespace}/{daemonset} exists)")
@@ -222,12 +260,11 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
 
 
-def _no_answer(state: State, host: Host, asked: str) -> bool:
+def _no_answer(state: State, host: Host, asked: str, unknown: str) -> bool:
     logger.error(
         f"{host.print_prefix}kubeprep: the API server did not answer `kubectl {asked}` on "
-        f"{host.name} in {DAEMONSET_TRIES} tries {DAEMONSET_PAUSE} s apart, so whether the CNI "
-        f"is applied is not known (it is not applied again "
-        f"blindly). Fix: wait until `kubectl --kubeconfig={ADMIN_CONF} get nodes` answers on "
+        f"{host.name} in {KUBECTL_TRIES} tries {KUBECTL_PAUSE} s apart, so {unknown}. "
+        f"Fix: wait until `kubectl --kubeconfig={ADMIN_CONF} get nodes` answers on "
         f"{host.name}, then run kubeprep again.",
     )
     return False
@@ -284,11 +321,11 @@ def join_credentials(first: str, pending: list[str], certificate_key: bool = Fal
         yield FunctionCommand(_create_credentials, (certificate_key,), {})
 
 
-def _no_credentials(state: State, host: Host, first: str) -> bool:
+def _first_failed(state: State, host: Host, first: str, problem: str, order: str) -> bool:
+    """Fail ``host`` for what ``first`` did not do before it in the run."""
     logger.error(
-        f"{host.print_prefix}kubeprep: {host.name} cannot join: {first} made no join "
-        f"credentials before it (see its error). Fix: correct {first} and run kubeprep again, "
-        "without --no-wait (the token is made one operation before the joins).",
+        f"{host.print_prefix}kubeprep: {host.name} {problem} (see its error). Fix: correct "
+        f"{first} and run kubeprep again, without --no-wait ({order}).",
     )
     return False
 
@@ -326,7 +363,9 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
         return
     credentials = _credentials.get(state) if state.is_executing else PLACEHOLDER
     if credentials is None:
-        yield FunctionCommand(_no_credentials, (first,), {})
+        yield FunctionCommand(_first_failed, (
+            first, f"cannot join: {first} made no join credentials before it",
+            "the token is made one operation before the joins"), {})
         return
     content = join_config(address, credentials, control_plane, tuple((timeouts or {}).items()),
                           patched)
@@ -377,3 +416,110 @@ def _write_secret(state: State, host: Host, path: str, content: str) -> bool:
             f"{output.stderr.strip()}. Fix: make its folder writable for root, run kubeprep again.",
         )
     return ok
+
+
+# How long a drain waits for the node's pods to be evicted (a PodDisruptionBudget that allows no
+# eviction keeps it waiting): then it stops that node's removal with the fix.
+DRAIN_TIMEOUT = "5m"
+
+
+@operation()
+def remove_nodes(first: str | None, addresses: dict[str, str]):
+    """
+    Drain and delete nodes from the cluster, on the first control plane, with the admin
+    kubeconfig: each node found by its address (the node's InternalIP, whatever its name in the
+    cluster). Call it for every node, before their reset (``kubeadm.reset``): it does nothing on
+    the others, nor for nodes no longer in the cluster.
+
+    + first: the name of the first control plane, where the nodes are drained and deleted;
+      ``None``: none remains (the cluster ends), nothing is drained
+    + addresses: inventory name -> cluster address of each node to remove
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.remove_nodes(name="Nodes removed", first="cp1", addresses={"w2": "192.168.77.22"})
+    """
+    if first is None:
+        host.noop("no control plane stays in the cluster: nothing is drained")
+        return
+    if host.name != first:
+        host.noop(f"nodes are drained and deleted on {first}")
+        return
+    if not addresses:
+        host.noop("no node to remove (kubernetes_removed_nodes is empty)")
+        return
+    nodes = host.get_fact(ClusterNodes)
+    if nodes is None:
+        yield FunctionCommand(_no_answer, (
+            "get nodes", f"which of {', '.join(addresses)} are still in the cluster is not "
+            "known (none is drained or reset)"), {})
+        return
+    names = {address: name for name, address in nodes.items()}
+    present = {node: names[address] for node, address in addresses.items() if address in names}
+    if not present:
+        host.noop(f"no node of {', '.join(addresses)} is in the cluster")
+        return
+    for node, name in present.items():
+        fix = (f"kubeprep: the drain of {name} ({node}) stopped within {DRAIN_TIMEOUT} (kubectl's "
+               "message above names each pod it could not evict, and a PodDisruptionBudget that "
+               f"allows no eviction). {name} is left cordoned. Fix: relax that budget or give its "
+               f"workload room on other nodes, then run kubeprep again; or keep {node}: "
+               f"`kubectl uncordon {name}` and take it out of kubernetes_removed_nodes")
+        yield StringCommand(
+            f"kubectl --kubeconfig={ADMIN_CONF} drain", QuoteString(name),
+            f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} ||",
+            "{ echo", QuoteString(fix), ">&2; exit 1; }",
+        )
+        yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} delete node", QuoteString(name))
+    yield FunctionCommand(_mark_removed, (list(present),), {})
+
+
+def _mark_removed(state: State, host: Host, nodes: list[str]) -> bool:
+    _removed.setdefault(state, set()).update(nodes)
+    return True
+
+
+@operation()
+def reset(user: str, files: list[str], drained_on: str | None = None):
+    """
+    Take a node out of its cluster: ``kubeadm reset -f`` where kubeadm left files, then what
+    reset leaves behind: the CNI's config files and interfaces, kube-proxy's and the CNI's
+    iptables rules, the admin's ``~/.kube/config`` and ``files``.
+
+    + user: the admin user, whose kubeconfig is removed
+    + files: further files and folders of the cluster stage to remove (kubeprep's own)
+    + drained_on: the first control plane, where ``kubeadm.remove_nodes`` drains and deletes
+      the node earlier in the run; nothing is reset unless it did. ``None``: the node is not in
+      the cluster (or no control plane stays)
+
+    **Example:**
+
+    .. code:: python
+
+        kubeadm.reset(user="kubeadmin", files=["/etc/kubernetes/kubeadm-config.yaml"])
+    """
+    if drained_on and state.is_executing and host.name not in _removed.get(state, ()):
+        yield FunctionCommand(_first_failed, (
+            drained_on, f"is not reset: {drained_on} did not drain and delete it from the "
+            "cluster before it", "the drain is one operation before the reset"), {})
+        return
+    left = host.get_fact(ClusterLeftovers, user=user, files=files)
+    if not any((left["kubeadm"], left["cni_config"], left["interfaces"],
+                any(left["rules"].values()), left["files"])):
+        host.noop("nothing of a cluster is left on the node")
+        return
+    if left["kubeadm"]:
+        yield "kubeadm reset -f"
+    if left["cni_config"]:
+        yield StringCommand("rm -rf", *map(QuoteString, left["cni_config"]))
+    for interface in left["interfaces"]:
+        yield StringCommand("ip link delete", QuoteString(interface))
+    # The other rules go back as they were, in one restore per table set (firewalld's own,
+    # with its nftables backend, are in tables of their own, untouched).
+    rules = " ".join(f"-e {name}" for name in CLUSTER_RULES)
+    for command in [name for name, count in left["rules"].items() if count]:
+        yield f"{command}-save | grep -v {rules} | {command}-restore"
+    if left["files"]:
+        yield StringCommand("rm -rf", *map(QuoteString, left["files"]))

@@ -380,3 +380,61 @@ def test_a_rebooted_worker_is_ready_again_with_its_pod_and_a_run_changes_nothing
     result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
     assert result.rc == 0, result.stdout[-4000:]
     assert changes_by_host(json.loads(result.stdout)["results"]) == {}
+
+
+def test_an_init_that_stopped_before_its_addons_is_finished_by_the_next_run(lab, pods):
+    """What an init whose addon phase timed out left on the lab's cp1 once (docs/cluster.md):
+    admin.conf there, neither kube-proxy nor CoreDNS made."""
+    kubectl(lab, "-n kube-system delete daemonset kube-proxy --wait=true")
+    kubectl(lab, "-n kube-system delete deployment coredns --wait=true")
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    assert result.rc == 0, result.stdout[-4000:]
+    assert changes_by_host(json.loads(result.stdout)["results"]) == {"cp1": {"kubeadm init"}}
+    assert "an earlier kubeadm init stopped before its last phases" in " ".join(
+        (result.stdout + result.stderr).split())
+    found, _ = pods
+    wait_for("a pod on w2 resolving the API server's name again", lambda: resolve_from_pod(
+        lab, found["w2"]["name"], "kubernetes.default.svc.cluster.local") == "10.96.0.1",
+        timeout=600)
+    assert kubectl(lab, "-n kube-system get daemonset kube-proxy -o name").strip() == \
+        "daemonset.apps/kube-proxy"
+
+
+# What a node keeps of the cluster it left: kubeadm's files, the CNI's files and interfaces,
+# kube-proxy's and flannel's iptables rules, the admin's kubeconfig (one line each, empty: gone).
+LEFT_ON_W2 = (
+    "ls /etc/kubernetes/kubelet.conf /etc/kubernetes/pki /etc/cni/net.d/* "
+    "/home/kubeadmin/.kube/config 2>/dev/null; ls -d /sys/class/net/cni0 /sys/class/net/flannel.1 "
+    "2>/dev/null; iptables-save | grep -e KUBE- -e FLANNEL -e CNI- | head -3; true"
+)
+
+
+def test_a_removed_worker_leaves_the_cluster_clean_and_a_normal_run_joins_it_again(lab, pods):
+    removed = ("--data", 'kubernetes_removed_nodes=["w2"]')
+    started = time.monotonic()
+    result = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), *removed, "deploy.py",
+                         timeout=3600)
+    print(f"w2 drained, deleted and reset: {time.monotonic() - started:.0f} s")
+    assert result.rc == 0, result.stdout[-4000:]
+    assert changes_by_host(json.loads(result.stdout)["results"]) == {
+        "cp1": {"Nodes removed from the cluster"},
+        "w2": {"kubeadm reset (in kubernetes_removed_nodes)"}}
+    assert set(nodes(lab)) == {"cp1", "w1"}
+    assert lab.run("w2", LEFT_ON_W2, check=True).stdout.strip() == ""
+    found, service = pods
+    assert http_from_pod(lab, found["w1"]["name"], service, 80) in {
+        found["cp1"]["name"], found["w1"]["name"]}
+    again = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), *removed, "deploy.py",
+                        timeout=3600)
+    assert again.rc == 0, again.stdout[-4000:]
+    assert changes_by_host(json.loads(again.stdout)["results"]) == {}
+    started = time.monotonic()
+    joined = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "deploy.py", timeout=3600)
+    assert joined.rc == 0, joined.stdout[-4000:]
+    assert changes_by_host(json.loads(joined.stdout)["results"]) == {
+        "cp1": {"Fresh join credentials"}, "w2": {"kubeadm join"}}
+    wait_for("every node Ready after w2's join", lambda: all_ready(lab))
+    back = wait_for("a probe pod on every node again", lambda: probe_pods(lab))
+    print(f"w2 joined again and its pod running: {time.monotonic() - started:.0f} s")
+    assert wait_for("w1's pod reaching w2's", lambda: http_from_pod(
+        lab, back["w1"]["name"], back["w2"]["ip"], 8080) == back["w2"]["name"], timeout=300)
