@@ -2,10 +2,9 @@
 containerd 2.x), flannel, all through kubeprep's own firewall; then real packets between pods, to
 a service, to CoreDNS and to a NodePort, and from an address that is not a node.
 
-Not in the suite yet: with KUBEPREP_LAB_CLUSTER=1 only. On this 2-core lab under TCG the deploy
-ends with every node joined, but the control plane then overloads (its API server and
-controller-manager restart, TLS handshakes time out; docs/cluster.md has the runs), so these
-tests have not passed here yet.
+With KUBEPREP_LAB_CLUSTER=1 only: over CI's time budget, and on this 2-core lab under TCG the
+control plane still overloads now and then (its API server restarts; docs/cluster.md has the
+runs, 17 of 19 tests passed in one of them).
 """
 
 from __future__ import annotations
@@ -171,7 +170,9 @@ def cluster_run(lab):
     log.with_suffix(".stderr").write_text(result.stderr)
     assert result.rc == 0, f"pyinfra failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     print(f"deploy to the cluster stage: {time.monotonic() - started:.0f} s")
-    ready = wait_for("every node Ready", lambda: all_ready(lab))
+    # cp1 took 15 to 16 minutes after a deploy of 832 s once (its flannel pod waiting for the
+    # API server's service address while the control plane's load average was about 20).
+    ready = wait_for("every node Ready", lambda: all_ready(lab), timeout=1800)
     print(f"every node Ready after {time.monotonic() - started:.0f} s: {ready}")
     return result
 
