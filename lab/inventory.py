@@ -90,13 +90,10 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             "ssh_strict_host_key_checking": "no",
             "ssh_known_hosts_file": "/dev/null",
             "cluster_address": cluster_address,
-            # As far as the Kubernetes packages: kubeadm, kubelet and kubectl from the lab's
-            # repository on every VM. The cluster stage's data follows (init on cp1, w1 and w2
-            # joined, flannel from the lab's manifest): kubeadm init and join have run for real
-            # here, but a control plane under TCG on 2 host cores is not reliable yet (its API
-            # server restarts when TLS handshakes time out; docs/cluster.md), so the lab stops
-            # before it until that is solved.
-            "deploy_until": "kubernetes",
+            # All the way: kubeadm init on cp1, w1 and w2 joined, flannel from the lab's
+            # manifest. The data below is what a control plane under TCG on 2 host cores needs
+            # to stay up (docs/cluster.md).
+            "deploy_until": "cluster",
             "cni": "flannel",
             "cni_manifest": str(_LAB_DIR / "cluster" / "kube-flannel.yml"),
             # TCG VMs are slow: kubeadm waits longer for the static pods, the kubelet and the
