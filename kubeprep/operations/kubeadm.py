@@ -104,11 +104,9 @@ def init(config: str, upload_certs: bool = False):
 def _finish_init(config: str):
     """Nothing where the init made kube-proxy's DaemonSet; its last phases again where not."""
     namespace, daemonset = KUBE_PROXY
-    made = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
+    made = yield from _has_daemonset(namespace, daemonset,
+                                     "whether kubeadm init finished is not known")
     if made is None:
-        yield FunctionCommand(_no_answer, (
-            f"-n {namespace} get daemonset {daemonset}",
-            "whether kubeadm init finished is not known"), {})
         return
     if made:
         host.noop(f"{ADMIN_CONF} and daemonset {namespace}/{daemonset} exist: "
@@ -240,11 +238,10 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
     if source is None:
         raise OperationValueError(f"{cni} needs a manifest")
     namespace, daemonset = preset.daemonset
-    applied = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
+    applied = yield from _has_daemonset(
+        namespace, daemonset,
+        "whether the CNI is applied is not known (it is not applied again blindly)")
     if applied is None:
-        yield FunctionCommand(_no_answer, (
-            f"-n {namespace} get daemonset {daemonset}",
-            "whether the CNI is applied is not known (it is not applied again blindly)"), {})
         return
     if applied:
         host.noop(f"{cni} is applied (daemonset {namespace}/{daemonset} exists)")
@@ -258,6 +255,17 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
             "sed -i", QuoteString(f"s#{preset.default_network}#{pod_cidr}#g"), CNI_FILE,
         )
     yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
+
+
+def _has_daemonset(namespace: str, daemonset: str, unknown: str):
+    """Whether the cluster has the DaemonSet (fact ``DaemonSet``); ``None``, after yielding the
+    error that stops the host, when the API server did not answer (``unknown``: what that
+    leaves unknown)."""
+    found = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
+    if found is None:
+        yield FunctionCommand(_no_answer, (
+            f"-n {namespace} get daemonset {daemonset}", unknown), {})
+    return found
 
 
 def _no_answer(state: State, host: Host, asked: str, unknown: str) -> bool:
