@@ -127,3 +127,5 @@ kubernetes_encryption_algorithm = None
 kubernetes_removed_nodes = []
 # True: the list may hold every control plane; their reset ends the cluster and its etcd data.
 kubernetes_remove_last_control_plane = False
+# Where the first control plane keeps the etcd snapshot it takes before each kubeadm upgrade apply.
+kubernetes_etcd_snapshot_dir = "/var/lib/kubeprep/etcd-snapshots"

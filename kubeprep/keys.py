@@ -702,6 +702,10 @@ DECLARED: tuple[Key, ...] = (
     Key("kubernetes_remove_last_control_plane", (bool,), False, "cluster",
         "`True`: `kubernetes_removed_nodes` may hold every control plane (their reset ends the "
         "cluster and its etcd data)"),
+    Key("kubernetes_etcd_snapshot_dir", (str,), "/var/lib/kubeprep/etcd-snapshots", "cluster",
+        "where the first control plane keeps the etcd snapshot taken before each `kubeadm "
+        "upgrade apply` (a changed `kubernetes_version` on a running cluster)",
+        _absolute_path("/var/lib/kubeprep/etcd-snapshots")),
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in DECLARED}

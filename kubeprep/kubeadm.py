@@ -78,6 +78,7 @@ class Kubernetes:
         "kubernetes_encryption_algorithm", "kubernetes_control_plane_args",
         "kubernetes_control_plane_env", "kubernetes_kubelet_config", "kubernetes_timeouts",
         "kubernetes_control_plane_probes", "kubernetes_certificate_renewal_days",
+        "kubernetes_etcd_snapshot_dir",
         "swap", "cgroup_driver", "cni", "cni_manifest", "cni_pod_cidr", "cni_service_cidr",
     )
 

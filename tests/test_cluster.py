@@ -41,6 +41,7 @@ from pyinfra_cli.util import load_deploy_file
 from pyinfra_testing.operations import parse_commands
 from taskrun import ByArguments, fact_key, group_data
 
+from kubeprep.facts.kubernetes import ClusterVersions
 from kubeprep.kubeadm import (
     JoinCredentials,
     init_config,
@@ -70,6 +71,16 @@ ADDRESSES = {"cp1": "192.168.77.11", "cp2": "192.168.77.12", "w1": "192.168.77.2
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def cluster_versions(version: str, case: str = "derived_three_nodes", **kubelets: str) -> dict:
+    """The ClusterVersions case ``case`` with the cluster at ``version`` and every kubelet at it
+    but those named (``w1="v1.36.3"``)."""
+    found = ClusterVersions().process(case_output("kubernetes.ClusterVersions", case)["output"]
+                                      .split("\n"))
+    return {"version": version, "nodes": {
+        name: {**node, "kubelet": kubelets.get(name, version)}
+        for name, node in found["nodes"].items()}}
+
+
 def node_facts(state: str, cni_applied: bool = False, kube_proxy: bool = True) -> dict:
     """A node whose kubeadm files are those of the KubeadmNode case ``state``; where it has an
     admin kubeconfig, a cluster with kube-proxy's DaemonSet (or not) and flannel's (or not)."""
@@ -87,6 +98,7 @@ def node_facts(state: str, cni_applied: bool = False, kube_proxy: bool = True) -
                 "kubernetes.DaemonSet", "lab_kube_proxy_made" if kube_proxy else
                 "not_applied_or_no_cluster"),
         }),
+        "kubernetes.ClusterVersions": cluster_versions("v1.35.2"),
         "files.File": None,
         "files.Directory": OthersMissing({"path=/etc/kubernetes": DIRECTORY}),
         "files.Sha1File": None,
@@ -1002,3 +1014,209 @@ def test_a_removal_without_the_first_control_plane_in_the_run_is_refused():
         "so w2 cannot be drained and deleted from the cluster before its reset. Fix: run "
         "without --limit, or include cp1.",
     ]
+
+
+# --- upgrade: a changed kubernetes_version on a running cluster
+
+def packages_at(version: str, *held: str) -> dict:
+    """kubernetes.KubernetesPackages: the three at ``version`` (deb's 1.1 revision), held."""
+    return {"installed": {name: f"{version}-1.1" for name in ("kubeadm", "kubelet", "kubectl")},
+            "held": list(held or ("kubeadm", "kubelet", "kubectl"))}
+
+
+def upgrade_fleet(cluster: dict, version: str = "1.37.2", packages: dict | None = None,
+                  **data) -> Fleet:
+    """cp1 converged with w1 and w2 joined, the cluster as ``cluster`` (ClusterVersions) says,
+    every node's packages at 1.36.3 but those in ``packages``; ``version`` in the data."""
+    facts = {"cp1": node_facts("cp_converged", cni_applied=True),
+             "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")}
+    for name in facts:
+        facts[name]["files.Sha1File"] = hashlib.sha1(init_config(
+            kube(cni="flannel", kubernetes_version=version), "192.168.77.11",
+            "192.168.77.11:6443").encode()).hexdigest()
+        facts[name]["files.File"] = {"mode": 600, "user": "root", "group": "root"}
+        facts[name]["kubernetes.KubernetesPackages"] = (packages or {}).get(
+            name, packages_at("1.36.3"))
+    facts["cp1"]["kubernetes.ClusterVersions"] = cluster
+    return Fleet(facts, {"kubernetes_version": version, **data}).prepare()
+
+
+APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y "
+               "--allow-change-held-packages")
+UPGRADE_ORDER = [
+    "kubeadm 1.37.2, held (the upgrade's first step)",
+    "kubeadm upgrade apply 1.37.2 (the cluster is at v1.36.3), after an etcd snapshot",
+    *(f"{step} {node}{what}" for node in ("cp1", "w1", "w2") for step, what in (
+        ("Drain", " for 1.37.2"), ("Upgrade", " to 1.37.2"), ("Uncordon", ", Ready at 1.37.2"))),
+]
+
+
+def test_an_upgrade_goes_in_kubeadms_order_one_node_at_a_time():
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"))
+    order = [fleet.op_name(op) for op in fleet.state.get_op_order()]
+    upgrade = [name for name in order if name in UPGRADE_ORDER]
+    assert upgrade == UPGRADE_ORDER
+    # before any join: a node joining in this run joins the upgraded cluster
+    assert order.index(UPGRADE_ORDER[-1]) < order.index("Fresh join credentials")
+    cp1, w1 = changes(fleet, "cp1"), changes(fleet, "w1")
+    assert cp1["kubeadm 1.37.2, held (the upgrade's first step)"] == [
+        "apt-get update", f"{APT_INSTALL} 'kubeadm=1.37.2-*'", "apt-mark hold kubeadm"]
+    snapshot, plan, apply = cp1[UPGRADE_ORDER[1]]
+    assert snapshot == ["_snapshot", ["v1.36.3", "/var/lib/kubeprep/etcd-snapshots"], {}]
+    assert plan == 'kubeadm upgrade plan "$(kubeadm version -o short)"'
+    assert apply == 'kubeadm upgrade apply -y "$(kubeadm version -o short)"'
+    assert cp1["Drain w1 for 1.37.2"][0].startswith(
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf drain w1 --ignore-daemonsets "
+        "--delete-emptydir-data --timeout=5m || { echo 'kubeprep: the drain of w1 for its "
+        "upgrade to 1.37.2 stopped")
+    assert cp1["Uncordon w1, Ready at 1.37.2"] == [
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf uncordon w1",
+        "kubectl --kubeconfig=/etc/kubernetes/admin.conf wait --for=condition=Ready node/w1 "
+        "--timeout=15m"]
+    # the first control plane ran apply: no kubeadm upgrade node there; the workers run it
+    assert cp1["Upgrade cp1 to 1.37.2"][0] == "apt-get update"
+    assert w1["Upgrade w1 to 1.37.2"] == [
+        "kubeadm upgrade node", "apt-get update",
+        f"{APT_INSTALL} 'kubelet=1.37.2-*' 'kubectl=1.37.2-*'", "apt-mark hold kubelet kubectl",
+        "systemctl daemon-reload", "systemctl restart kubelet", ["_mark_upgraded", ["w1"], {}]]
+    assert "Upgrade w2 to 1.37.2" not in w1  # a no-op there
+    # the kubernetes task left the three packages to this stage, so nothing else moves them
+    assert not [op for op in changes(fleet, "w1") if op.startswith("kubeadm, kubelet")]
+
+
+def upgrade_steps(log: list[tuple[str, Any]]) -> list[str]:
+    """The upgrade's commands in a run's log, each as 'host: what'."""
+    labels = {"snapshot save": "etcd snapshot", "kubeadm upgrade plan": "plan",
+              "kubeadm upgrade apply": "apply", "kubeadm upgrade node": "upgrade node",
+              "systemctl restart kubelet": "kubelet restarted"}
+    steps = []
+    for host, command in log:
+        if not isinstance(command, str):
+            continue
+        words = command.split()
+        if words[:2] == ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"] and words[2] in (
+                "drain", "uncordon"):
+            steps.append(f"{host}: {words[2]} {words[3]}")
+        steps += [f"{host}: {label}" for text, label in labels.items() if text in command]
+    return steps
+
+
+def test_the_upgrade_runs_each_step_only_after_the_one_before():
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"))
+    log = fleet.run(lambda host, command: (True, "/var/lib/kubeprep/etcd-snapshots/x.db")
+                    if "snapshot save" in command else kubeadm_answers()(host, command))
+    assert upgrade_steps(log) == [
+        "cp1: etcd snapshot", "cp1: plan", "cp1: apply",
+        "cp1: drain cp1", "cp1: kubelet restarted", "cp1: uncordon cp1",
+        "cp1: drain w1", "w1: upgrade node", "w1: kubelet restarted", "cp1: uncordon w1",
+        "cp1: drain w2", "w2: upgrade node", "w2: kubelet restarted", "cp1: uncordon w2",
+    ]
+    assert not fleet.state.failed_hosts
+
+
+def test_no_etcd_snapshot_no_upgrade():
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"))
+    log = fleet.run(lambda host, command: (False, "crictl: executable file not found")
+                    if "snapshot save" in command else kubeadm_answers()(host, command))
+    assert upgrade_steps(log) == ["cp1: etcd snapshot"]
+    assert any("no etcd snapshot on cp1" in error and "so nothing is upgraded" in error
+               for error in fleet.errors), fleet.errors
+
+
+def test_a_drain_a_budget_stops_leaves_that_node_and_the_later_ones_alone():
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"))
+
+    def answer(host: str, command: str) -> tuple[bool, str]:
+        if " drain w1 " in command:
+            return False, ('error when evicting pods/"web-1" -n "default" (will retry after 5s): '
+                           "Cannot evict pod as it would violate the pod's disruption budget.")
+        return kubeadm_answers()(host, command)
+
+    log = fleet.run(answer)
+    ran = [(host, command) for host, command in log if isinstance(command, str)]
+    assert ("cp1", "systemctl restart kubelet") in ran  # cp1 went before w1
+    assert not [command for host, command in ran if host in ("w1", "w2") and (
+        command.startswith(("kubeadm upgrade", "systemctl restart")) or "apt-get install -y "
+        "--allow-change-held-packages 'kubelet" in command)]
+    assert not [command for _, command in ran if " drain w2 " in command]
+    assert {host.name for host in fleet.state.failed_hosts} == {"cp1", "w1", "w2"}
+    assert any("w1 is not upgraded: cp1 did not drain it" in error for error in fleet.errors)
+
+
+def test_a_run_cut_mid_upgrade_goes_on_from_the_node_it_stopped_at():
+    # cp1 done (apply and its kubelet), w1 cordoned for its upgrade when the run stopped
+    cluster = ClusterVersions().process(case_output(
+        "kubernetes.ClusterVersions", "derived_mid_upgrade")["output"].split("\n"))
+    fleet = upgrade_fleet(cluster, packages={"cp1": packages_at("1.37.2")})
+    upgrade = [fleet.op_name(op) for op in fleet.state.get_op_order()
+               if fleet.op_name(op) in UPGRADE_ORDER]
+    assert upgrade == [UPGRADE_ORDER[0], *UPGRADE_ORDER[-6:]]
+    assert changes(fleet, "cp1").get(UPGRADE_ORDER[0]) is None  # kubeadm is there already
+
+
+def test_a_kubelet_upgraded_but_not_restarted_is_restarted():
+    fleet = upgrade_fleet(cluster_versions("v1.37.2", w2="v1.36.3"),
+                          packages={name: packages_at("1.37.2") for name in ("cp1", "w1", "w2")})
+    assert changes(fleet, "w2")["Upgrade w2 to 1.37.2"] == [
+        "kubeadm upgrade node", "systemctl daemon-reload", "systemctl restart kubelet",
+        ["_mark_upgraded", ["w2"], {}]]
+    assert changes(fleet, "w1") == {}
+    assert [op for op in changes(fleet, "cp1") if "upgrade apply" in op] == []
+
+
+def test_an_upgraded_cluster_changes_nothing_and_reads_its_versions_once():
+    fleet = Fleet({"cp1": node_facts("cp_converged", cni_applied=True),
+                   "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")})
+    reads = []
+    fake = fleet.fake_get_fact
+    fleet.fake_get_fact = lambda host, cls, *a, **k: (
+        reads.append((host.name, cls.__name__)), fake(host, cls, *a, **k))[1]
+    fleet.facts["cp1"]["kubernetes.ClusterVersions"] = cluster_versions("v1.35.2", w1="v1.35.2")
+    fleet.prepare()
+    assert reads.count(("cp1", "ClusterVersions")) == 1
+    assert not [op for op in map(fleet.op_name, fleet.state.get_op_order())
+                if op.startswith(("Drain", "Upgrade", "Uncordon", "kubeadm upgrade"))]
+
+
+@pytest.mark.parametrize(("cluster", "version", "problem"), [
+    ("v1.35.2", "1.37.2", "would skip 1.36 (the cluster is at v1.35.2): kubeadm upgrades a "
+                          "cluster one minor at a time"),
+    ("v1.37.2", "1.36.3", "would downgrade the cluster 1.37.2 -> 1.36.3: kubeadm does not "
+                          "downgrade a cluster"),
+])
+def test_a_skipped_minor_or_a_downgrade_of_the_cluster_is_refused(cluster, version, problem):
+    fleet = upgrade_fleet(cluster_versions(cluster), version=version,
+                          packages={name: packages_at(version) for name in ("cp1", "w1", "w2")})
+    assert [name for name in ("cp1", "w1", "w2") if not fleet.plan(name)] == ["cp1", "w1", "w2"]
+    assert any(f"kubernetes_version = '{version}': {problem}. Fix: set kubernetes_version to "
+               f"the cluster's version ({cluster}) or its next minor." in " ".join(error.split())
+               for error in fleet.errors), fleet.errors
+
+
+def test_an_api_server_that_does_not_answer_upgrades_nothing_and_says_so():
+    warnings = []
+    with patch("kubeprep.deploys.cluster.logger.warning", warnings.append):
+        fleet = upgrade_fleet(ClusterVersions().process(case_output(
+            "kubernetes.ClusterVersions", "api_server_did_not_answer")["output"].split("\n")))
+    assert not [op for op in map(fleet.op_name, fleet.state.get_op_order())
+                if op.startswith(("Drain", "Upgrade", "Uncordon", "kubeadm upgrade"))]
+    assert any("whether the cluster needs kubeadm's upgrade is not known: nothing is upgraded "
+               "in this run" in warning for warning in warnings), warnings
+
+
+def test_a_node_cordoned_at_the_version_is_named():
+    warnings = []
+    cluster = cluster_versions("v1.35.2")
+    cluster["nodes"]["w2"]["cordoned"] = True
+    with patch("kubeprep.deploys.cluster.logger.warning", warnings.append):
+        upgrade_fleet(cluster, version="1.35",
+                      packages={name: packages_at("1.35.2") for name in ("cp1", "w1", "w2")})
+    assert any("w2 is at 1.35 and cordoned" in warning for warning in warnings), warnings
+
+
+def test_probes_patches_go_to_kubeadm_upgrade_on_control_planes_only():
+    probes = {"apiServer": {"livenessProbe": {"failureThreshold": 20}}}
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"), kubernetes_control_plane_probes=probes)
+    assert changes(fleet, "cp1")[UPGRADE_ORDER[1]][-1].endswith(
+        " --patches /etc/kubernetes/kubeprep-patches")
+    assert changes(fleet, "w1")["Upgrade w1 to 1.37.2"][0] == "kubeadm upgrade node"

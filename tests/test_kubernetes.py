@@ -385,18 +385,26 @@ def test_curl_from_a_distribution_source_that_does_not_answer_is_refused_before_
 
 
 @pytest.mark.parametrize("version", ["1.37", "1.36.5"])
-def test_a_node_of_a_running_cluster_keeps_its_version_until_kubeadm_upgrades_it(version):
+def test_a_node_of_a_running_cluster_leaves_its_packages_to_kubeadms_upgrade(version):
     facts = packages_facts("debian12", "debian_held_1_36_4", "1.36.4")
     facts["kubernetes.KubeadmNode"] = kubeadm_node("worker_joined")
     run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": version})
+    assert not run.failed
+    # the new minor's repository is written; the packages wait for the cluster stage
+    assert not [name for name, _ in run.ops if name.startswith("kubeadm, kubelet and kubectl")]
+    # a run that stops before the cluster stage is refused: nothing would upgrade the cluster
+    run = run_deploy("tasks/kubernetes.py", facts,
+                     data={"kubernetes_version": version, "deploy_until": "kubernetes"})
     assert run.failed and run.ops == []
     (error,) = run.errors
     assert error.startswith(
         f"[node] kubeprep: node: kubernetes_version = '{version}': node is a node of a running "
         "cluster (/etc/kubernetes/kubelet.conf) with kubeadm 1.36.4-1.1, kubelet 1.36.4-1.1, "
-        "and kubeprep does not run kubeadm's upgrade yet"), error
+        "upgraded only by kubeadm's upgrade in the cluster stage (deploy_until = 'kubernetes' "
+        "stops before it)"), error
+    assert error.endswith('Fix: set deploy_until = "cluster", or kubernetes_version back to the '
+                          "version it runs."), error
     # at its version, or not in a cluster: the packages go as before
-    assert not run_deploy("tasks/kubernetes.py", facts,
-                          data={"kubernetes_version": "1.36.4"}).failed
     facts["kubernetes.KubeadmNode"] = kubeadm_node("fresh")
-    assert not run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": version}).failed
+    run = run_deploy("tasks/kubernetes.py", facts, data={"kubernetes_version": version})
+    assert f"kubeadm, kubelet and kubectl {version}, held" in [name for name, _ in run.ops]

@@ -7,15 +7,18 @@ operation that makes the join credentials on the first control plane, just befor
 """
 
 from io import StringIO
+from weakref import WeakKeyDictionary
 
-from pyinfra import host, state
+from pyinfra import host, logger, state
 from pyinfra.api import deploy
 from pyinfra.api.host import Host
+from pyinfra.api.state import State
+from pyinfra.context import ctx_state
 from pyinfra.operations import files
 
 from kubeprep.containerd import image_registry, registry_server
 from kubeprep.errors import DataError
-from kubeprep.facts.kubernetes import KUBELET_CONF, ClusterNodes, KubeadmNode
+from kubeprep.facts.kubernetes import KUBELET_CONF, ClusterNodes, ClusterVersions, KubeadmNode
 from kubeprep.facts.network import CONNECT_SECONDS, TcpAnswers
 from kubeprep.fleet.hosts import address_of, checked_host, cluster_addresses, refuse
 from kubeprep.keys import deploy_defaults
@@ -29,8 +32,13 @@ from kubeprep.kubeadm import (
     probe_patches,
     url_target,
 )
-from kubeprep.operations import kubeadm
+from kubeprep.operations import kubeadm, upgrade
+from kubeprep.operations import kubernetes as kubernetes_operations
 from kubeprep.settings import Settings, cluster_error
+from kubeprep.upgrade import UpgradePlan, upgrade_plan, upgrade_refused
+
+# The cluster's upgrade left to do, read once per run on the first control plane.
+_plans: WeakKeyDictionary[State, UpgradePlan | None] = WeakKeyDictionary()
 
 
 def joined(node) -> bool:
@@ -55,12 +63,13 @@ def cluster() -> None:
     checked = checked_host()
     if not checked:
         return
-    settings, _ = checked
+    settings, platform = checked
     removed = {node for node in _nodes() if node.name in settings.kubernetes_removed_nodes}
     control_planes = [node for node in state.inventory.get_group("control_plane", [])
                       if node not in removed]
     first = control_planes[0] if control_planes else None
-    problem = _removal_error(settings, first, host in removed)
+    plan = _upgrade_plan(settings, first, control_planes) if first else None
+    problem = _removal_error(settings, first, host in removed) or _upgrade_error(plan, first)
     if not problem and host not in removed:
         problem = _cluster_error(settings, first) or (
             None if joined(host) else _registry_error(settings, host == first))
@@ -84,6 +93,9 @@ def cluster() -> None:
             drained_on=first.name if first and _in_cluster(first, address) else None,
         )
         return
+    if plan and plan.takes_part(host.name, first.name):
+        _upgrade(settings, plan, first, [node.name for node in control_planes],
+                 apt=platform.family == "debian")
     # Every node has this operation, made on the first control plane and a no-op elsewhere:
     # pyinfra orders operations by each host's chain of them (then by line), so a join, the
     # next operation of a joining node, runs after it on every host.
@@ -264,3 +276,83 @@ def _join(settings: Settings, address: str | None, first: Host, control_plane: b
         kubeadm.admin_kubeconfig(
             name=f"kubectl for {settings.admin_user}", user=settings.admin_user,
         )
+
+
+def _upgrade_plan(settings: Settings, first: Host,
+                  control_planes: list[Host]) -> UpgradePlan | None:
+    """The upgrade to ``kubernetes_version`` left to do on this run's nodes, as ``first``
+    reads the cluster (once per run); ``None`` before init, with ``first`` out of this run, or
+    when its API server did not answer."""
+    current = ctx_state.get()
+    if current not in _plans:
+        _plans[current] = _read_plan(settings, first, control_planes)
+    return _plans[current]
+
+
+def _read_plan(settings: Settings, first: Host,
+               control_planes: list[Host]) -> UpgradePlan | None:
+    if first not in state.activated_hosts or not joined(first):
+        return None
+    cluster = first.get_fact(ClusterVersions)
+    if cluster is None:
+        logger.warning(
+            f"{first.print_prefix}kubeprep: the API server did not answer `kubectl get nodes` "
+            f"on {first.name}, so whether the cluster needs kubeadm's upgrade is not known: "
+            "nothing is upgraded in this run.",
+        )
+        return None
+    order = [*control_planes, *(node for node in _nodes() if node not in control_planes
+                                and node.name not in settings.kubernetes_removed_nodes)]
+    order = [node for node in order if node in state.activated_hosts]
+    plan = upgrade_plan(settings.kubernetes.kubernetes_version, cluster,
+                        {node.name: address_of(node) for node in order},
+                        [node.name for node in order])
+    for name in plan.cordoned:
+        logger.warning(
+            f"{first.print_prefix}kubeprep: {name} is at {plan.version} and cordoned: pods are "
+            f"not scheduled on it. Fix: `kubectl uncordon {name}` if an upgrade left it so.",
+        )
+    if plan.busy:
+        apply = f"kubeadm upgrade apply on {first.name}, then " if plan.apply else ""
+        nodes = ", ".join(name for name, _ in plan.nodes) or "no node"
+        logger.info(
+            f"{first.print_prefix}kubeprep: upgrade to {plan.version} (the cluster is at "
+            f"{plan.cluster}): {apply}{nodes} drained and upgraded one at a time.",
+        )
+    return plan
+
+
+def _upgrade_error(plan: UpgradePlan | None, first: Host | None) -> DataError | None:
+    """Why this node's cluster cannot be upgraded to the data's version (a downgrade, a skipped
+    minor), on every node taking part in the upgrade."""
+    refused = upgrade_refused(plan) if plan and first and plan.takes_part(host.name, first.name) \
+        else None
+    return DataError(
+        f"{host.name}: kubernetes_version = {plan.version!r}: {refused}. Fix: set "
+        f"kubernetes_version to the cluster's version ({plan.cluster}) or its next minor.",
+    ) if plan and refused else None
+
+
+def _upgrade(settings: Settings, plan: UpgradePlan, first: Host, control_planes: list[str],
+             apt: bool) -> None:
+    """kubeadm upgraded, ``kubeadm upgrade apply`` on ``first``, then each node of the plan in
+    turn, on every node taking part (``kubeprep.operations.upgrade``)."""
+    kube, version = settings.kubernetes, plan.version
+    patched = bool(kube.kubernetes_control_plane_probes)
+    kubernetes_operations.packages(
+        name=f"kubeadm {version}, held (the upgrade's first step)", version=version, apt=apt,
+        names=("kubeadm",),
+    )
+    if host == first and plan.apply:
+        upgrade.apply(
+            name=f"kubeadm upgrade apply {version} (the cluster is at {plan.cluster}), after an "
+                 "etcd snapshot",
+            cluster=plan.cluster, snapshot_dir=kube.kubernetes_etcd_snapshot_dir, patched=patched,
+        )
+    for name, in_cluster in host.loop(plan.nodes):
+        upgrade.drain(name=f"Drain {name} for {version}", first=first.name, node=name,
+                      in_cluster=in_cluster, version=version)
+        upgrade.node(name=f"Upgrade {name} to {version}", node=name, first=first.name,
+                     version=version, apt=apt, patched=patched and name in control_planes)
+        upgrade.uncordon(name=f"Uncordon {name}, Ready at {version}", first=first.name,
+                         node=name, in_cluster=in_cluster)

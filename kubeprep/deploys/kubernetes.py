@@ -3,7 +3,7 @@ and kubectl at the data's version and held, the kubelet enabled."""
 
 from io import StringIO
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 
@@ -76,19 +76,19 @@ def kubernetes() -> None:
             f"at a time. Fix: set kubernetes_version = {skipped!r}, run, then the next minor.",
         ))
         return
-    # A node of a running cluster: its kubeadm and kubelet move only with kubeadm's upgrade,
-    # which kubeprep does not run yet; the packages alone would leave the cluster half-upgraded.
+    # A node of a running cluster: its kubeadm and kubelet move only with kubeadm's upgrade, in
+    # the cluster stage; the packages alone would leave the cluster half-upgraded.
     moved = sorted(name for name in ("kubeadm", "kubelet") if name in installed
                    and not matches(installed[name], kube.kubernetes_version))
-    if moved and KUBELET_CONF in node["files"]:
+    upgraded = bool(moved) and KUBELET_CONF in node["files"]
+    if upgraded and settings.deploy_until != "cluster":
         found = ", ".join(f"{name} {installed[name]}" for name in moved)
         refuse(DataError(
             f"{host.name}: kubernetes_version = {kube.kubernetes_version!r}: {host.name} is a "
-            f"node of a running cluster ({KUBELET_CONF}) with {found}, and kubeprep does not "
-            "run kubeadm's upgrade yet: the packages alone would leave the cluster "
-            "half-upgraded. Fix: upgrade it by kubeadm's upgrade guide (kubeadm upgrade apply "
-            "on the first control plane, kubeadm upgrade node on the others, each node drained "
-            "in turn), then set kubernetes_version to the version it runs; or set it back.",
+            f"node of a running cluster ({KUBELET_CONF}) with {found}, upgraded only by kubeadm's "
+            f"upgrade in the cluster stage (deploy_until = {settings.deploy_until!r} stops "
+            "before it): the packages alone would leave the cluster half-upgraded. Fix: set "
+            "deploy_until = \"cluster\", or kubernetes_version back to the version it runs.",
         ))
         return
     # Refused before anything changes too: packages to install from a repository that does
@@ -129,12 +129,16 @@ def kubernetes() -> None:
             name=f"Kubernetes {kube.minor} repository", src=StringIO(dnf_repo(kube)),
             dest=DNF_REPO, mode="644",
         )
-    kubernetes_operations.packages(
-        name=f"kubeadm, kubelet and kubectl {kube.kubernetes_version}, held",
-        version=kube.kubernetes_version,
-        apt=debian,
-        allow_downgrade=kube.kubernetes_allow_downgrade,
-    )
+    if upgraded:
+        logger.info(f"{host.print_prefix}kubeprep: kubeadm, kubelet and kubectl go to "
+                    f"{kube.kubernetes_version} with kubeadm's upgrade, in the cluster stage.")
+    else:
+        kubernetes_operations.packages(
+            name=f"kubeadm, kubelet and kubectl {kube.kubernetes_version}, held",
+            version=kube.kubernetes_version,
+            apt=debian,
+            allow_downgrade=kube.kubernetes_allow_downgrade,
+        )
     systemd.service(name="kubelet enabled", service="kubelet", running=None, enabled=True)
 
 

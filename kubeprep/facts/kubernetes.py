@@ -338,6 +338,70 @@ class ClusterNodes(FactBase[dict[str, str] | None]):
         return dict(line.split(maxsplit=1) for line in output if len(line.split()) == 2)
 
 
+# Each node's name, InternalIP address, kubelet version and whether it is cordoned; then the
+# ClusterConfiguration kubeadm keeps in the cluster (its kubernetesVersion is the control plane's).
+NODE_VERSIONS = ("{range .items[*]}{.metadata.name}{\" \"}"
+                 "{.status.addresses[?(@.type==\"InternalIP\")].address}{\" \"}"
+                 "{.status.nodeInfo.kubeletVersion}{\" \"}{.spec.unschedulable}{\"\\n\"}{end}")
+CLUSTER_CONFIGURATION = "jsonpath={.data.ClusterConfiguration}"
+_VERSIONS_SEPARATOR = "kubeprep: kubeadm-config"
+
+
+class NodeVersionDict(TypedDict):
+    address: str
+    kubelet: str  # as the kubelet reports it: v1.36.3
+    cordoned: bool
+
+
+class ClusterVersionsDict(TypedDict):
+    version: str | None  # kubeadm-config's kubernetesVersion: v1.36.3
+    nodes: dict[str, NodeVersionDict]
+
+
+class ClusterVersions(FactBase[ClusterVersionsDict | None]):
+    """
+    Returns the cluster's Kubernetes version (``kubernetesVersion`` of kubeadm's
+    ClusterConfiguration) and each node's address, kubelet version and whether it is cordoned,
+    asked with the admin kubeconfig on a control plane: no version and no node before ``kubeadm
+    init``, ``None`` when the API server did not answer (as ``DaemonSet``).
+
+    .. code:: python
+
+        {"version": "v1.36.3",
+         "nodes": {"cp1": {"address": "192.168.77.11", "kubelet": "v1.36.3", "cordoned": False}}}
+    """
+
+    @override
+    @staticmethod
+    def default() -> ClusterVersionsDict:
+        return {"version": None, "nodes": {}}
+
+    @override
+    def command(self) -> StringCommand:
+        return StringCommand(
+            kubectl_read("get nodes -o", QuoteString(f"jsonpath={NODE_VERSIONS}")), "; echo",
+            QuoteString(_VERSIONS_SEPARATOR), ";",
+            kubectl_read("-n kube-system get configmap kubeadm-config -o",
+                         QuoteString(CLUSTER_CONFIGURATION)),
+        )
+
+    @override
+    def process(self, output) -> ClusterVersionsDict | None:
+        if UNANSWERED in output:
+            return None
+        lines = list(output)
+        split = lines.index(_VERSIONS_SEPARATOR) if _VERSIONS_SEPARATOR in lines else len(lines)
+        nodes: dict[str, NodeVersionDict] = {}
+        for line in lines[:split]:
+            fields = line.split()
+            if len(fields) >= 3 and fields[2].startswith("v"):
+                nodes[fields[0]] = {"address": fields[1], "kubelet": fields[2],
+                                    "cordoned": fields[3:] == ["true"]}
+        version = next((line.split(":", 1)[1].strip() for line in lines[split + 1:]
+                        if line.startswith("kubernetesVersion:")), None)
+        return {"version": version, "nodes": nodes}
+
+
 # kubeadm's files on a node that has been in a cluster: init's or a control plane join's, and
 # every join's (reset removes them all).
 KUBEADM_FILES = (*KUBEADM_LEFTOVERS["control_plane"], ADMIN_CONF, *KUBEADM_LEFTOVERS["workers"])

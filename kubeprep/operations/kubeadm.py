@@ -329,7 +329,7 @@ def join_credentials(first: str, pending: list[str], certificate_key: bool = Fal
         yield FunctionCommand(_create_credentials, (certificate_key,), {})
 
 
-def _first_failed(state: State, host: Host, first: str, problem: str, order: str) -> bool:
+def first_failed(state: State, host: Host, first: str, problem: str, order: str) -> bool:
     """Fail ``host`` for what ``first`` did not do before it in the run."""
     logger.error(
         f"{host.print_prefix}kubeprep: {host.name} {problem} (see its error). Fix: correct "
@@ -371,7 +371,7 @@ def join(config: str, address: str, first: str, control_plane: bool = False,
         return
     credentials = _credentials.get(state) if state.is_executing else PLACEHOLDER
     if credentials is None:
-        yield FunctionCommand(_first_failed, (
+        yield FunctionCommand(first_failed, (
             first, f"cannot join: {first} made no join credentials before it",
             "the token is made one operation before the joins"), {})
         return
@@ -475,13 +475,19 @@ def remove_nodes(first: str | None, addresses: dict[str, str]):
                f"allows no eviction). {name} is left cordoned. Fix: relax that budget or give its "
                f"workload room on other nodes, then run kubeprep again; or keep {node}: "
                f"`kubectl uncordon {name}` and take it out of kubernetes_removed_nodes")
-        yield StringCommand(
-            f"kubectl --kubeconfig={ADMIN_CONF} drain", QuoteString(name),
-            f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} ||",
-            "{ echo", QuoteString(fix), ">&2; exit 1; }",
-        )
+        yield drain_command(name, fix)
         yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} delete node", QuoteString(name))
     yield FunctionCommand(_mark_removed, (list(present),), {})
+
+
+def drain_command(name: str, fix: str) -> StringCommand:
+    """``kubectl drain`` of the cluster's node ``name`` (its DaemonSets' pods stay, emptyDir
+    data goes), ``fix`` on standard error when it stops within ``DRAIN_TIMEOUT``."""
+    return StringCommand(
+        f"kubectl --kubeconfig={ADMIN_CONF} drain", QuoteString(name),
+        f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} ||",
+        "{ echo", QuoteString(fix), ">&2; exit 1; }",
+    )
 
 
 def _mark_removed(state: State, host: Host, nodes: list[str]) -> bool:
@@ -509,7 +515,7 @@ def reset(user: str, files: list[str], drained_on: str | None = None):
         kubeadm.reset(user="kubeadmin", files=["/etc/kubernetes/kubeadm-config.yaml"])
     """
     if drained_on and state.is_executing and host.name not in _removed.get(state, ()):
-        yield FunctionCommand(_first_failed, (
+        yield FunctionCommand(first_failed, (
             drained_on, f"is not reset: {drained_on} did not drain and delete it from the "
             "cluster before it", "the drain is one operation before the reset"), {})
         return

@@ -4,6 +4,8 @@ Install kubeadm, kubelet and kubectl at one version and hold them there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 from pyinfra.api.command import QuoteString
@@ -13,7 +15,8 @@ from kubeprep.kubeadm import PACKAGES, downgrade_refused, downgrades, matches, v
 
 
 @operation()
-def packages(version: str, apt: bool, allow_downgrade: bool = False):
+def packages(version: str, apt: bool, allow_downgrade: bool = False,
+             names: Sequence[str] = PACKAGES):
     """
     Install, upgrade (kubeadm first, as kubeadm's upgrade guide orders it) or, when allowed,
     downgrade kubeadm, kubelet and kubectl to ``version``, and hold them: ``apt-mark hold`` on
@@ -23,6 +26,7 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False):
     + version: ``1.N`` (the minor's newest patch) or ``1.N.P``
     + apt: ``True`` on Debian and Ubuntu, ``False`` on dnf systems
     + allow_downgrade: install a lower version than the installed one
+    + names: which of the three (a cluster's upgrade moves kubeadm before the others)
 
     **Example:**
 
@@ -36,7 +40,7 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False):
     """
     found = host.get_fact(KubernetesPackages)
     installed, held = found["installed"], found["held"]
-    wrong = [name for name in PACKAGES if not matches(installed.get(name, "0"), version)]
+    wrong = [name for name in names if not matches(installed.get(name, "0"), version)]
     moved = {name: installed[name] for name in wrong if name in installed}
     refused = downgrade_refused(moved, version, allow_downgrade)
     if refused:
@@ -48,25 +52,26 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False):
     if steps and apt:
         yield "apt-get update"
     for group in steps:
-        names = [name for name in group if name in wrong]
+        moving = [name for name in group if name in wrong]
         if apt:
             yield StringCommand(
                 "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages",
                 *(["--allow-downgrades"] if lower else []),
-                *(QuoteString(f"{name}={pattern}") for name in names),
+                *(QuoteString(f"{name}={pattern}") for name in moving),
             )
         else:
             yield StringCommand(
                 "dnf", "downgrade" if lower else "install", "-y", "--disableexcludes=kubernetes",
-                *(QuoteString(f"{name}-{pattern}") for name in names),
+                *(QuoteString(f"{name}-{pattern}") for name in moving),
             )
     # A new version can come back unheld (dpkg -i set the selection back to "install" when
     # tried on dpkg 1.21): every package installed here is held again.
-    unheld = [name for name in PACKAGES if name in wrong or name not in held]
+    unheld = [name for name in names if name in wrong or name not in held]
     if apt and unheld:
         yield StringCommand("apt-mark hold", *unheld)
     if "kubelet" in wrong and "kubelet" in installed:
         yield "systemctl daemon-reload"
         yield "systemctl restart kubelet"
     if not wrong and not (apt and unheld):
-        host.noop(f"kubeadm, kubelet and kubectl are {version} and held")
+        listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+        host.noop(f"{listed} {'are' if len(names) > 1 else 'is'} {version} and held")

@@ -1,0 +1,215 @@
+"""
+Upgrade a running kubeadm cluster as kubeadm's upgrade guide orders it: ``kubeadm upgrade
+apply`` on the first control plane after an etcd snapshot, then one node at a time drained,
+``kubeadm upgrade node``, the kubelet and kubectl upgraded, the kubelet restarted, uncordoned.
+
+Every node taking part calls ``drain``, ``node`` and ``uncordon`` for every node of the plan
+(each does nothing on the others): pyinfra runs an operation on every host before the next, so
+a node's upgrade waits for its drain on the first control plane, and the next drain for its
+uncordon. A node is upgraded only once its drain succeeded in this run, and uncordoned only once
+its upgrade did; else the first control plane stops there, so no later node is drained.
+"""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from pyinfra import host, logger, state
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api.command import QuoteString
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from kubeprep.facts.kubernetes import ADMIN_CONF, KubernetesPackages
+from kubeprep.fleet.remote import run_on
+from kubeprep.kubeadm import PATCHES_DIR, matches
+from kubeprep.node_files import ETCD_DATA_DIR
+from kubeprep.operations.kubeadm import CRICTL, drain_command, first_failed
+from kubeprep.operations.kubernetes import packages
+
+KUBECTL = f"kubectl --kubeconfig={ADMIN_CONF}"
+# The version kubeadm upgrades to: the just upgraded kubeadm's own (the data may name a minor).
+KUBEADM_VERSION = '"$(kubeadm version -o short)"'
+# How long an upgraded node may take to be Ready again (a kubelet restart on slow machines).
+READY_WAIT = "15m"
+# etcdctl in kubeadm's etcd container, with the certificates kubeadm made for its health check.
+ETCDCTL = (
+    "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt "
+    "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt "
+    "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key"
+)
+SNAPSHOT_FILE = f"{ETCD_DATA_DIR}/kubeprep-snapshot.db"  # etcd's data folder: in its container
+# The nodes drained, then upgraded, in this run (by inventory name).
+_drained: WeakKeyDictionary[State, set[str]] = WeakKeyDictionary()
+_upgraded: WeakKeyDictionary[State, set[str]] = WeakKeyDictionary()
+
+
+def _patches(patched: bool) -> list[str]:
+    return ["--patches", PATCHES_DIR] if patched else []
+
+
+@operation()
+def apply(cluster: str, snapshot_dir: str, patched: bool = False):
+    """
+    On the first control plane, with kubeadm already upgraded: an etcd snapshot kept in
+    ``snapshot_dir`` (its path in the run's output), ``kubeadm upgrade plan``, then ``kubeadm
+    upgrade apply -y`` to the installed kubeadm's version.
+
+    + cluster: the cluster's version before (``v1.36.3``), in the snapshot's name
+    + snapshot_dir: where the snapshot is kept, made mode 700
+    + patched: the control plane has kubeadm patches (``kubernetes_control_plane_probes``)
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.apply(name="kubeadm upgrade apply", cluster="v1.36.3",
+                      snapshot_dir="/var/lib/kubeprep/etcd-snapshots")
+    """
+    yield FunctionCommand(_snapshot, (cluster, snapshot_dir), {})
+    yield StringCommand("kubeadm upgrade plan", KUBEADM_VERSION)
+    yield StringCommand("kubeadm upgrade apply -y", KUBEADM_VERSION, *_patches(patched))
+
+
+def snapshot_command(cluster: str, snapshot_dir: str) -> StringCommand:
+    """Save etcd's snapshot inside its container, then move it to ``snapshot_dir``, printing
+    its path."""
+    return StringCommand(
+        f"etcd=$({CRICTL} ps --name '^etcd$' -q | head -n 1) && [ -n \"$etcd\" ] &&",
+        CRICTL, 'exec "$etcd"', ETCDCTL, "snapshot save", SNAPSHOT_FILE, ">&2 &&",
+        "mkdir -p -m 700", QuoteString(snapshot_dir), "&& path=$(printf '%s/etcd-%s-%s.db'",
+        QuoteString(snapshot_dir), QuoteString(cluster), '"$(date +%Y%m%dT%H%M%S)") &&',
+        "mv", SNAPSHOT_FILE, '"$path" && echo "$path"',
+    )
+
+
+def _snapshot(state: State, host: Host, cluster: str, snapshot_dir: str) -> bool:
+    ok, output = run_on(state, host, snapshot_command(cluster, snapshot_dir))
+    if not ok:
+        logger.error(
+            f"{host.print_prefix}kubeprep: no etcd snapshot on {host.name} (etcdctl in "
+            f"kubeadm's etcd container: {output.stderr or output.stdout}), so nothing is "
+            "upgraded. Fix: make `crictl exec <etcd container> etcdctl ... snapshot save` work "
+            f"on {host.name} (an etcd image with etcdctl, as registry.k8s.io's), then run "
+            "kubeprep again.",
+        )
+        return False
+    logger.info(f"{host.print_prefix}kubeprep: etcd snapshot before the upgrade: {output.stdout}")
+    return True
+
+
+@operation()
+def drain(first: str, node: str, in_cluster: str, version: str):
+    """
+    Drain a node before its upgrade, on the first control plane; nothing elsewhere. A drain a
+    PodDisruptionBudget stops fails with kubectl's message, the node left cordoned and said so.
+
+    + first: the first control plane's inventory name
+    + node: the node's inventory name
+    + in_cluster: its name in the cluster
+    + version: the version it is upgraded to, for the messages
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.drain(name="Drain w1", first="cp1", node="w1", in_cluster="w1",
+                      version="1.37.2")
+    """
+    if host.name != first:
+        host.noop(f"{node} is drained on {first}")
+        return
+    yield drain_command(in_cluster, (
+        f"kubeprep: the drain of {in_cluster} for its upgrade to {version} stopped (kubectl's "
+        "message above names each pod it could not evict, and a PodDisruptionBudget that "
+        f"allows no eviction). {in_cluster} is left cordoned and not upgraded; the nodes after "
+        "it wait. Fix: relax that budget or give its workload room on other nodes, then run "
+        f"kubeprep again: it goes on from {in_cluster}"))
+    yield FunctionCommand(_mark_drained, (node,), {})
+
+
+def _mark_drained(state: State, host: Host, node: str) -> bool:
+    _drained.setdefault(state, set()).add(node)
+    return True
+
+
+def _mark_upgraded(state: State, host: Host, node: str) -> bool:
+    _upgraded.setdefault(state, set()).add(node)
+    return True
+
+
+@operation()
+def node(node: str, first: str, version: str, apt: bool, patched: bool = False):
+    """
+    Upgrade this node, if it is ``node`` and ``drain`` drained it earlier in the run: ``kubeadm
+    upgrade node`` (but on the first control plane, where ``apply`` ran), the kubelet and
+    kubectl upgraded and held, the kubelet restarted; nothing on the others.
+
+    + node: the inventory name of the node upgraded now
+    + first: the first control plane's inventory name
+    + version: ``kubernetes_version``
+    + apt: ``True`` on Debian and Ubuntu, ``False`` on dnf systems
+    + patched: a control plane with kubeadm patches (``kubernetes_control_plane_probes``)
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.node(name="Upgrade w1", node="w1", first="cp1", version="1.37.2", apt=True)
+    """
+    if host.name != node:
+        host.noop(f"{node} is upgraded now")
+        return
+    if state.is_executing and node not in _drained.get(state, ()):
+        yield FunctionCommand(first_failed, (
+            first, f"is not upgraded: {first} did not drain it", "the drain is one operation "
+            "before the upgrade"), {})
+        return
+    if host.name != first:
+        yield StringCommand("kubeadm upgrade node", *_patches(patched))
+    yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"))
+    installed = host.get_fact(KubernetesPackages)["installed"]
+    if matches(installed.get("kubelet", "0"), version):
+        # Upgraded before without its restart (a run cut there): the running kubelet is old.
+        yield "systemctl daemon-reload"
+        yield "systemctl restart kubelet"
+    yield FunctionCommand(_mark_upgraded, (node,), {})
+
+
+@operation()
+def uncordon(first: str, node: str, in_cluster: str):
+    """
+    Uncordon a node once ``node`` upgraded it earlier in the run, and wait until it is Ready,
+    on the first control plane; nothing elsewhere. A node whose upgrade failed stays cordoned
+    and the first control plane stops, so no later node is drained.
+
+    + first: the first control plane's inventory name
+    + node: the node's inventory name
+    + in_cluster: its name in the cluster
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.uncordon(name="Uncordon w1", first="cp1", node="w1", in_cluster="w1")
+    """
+    if host.name != first:
+        host.noop(f"{node} is uncordoned on {first}")
+        return
+    if state.is_executing and node not in _upgraded.get(state, ()):
+        yield FunctionCommand(_not_upgraded, (node, in_cluster), {})
+        return
+    yield StringCommand(KUBECTL, "uncordon", QuoteString(in_cluster))
+    yield StringCommand(
+        KUBECTL, "wait --for=condition=Ready", QuoteString(f"node/{in_cluster}"),
+        f"--timeout={READY_WAIT}",
+    )
+
+
+def _not_upgraded(state: State, host: Host, node: str, in_cluster: str) -> bool:
+    logger.error(
+        f"{host.print_prefix}kubeprep: {node}'s upgrade failed (see its error): {in_cluster} "
+        f"stays cordoned and no later node is drained. Fix: correct {node}, then run kubeprep "
+        "again: the upgrade goes on from it.",
+    )
+    return False
