@@ -4,7 +4,7 @@
 #   lab/k8s-build/build-go.sh VERSION     e.g. lab/k8s-build/build-go.sh 1.36.3
 #
 # Writes $KUBEPREP_LAB_CACHE/k8s/bin/vVERSION/ (kubeadm, kubelet, kubectl, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kube-proxy, agnhost, etcd, crictl, coredns, flanneld, the CNI
+# kube-controller-manager, kube-scheduler, kube-proxy, agnhost, etcd, etcdctl, crictl, coredns, flanneld, the CNI
 # plugins, pause) and prints each component's progress and time. A component already built with
 # this script's recipe is reused (a warm run takes seconds); the Go module and build caches live
 # beside it, so a second version reuses both. Companion versions come from lab/k8s-build/versions.
@@ -89,6 +89,13 @@ etcd() {
     (cd "$cache/src/etcd-v$v" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
 }
 step etcd etcd
+# etcdctl, which registry.k8s.io's etcd image carries too (kubeprep's snapshot before an upgrade).
+etcdctl() {
+    local v; v=$(companion etcd)
+    wrapper "$cache/src/etcdctl-v$v" go.etcd.io/etcd/etcdctl/v3 "v$v" "v$v"
+    (cd "$cache/src/etcdctl-v$v" && go build -trimpath -ldflags "-s -w" -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3)
+}
+step etcdctl etcdctl
 
 plain() {  # NAME MODULE PACKAGE: a module without replaces, built as is
     local v; v=$(companion "$1")

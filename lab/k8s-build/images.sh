@@ -8,8 +8,8 @@
 # <built etcd>-0, dns v<built coredns>; ./versions) + ghcr.io/flannel-io/flannel:v<flanneld> +
 # registry.k8s.io/e2e-test-images/agnhost:<its VERSION> (for the lab's pods), stored
 # without the registry host, as a mirror is asked (/v2/kube-apiserver/manifests/v1.36.3, ...).
-# One layer with the static binary: kube-apiserver, -controller-manager, -scheduler, etcd at
-# /usr/local/bin/NAME (+ /etc/passwd, /tmp); coredns/coredns /coredns, user 0 (it binds :53); pause
+# One layer with the static binary: kube-apiserver, -controller-manager, -scheduler, etcd (and
+# etcdctl, as registry.k8s.io's) at /usr/local/bin/NAME (+ /etc/passwd, /tmp); coredns/coredns /coredns, user 0 (it binds :53); pause
 # /pause, user 65535:65535. On a Debian base (mmdebstrap essential + iptables-nft + nftables, made
 # once into k8s/base/<recipe>/): kube-proxy /usr/local/bin/kube-proxy, flannel-io/flannel
 # /opt/bin/flanneld, agnhost /agnhost. An image stored with the same recipe (label: a hash of this script, its binary,
@@ -47,9 +47,10 @@ agnhost=$(cat "$cache/go/mod/k8s.io/kubernetes@v$version/test/images/agnhost/VER
 images+=("registry.k8s.io/e2e-test-images/agnhost:$agnhost") defaults+=(-)
 
 spec() {  # REPOSITORY: sets src (binary), dest (its path in the image), user, on_base (yes/no)
-    user='' on_base=no
+    user='' on_base=no also=''  # also: another binary beside it in /usr/local/bin
     case $1 in
-        kube-apiserver|kube-controller-manager|kube-scheduler|etcd) src=$1 dest=/usr/local/bin/$1 ;;
+        kube-apiserver|kube-controller-manager|kube-scheduler) src=$1 dest=/usr/local/bin/$1 ;;
+        etcd) src=etcd dest=/usr/local/bin/etcd also=etcdctl ;;
         kube-proxy) src=$1 dest=/usr/local/bin/$1 on_base=yes ;;
         coredns/coredns) src=coredns dest=/coredns user=0 ;;
         pause) src=pause dest=/pause user=65535:65535 ;;
@@ -101,10 +102,11 @@ for i in "${!images[@]}"; do
     spec "${path%:*}"; oci=$work/oci:$src
     note=; [[ ${defaults[$i]} = "$image" || ${defaults[$i]} = - ]] \
         || note=" (kubeadm's default: ${defaults[$i]##*:})"
-    if [ ! -f "$bin/.$src.done" ]; then
-        say "$image$note: MISSING $bin/$src"; missing+=("$src"); continue
+    if [ ! -f "$bin/.$src.done" ] || { [ -n "$also" ] && [ ! -f "$bin/.$also.done" ]; }; then
+        say "$image$note: MISSING $bin/$src $also"; missing+=("$src"); continue
     fi
     recipe=$({ cat "$0"; echo "$path $dest $user $on_base"; sha256sum < "$bin/$src"
+               [ -z "$also" ] || sha256sum < "$bin/$also"
                [ $on_base = no ] || echo "$base_key"; } | sha256sum | cut -c1-16)
     have=$(skopeo inspect --tls-verify=false "docker://$reg/$path" 2>/dev/null \
            | jq -r '.Labels["org.kubeprep.lab.recipe"] // empty' || true)
@@ -118,6 +120,7 @@ for i in "${!images[@]}"; do
     # the binary's layer: parent directories, root-owned, fixed times (+ passwd, group, /tmp)
     layer=$work/$src; mkdir -p "$layer$(dirname "$dest")"
     install -m 755 "$bin/$src" "$layer$dest"
+    [ -z "$also" ] || install -m 755 "$bin/$also" "$layer/usr/local/bin/$also"
     if [ $on_base = no ] && [ "$src" != pause ]; then
         mkdir -p "$layer/etc" && install -d -m 1777 "$layer/tmp"
         printf '%s\n' root:x:0:0:root:/root:/sbin/nologin \
