@@ -24,6 +24,8 @@ API_PORT = 6443
 DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
 # Where the probes' patches are written for kubeadm (its ``patches.directory``).
 PATCHES_DIR = "/etc/kubernetes/kubeprep-patches"
+# kubeadm's UpgradeConfiguration for a cluster's upgrade, on the nodes taking part.
+UPGRADE_CONFIG = "/etc/kubernetes/kubeprep-upgrade.yaml"
 # ClusterConfiguration's component names, and the static pods (and containers) they are, in
 # the order they stand on each other: etcd, the API server on it, the others on the API server.
 STATIC_PODS = {"etcd": "etcd", "apiServer": "kube-apiserver",
@@ -350,6 +352,20 @@ def join_config(address: str, credentials: JoinCredentials, control_plane: bool,
             f"  certificateKey: {_q(credentials.certificate_key)}",
             *_patches(patched),
         ]
+    return "\n".join(lines) + "\n"
+
+
+def upgrade_config(timeouts: tuple[tuple[str, str], ...], patched: bool) -> str:
+    """UpgradeConfiguration (v1beta4) for ``kubeadm upgrade apply`` and ``kubeadm upgrade
+    node``: kubeadm's ``timeouts``, and, ``patched``, the probes' patches in ``PATCHES_DIR``
+    again (kubeadm keeps none from the init or the join)."""
+    patches = [f"  {line}" for line in _patches(patched)]
+    lines = [
+        "apiVersion: kubeadm.k8s.io/v1beta4",
+        "kind: UpgradeConfiguration",
+        *(["apply:", *patches, "node:", *patches] if patched else []),
+        *_timeouts(timeouts),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -97,10 +97,11 @@ def _node(name: str, index: int, cluster_address: str, **data: str) -> tuple[str
             "cni": "flannel",
             "cni_manifest": str(_LAB_DIR / "cluster" / "kube-flannel.yml"),
             # TCG VMs are slow: kubeadm waits longer for the static pods, the kubelet and the
-            # API server's answers (its RBAC bootstrap takes minutes here).
+            # API server's answers (its RBAC bootstrap takes minutes here), and an upgrade for
+            # each static pod's restart.
             "kubernetes_timeouts": {name: "15m" for name in (
                 "controlPlaneComponentHealthCheck", "kubeletHealthCheck", "tlsBootstrap",
-                "kubernetesAPICall", "etcdAPICall")},
+                "kubernetesAPICall", "etcdAPICall", "upgradeManifests")},
             # a control plane under TCG spends its CPU on TLS handshakes: ECDSA keys, not RSA
             "kubernetes_encryption_algorithm": "ECDSA-P256",
             # and the controller-manager and the scheduler lost their 15 s leader lease to a

@@ -43,6 +43,7 @@ from taskrun import ByArguments, fact_key, group_data
 
 from kubeprep.facts.kubernetes import ClusterVersions
 from kubeprep.kubeadm import (
+    UPGRADE_CONFIG,
     JoinCredentials,
     init_config,
     join_config,
@@ -1064,7 +1065,8 @@ def test_an_upgrade_goes_in_kubeadms_order_one_node_at_a_time():
     snapshot, plan, apply = cp1[UPGRADE_ORDER[1]]
     assert snapshot == ["_snapshot", ["v1.36.3", "/var/lib/kubeprep/etcd-snapshots"], {}]
     assert plan == 'kubeadm upgrade plan "$(kubeadm version -o short)"'
-    assert apply == 'kubeadm upgrade apply -y "$(kubeadm version -o short)"'
+    assert apply == ('kubeadm upgrade apply "$(kubeadm version -o short)" --config '
+                     f"{UPGRADE_CONFIG} -y")
     assert cp1["Drain w1 for 1.37.2"][0].startswith(
         "kubectl --kubeconfig=/etc/kubernetes/admin.conf drain w1 --ignore-daemonsets "
         "--delete-emptydir-data --timeout=5m || { echo 'kubeprep: the drain of w1 for its "
@@ -1076,7 +1078,7 @@ def test_an_upgrade_goes_in_kubeadms_order_one_node_at_a_time():
     # the first control plane ran apply: no kubeadm upgrade node there; the workers run it
     assert cp1["Upgrade cp1 to 1.37.2"][0] == "apt-get update"
     assert w1["Upgrade w1 to 1.37.2"] == [
-        "kubeadm upgrade node", "apt-get update",
+        f"kubeadm upgrade node --config {UPGRADE_CONFIG}", "apt-get update",
         f"{APT_INSTALL} 'kubelet=1.37.2-*' 'kubectl=1.37.2-*'", "apt-mark hold kubelet kubectl",
         "systemctl daemon-reload", "systemctl restart kubelet", ["_mark_upgraded", ["w1"], {}]]
     assert "Upgrade w2 to 1.37.2" not in w1  # a no-op there
@@ -1158,7 +1160,7 @@ def test_a_kubelet_upgraded_but_not_restarted_is_restarted():
     fleet = upgrade_fleet(cluster_versions("v1.37.2", w2="v1.36.3"),
                           packages={name: packages_at("1.37.2") for name in ("cp1", "w1", "w2")})
     assert changes(fleet, "w2")["Upgrade w2 to 1.37.2"] == [
-        "kubeadm upgrade node", "systemctl daemon-reload", "systemctl restart kubelet",
+        f"kubeadm upgrade node --config {UPGRADE_CONFIG}", "systemctl daemon-reload", "systemctl restart kubelet",
         ["_mark_upgraded", ["w2"], {}]]
     assert changes(fleet, "w1") == {}
     assert [op for op in changes(fleet, "cp1") if "upgrade apply" in op] == []
@@ -1214,9 +1216,26 @@ def test_a_node_cordoned_at_the_version_is_named():
     assert any("w2 is at 1.35 and cordoned" in warning for warning in warnings), warnings
 
 
-def test_probes_patches_go_to_kubeadm_upgrade_on_control_planes_only():
+def uploaded(log: list[tuple[str, Any]], host: str, path: str) -> str:
+    (text,) = [command[2] for name, command in log if name == host
+               and isinstance(command, tuple) and command[:2] == ("upload", path)]
+    return text
+
+
+def test_kubeadms_upgrade_gets_the_timeouts_and_the_control_planes_their_probes_patches():
     probes = {"apiServer": {"livenessProbe": {"failureThreshold": 20}}}
-    fleet = upgrade_fleet(cluster_versions("v1.36.3"), kubernetes_control_plane_probes=probes)
-    assert changes(fleet, "cp1")[UPGRADE_ORDER[1]][-1].endswith(
-        " --patches /etc/kubernetes/kubeprep-patches")
-    assert changes(fleet, "w1")["Upgrade w1 to 1.37.2"][0] == "kubeadm upgrade node"
+    fleet = upgrade_fleet(cluster_versions("v1.36.3"), kubernetes_control_plane_probes=probes,
+                          kubernetes_timeouts={"upgradeManifests": "15m"})
+    log = fleet.run(lambda host, command: (True, "/var/lib/kubeprep/etcd-snapshots/x.db")
+                    if "snapshot save" in command else kubeadm_answers()(host, command))
+    assert yaml.safe_load(uploaded(log, "cp1", UPGRADE_CONFIG)) == {
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "UpgradeConfiguration",
+        "apply": {"patches": {"directory": "/etc/kubernetes/kubeprep-patches"}},
+        "node": {"patches": {"directory": "/etc/kubernetes/kubeprep-patches"}},
+        "timeouts": {"upgradeManifests": "15m"}}
+    assert yaml.safe_load(uploaded(log, "w1", UPGRADE_CONFIG)) == {
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "UpgradeConfiguration",
+        "timeouts": {"upgradeManifests": "15m"}}
+    # a run that upgrades nothing writes none
+    assert UPGRADE_CONFIG not in str(Fleet({"cp1": node_facts("cp_converged")}).prepare().plan(
+        "cp1"))

@@ -26,10 +26,12 @@ from kubeprep.kubeadm import (
     DEFAULT_IMAGE_REPOSITORY,
     PATCHES_DIR,
     STATIC_PODS,
+    UPGRADE_CONFIG,
     Kubernetes,
     control_plane_endpoint,
     init_config,
     probe_patches,
+    upgrade_config,
     url_target,
 )
 from kubeprep.operations import kubeadm, upgrade
@@ -89,7 +91,7 @@ def cluster() -> None:
         kube = settings.kubernetes
         kubeadm.reset(
             name="kubeadm reset (in kubernetes_removed_nodes)", user=settings.admin_user,
-            files=[kube.kubernetes_config_file, kubeadm.CNI_FILE, PATCHES_DIR],
+            files=[kube.kubernetes_config_file, kubeadm.CNI_FILE, PATCHES_DIR, UPGRADE_CONFIG],
             drained_on=first.name if first and _in_cluster(first, address) else None,
         )
         return
@@ -338,7 +340,12 @@ def _upgrade(settings: Settings, plan: UpgradePlan, first: Host, control_planes:
     """kubeadm upgraded, ``kubeadm upgrade apply`` on ``first``, then each node of the plan in
     turn, on every node taking part (``kubeprep.operations.upgrade``)."""
     kube, version = settings.kubernetes, plan.version
-    patched = bool(kube.kubernetes_control_plane_probes)
+    files.put(
+        name="kubeadm upgrade config", src=StringIO(upgrade_config(
+            kube.kubernetes_timeouts, patched=host.name in control_planes
+            and bool(kube.kubernetes_control_plane_probes))),
+        dest=UPGRADE_CONFIG, mode="600",
+    )
     kubernetes_operations.packages(
         name=f"kubeadm {version}, held (the upgrade's first step)", version=version, apt=apt,
         names=("kubeadm",),
@@ -347,12 +354,12 @@ def _upgrade(settings: Settings, plan: UpgradePlan, first: Host, control_planes:
         upgrade.apply(
             name=f"kubeadm upgrade apply {version} (the cluster is at {plan.cluster}), after an "
                  "etcd snapshot",
-            cluster=plan.cluster, snapshot_dir=kube.kubernetes_etcd_snapshot_dir, patched=patched,
+            cluster=plan.cluster, snapshot_dir=kube.kubernetes_etcd_snapshot_dir,
         )
     for name, in_cluster in host.loop(plan.nodes):
         upgrade.drain(name=f"Drain {name} for {version}", first=first.name, node=name,
                       in_cluster=in_cluster, version=version)
         upgrade.node(name=f"Upgrade {name} to {version}", node=name, first=first.name,
-                     version=version, apt=apt, patched=patched and name in control_planes)
+                     version=version, apt=apt)
         upgrade.uncordon(name=f"Uncordon {name}, Ready at {version}", first=first.name,
                          node=name, in_cluster=in_cluster)

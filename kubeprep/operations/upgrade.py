@@ -22,7 +22,7 @@ from pyinfra.api.state import State
 
 from kubeprep.facts.kubernetes import ADMIN_CONF, KubernetesPackages
 from kubeprep.fleet.remote import run_on
-from kubeprep.kubeadm import PATCHES_DIR, matches
+from kubeprep.kubeadm import UPGRADE_CONFIG, matches
 from kubeprep.node_files import ETCD_DATA_DIR
 from kubeprep.operations.kubeadm import CRICTL, drain_command, first_failed
 from kubeprep.operations.kubernetes import packages
@@ -44,12 +44,8 @@ _drained: WeakKeyDictionary[State, set[str]] = WeakKeyDictionary()
 _upgraded: WeakKeyDictionary[State, set[str]] = WeakKeyDictionary()
 
 
-def _patches(patched: bool) -> list[str]:
-    return ["--patches", PATCHES_DIR] if patched else []
-
-
 @operation()
-def apply(cluster: str, snapshot_dir: str, patched: bool = False):
+def apply(cluster: str, snapshot_dir: str, config: str = UPGRADE_CONFIG):
     """
     On the first control plane, with kubeadm already upgraded: an etcd snapshot kept in
     ``snapshot_dir`` (its path in the run's output), ``kubeadm upgrade plan``, then ``kubeadm
@@ -57,7 +53,7 @@ def apply(cluster: str, snapshot_dir: str, patched: bool = False):
 
     + cluster: the cluster's version before (``v1.36.3``), in the snapshot's name
     + snapshot_dir: where the snapshot is kept, made mode 700
-    + patched: the control plane has kubeadm patches (``kubernetes_control_plane_probes``)
+    + config: kubeadm's UpgradeConfiguration (``kubeprep.kubeadm.upgrade_config``)
 
     **Example:**
 
@@ -68,7 +64,8 @@ def apply(cluster: str, snapshot_dir: str, patched: bool = False):
     """
     yield FunctionCommand(_snapshot, (cluster, snapshot_dir), {})
     yield StringCommand("kubeadm upgrade plan", KUBEADM_VERSION)
-    yield StringCommand("kubeadm upgrade apply -y", KUBEADM_VERSION, *_patches(patched))
+    yield StringCommand("kubeadm upgrade apply", KUBEADM_VERSION, "--config", QuoteString(config),
+                        "-y")
 
 
 def snapshot_command(cluster: str, snapshot_dir: str) -> StringCommand:
@@ -139,7 +136,7 @@ def _mark_upgraded(state: State, host: Host, node: str) -> bool:
 
 
 @operation()
-def node(node: str, first: str, version: str, apt: bool, patched: bool = False):
+def node(node: str, first: str, version: str, apt: bool, config: str = UPGRADE_CONFIG):
     """
     Upgrade this node, if it is ``node`` and ``drain`` drained it earlier in the run: ``kubeadm
     upgrade node`` (but on the first control plane, where ``apply`` ran), the kubelet and
@@ -149,7 +146,7 @@ def node(node: str, first: str, version: str, apt: bool, patched: bool = False):
     + first: the first control plane's inventory name
     + version: ``kubernetes_version``
     + apt: ``True`` on Debian and Ubuntu, ``False`` on dnf systems
-    + patched: a control plane with kubeadm patches (``kubernetes_control_plane_probes``)
+    + config: kubeadm's UpgradeConfiguration (``kubeprep.kubeadm.upgrade_config``)
 
     **Example:**
 
@@ -166,7 +163,7 @@ def node(node: str, first: str, version: str, apt: bool, patched: bool = False):
             "before the upgrade"), {})
         return
     if host.name != first:
-        yield StringCommand("kubeadm upgrade node", *_patches(patched))
+        yield StringCommand("kubeadm upgrade node --config", QuoteString(config))
     yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"))
     installed = host.get_fact(KubernetesPackages)["installed"]
     if matches(installed.get("kubelet", "0"), version):

@@ -14,12 +14,14 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from datetime import datetime
 
 import pytest
 from checkrun import probe, run_check, statuses
-from test_kubernetes_packages import CACHE, INVENTORY, agnhost
+from conftest import NETNS
+from test_kubernetes_packages import CACHE, INVENTORY, NEW, agnhost
 from test_node_prep import changes_by_host, data_args
 
 pytestmark = [
@@ -439,3 +441,101 @@ def test_a_removed_worker_leaves_the_cluster_clean_and_a_normal_run_joins_it_aga
     print(f"w2 joined again and its pod running: {time.monotonic() - started:.0f} s")
     assert wait_for("w1's pod reaching w2's", lambda: http_from_pod(
         lab, back["w1"]["name"], back["w2"]["ip"], 8080) == back["w2"]["name"], timeout=300)
+
+
+# Two replicas of agnhost's netexec on two nodes, a budget that keeps one of them, and a NodePort.
+WEB_PORT = 30081
+WEB_MANIFEST = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      topologySpreadConstraints:
+        - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+           labelSelector: {{matchLabels: {{app: web}}}}}}
+      containers:
+        - name: netexec
+          image: {image}
+          args: [netexec, --http-port=8080]
+          readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 2}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web}}
+spec:
+  minAvailable: 1
+  selector: {{matchLabels: {{app: web}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: {node_port}}}]
+"""
+# From the non-node address, once a second until stdin closes: GET each URL (5 s timeout), then
+# print per URL how many answered and how many did not, as JSON.
+PROBER = """
+import json, select, sys, time, urllib.request
+urls, counts = sys.argv[1:], {url: [0, 0] for url in sys.argv[1:]}
+while not select.select([sys.stdin], [], [], 0)[0]:
+    for url in urls:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            counts[url][0] += 1
+        except Exception:
+            counts[url][1] += 1
+    time.sleep(1)
+print(json.dumps(counts))
+"""
+
+
+def test_an_upgrade_to_the_next_minor_goes_node_by_node_while_a_node_port_answers(lab, pods):
+    manifest = WEB_MANIFEST.format(image=agnhost(VERSION), node_port=WEB_PORT)
+    lab.run("cp1", f"cat > /tmp/web.yaml <<'EOF'\n{manifest}\nEOF", check=True)
+    kubectl(lab, "apply -f /tmp/web.yaml")
+    kubectl(lab, "rollout status deployment/web --timeout=10m", timeout=700)
+    urls = [f"http://{ADDRESSES[node]}:{WEB_PORT}/hostname" for node in WORKERS]
+    prober = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, "-c", PROBER, *urls],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    try:
+        result = lab.pyinfra("--json", "-v", *data_args(lab, stage=CLUSTER),
+                             "--data", f"kubernetes_version={NEW}", "deploy.py", timeout=5400)
+    finally:
+        counts = json.loads(prober.communicate("", timeout=120)[0])
+    took = time.monotonic() - started
+    log = lab.repo_dir / "lab/.state/upgrade-run"
+    log.with_suffix(".stdout").write_text(result.stdout)
+    log.with_suffix(".stderr").write_text(result.stderr)
+    print(f"upgrade {VERSION} -> {NEW} on 3 nodes: {took:.0f} s; NodePort probes from the "
+          f"non-node address (answered, failed): {counts}")
+    assert result.rc == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    changed = changes_by_host(json.loads(result.stdout)["results"])
+    assert f"kubeadm upgrade apply {NEW} (the cluster is at v{VERSION}), after an etcd " \
+        "snapshot" in changed["cp1"], changed
+    for node in ADDRESSES:
+        assert f"Upgrade {node} to {NEW}" in changed[node], changed
+    assert "etcd snapshot before the upgrade: /var/lib/kubeprep/etcd-snapshots/etcd-v" in \
+        result.stderr + result.stdout
+    assert lab.run("cp1", f"ls /var/lib/kubeprep/etcd-snapshots/etcd-v{VERSION}-*.db").rc == 0
+    assert wait_for("every node Ready", lambda: all_ready(lab), timeout=1800) == {
+        name: {"ready": True, "version": f"v{NEW}"} for name in ADDRESSES}
+    for node in ADDRESSES:
+        held = lab.run(node, "apt-mark showhold", check=True).stdout.split()
+        assert {"kubeadm", "kubelet", "kubectl"} <= set(held), (node, held)
+        installed = lab.run(node, "dpkg-query -W -f='${Version} ' kubeadm kubelet kubectl",
+                            check=True).stdout.split()
+        assert all(version.startswith(f"{NEW}-") for version in installed), (node, installed)
+    assert sum(failed for _, failed in counts.values()) == 0, counts
+    again = lab.pyinfra("--json", *data_args(lab, stage=CLUSTER), "--data",
+                        f"kubernetes_version={NEW}", "deploy.py", timeout=3600)
+    assert again.rc == 0, again.stdout[-4000:]
+    assert changes_by_host(json.loads(again.stdout)["results"]) == {}
