@@ -164,8 +164,9 @@ def node(node: str, first: str, version: str, apt: bool, config: str = UPGRADE_C
         return
     if host.name != first:
         yield StringCommand("kubeadm upgrade node --config", QuoteString(config))
-    yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"))
+    # read before the packages move: the kubelet restarts with them when it moves
     installed = host.get_fact(KubernetesPackages)["installed"]
+    yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"))
     if matches(installed.get("kubelet", "0"), version):
         # Upgraded before without its restart (a run cut there): the running kubelet is old.
         yield "systemctl daemon-reload"

@@ -443,7 +443,8 @@ def test_a_removed_worker_leaves_the_cluster_clean_and_a_normal_run_joins_it_aga
         lab, back["w1"]["name"], back["w2"]["ip"], 8080) == back["w2"]["name"], timeout=300)
 
 
-# Two replicas of agnhost's netexec on two nodes, a budget that keeps one of them, and a NodePort.
+# Two replicas of agnhost's netexec, spread over the nodes where they can be, a budget that keeps
+# one of them, and a NodePort.
 WEB_PORT = 30081
 WEB_MANIFEST = """
 apiVersion: apps/v1
@@ -457,7 +458,7 @@ spec:
     spec:
       terminationGracePeriodSeconds: 1
       topologySpreadConstraints:
-        - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+        - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway,
            labelSelector: {{matchLabels: {{app: web}}}}}}
       containers:
         - name: netexec
