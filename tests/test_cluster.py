@@ -447,8 +447,10 @@ def test_fresh_fleet_plan():
     upload = cp1[0][1][0]
     assert upload[0] == "upload" and upload[2] == "/etc/kubernetes/kubeadm-config.yaml"
     assert upload[1] == init_config(kube(cni="flannel"), "192.168.77.11", "192.168.77.11:6443")
-    assert cp1[1][1] == ["kubeadm init --config /etc/kubernetes/kubeadm-config.yaml "
-                         "--skip-token-print --skip-certificate-key-print"]
+    cut_init, init = cp1[1][1]
+    assert cut_init.startswith("if [ -e /var/lib/etcd/member ]; then echo 'kubeprep: cp1 holds ")
+    assert init == ("kubeadm init --config /etc/kubernetes/kubeadm-config.yaml "
+                    "--skip-token-print --skip-certificate-key-print")
     assert cp1[2][1] == [
         "install -d -m 700 --owner=kubeadmin --group=kubeadmin /home/kubeadmin/.kube",
         "install -m 600 --owner=kubeadmin --group=kubeadmin /etc/kubernetes/admin.conf "
@@ -532,7 +534,9 @@ def test_cni_is_not_applied_again_when_the_api_server_does_not_answer():
     fleet.facts["cp1"]["kubernetes.DaemonSet"] = case_output(
         "kubernetes.DaemonSet", "api_server_did_not_answer")
     fleet.prepare()
-    log = fleet.run(kubeadm_answers())
+    # a control plane that has started: its API server's manifest is there
+    log = fleet.run(lambda host, command: (False, "") if command.startswith("[ ! -e")
+                    else kubeadm_answers()(host, command))
     assert not any("apply" in str(command) for _, command in log), log
     assert "cp1" in {host.name for host in fleet.state.failed_hosts}
     # The init asks first (whether it finished) and stops cp1 there.
@@ -552,6 +556,71 @@ def test_an_init_that_stopped_after_admin_conf_runs_its_last_phases_again():
             "kubelet-finalize all", "addon all")
     ]
     assert dict(fleet.plan("cp1"))["CNI flannel"]
+
+
+def cut_init_fleet(tmp_path: Path, left: list[str], api_answers: bool = False) -> Fleet:
+    """cp1 as an init cut short left it: ``left`` (paths under ``tmp_path``, which stands for
+    /); the API server not answering."""
+    for path in left:
+        (tmp_path / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    state = "cp_converged" if "/etc/kubernetes/admin.conf" in left else "fresh"
+    fleet = Fleet({"cp1": node_facts(state, cni_applied=True)})
+    if not api_answers:  # kube-proxy's asked first, and not answered; the CNI's after the init
+        fleet.facts["cp1"]["kubernetes.DaemonSet"][
+            "daemonset=kube-proxy,namespace=kube-system"] = case_output(
+            "kubernetes.DaemonSet", "api_server_did_not_answer")
+    return fleet.prepare()
+
+
+def in_tmp(tmp_path: Path, command: str) -> str:
+    return command.replace(" /etc/", f" {tmp_path}/etc/").replace(" /var/", f" {tmp_path}/var/")
+
+
+def sh(tmp_path: Path) -> Callable[[str, str], tuple[bool, str]]:
+    """Runs the kubeadm-less shell tests of a command for real, against ``tmp_path``."""
+    def answer(host: str, command: str) -> tuple[bool, str]:
+        if command.startswith(("[ ! -e", "if [ -e")):
+            done = subprocess.run(["sh", "-c", in_tmp(tmp_path, command).replace(
+                "kubeadm reset -f; fi", "echo RESET; fi")], capture_output=True, text=True)
+            return done.returncode == 0, done.stdout + done.stderr
+        return kubeadm_answers()(host, command)
+    return answer
+
+
+def test_an_init_cut_after_admin_conf_before_the_control_plane_is_reset_and_run_again(tmp_path):
+    fleet = cut_init_fleet(tmp_path, ["/etc/kubernetes/admin.conf"])
+    log = fleet.run(sh(tmp_path))
+    commands = [command for host, command in log if host == "cp1" and isinstance(command, str)]
+    assert ("kubeadm reset -f && kubeadm init --config /etc/kubernetes/kubeadm-config.yaml "
+            "--skip-token-print --skip-certificate-key-print") in commands
+    assert "cp1" not in {host.name for host in fleet.state.failed_hosts}
+
+
+def test_an_init_whose_control_plane_ran_is_never_reset_when_its_api_server_is_silent(tmp_path):
+    fleet = cut_init_fleet(tmp_path, ["/etc/kubernetes/admin.conf", "/var/lib/etcd/member"])
+    log = fleet.run(sh(tmp_path))
+    assert not [command for _, command in log if "reset" in str(command)]
+    assert "cp1" in {host.name for host in fleet.state.failed_hosts}
+    assert any("the API server did not answer `kubectl -n kube-system get daemonset kube-proxy`"
+               in error for error in fleet.errors), fleet.errors
+
+
+@pytest.mark.parametrize(("left", "reset", "stopped"), [
+    (["/etc/kubernetes/manifests/kube-apiserver.yaml"], True, False),
+    (["/etc/kubernetes/manifests/etcd.yaml", "/var/lib/etcd/member"], False, True),
+    ([], False, False),
+])
+def test_what_a_cut_init_left_without_admin_conf(tmp_path, left, reset, stopped):
+    fleet = cut_init_fleet(tmp_path, left, api_answers=True)
+    (guard, _), = [(commands[0], commands) for op, commands in fleet.plan("cp1")
+                   if op == "kubeadm init"]
+    done = sh(tmp_path)("cp1", guard)
+    assert ("RESET" in done[1]) is reset, done
+    assert (not done[0]) is stopped, done
+    if stopped:
+        assert "holds etcd's data (/var/lib/etcd/member) but no " in done[1]
+        assert "it may be the control plane of a live cluster, which kubeprep never resets" \
+            in done[1]
 
 
 def test_stale_admin_kubeconfig_is_copied_again():
@@ -586,10 +655,9 @@ def test_run_joins_workers_with_the_token_made_on_cp1_in_the_same_run(platform):
 def test_a_second_control_plane_joins_with_a_fresh_certificate_key():
     fleet = Fleet({name: node_facts("fresh") for name in ("cp1", "cp2", "w1")}).prepare()
     assert [op for op, _ in fleet.plan("cp1")][1] == "kubeadm init"
-    assert fleet.plan("cp1")[1][1] == [
+    assert fleet.plan("cp1")[1][1][-1] == (
         "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs "
-        "--skip-token-print --skip-certificate-key-print",
-    ]
+        "--skip-token-print --skip-certificate-key-print")
     log = fleet.run(kubeadm_answers())
     cp2_config = next(entry for entry in log if entry[0] == "cp2" and "cat >" in entry[1][0])
     assert 'certificateKey: "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"' \

@@ -42,7 +42,7 @@ from kubeprep.kubeadm import (
     parse_certificate_key,
     parse_join_command,
 )
-from kubeprep.node_files import KUBEADM_LEFTOVERS
+from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS
 
 CNI_FILE = "/etc/kubernetes/kubeprep-cni.yaml"
 CRICTL = f"crictl --runtime-endpoint unix://{SOCKET}"
@@ -56,6 +56,9 @@ FINAL_PHASES = (
     "kubelet-finalize all", "addon all",
 )
 KUBE_PROXY = ("kube-system", "kube-proxy")
+# What a control plane's running etcd writes: a cluster's data, which kubeprep never resets.
+ETCD_MEMBER = f"{ETCD_DATA_DIR}/member"
+API_SERVER_MANIFEST = KUBEADM_LEFTOVERS["control_plane"][0]
 # A join token lives long enough for every node of one run to join, and no longer.
 TOKEN_TTL = "1h"
 # Shown by --dry, where the first control plane has not been asked yet.
@@ -75,7 +78,9 @@ def init(config: str, upload_certs: bool = False):
     """
     Run ``kubeadm init`` with a config file where ``/etc/kubernetes/admin.conf`` is absent; where
     an init stopped after writing it (no kube-proxy DaemonSet yet: its addon phase, kubeadm's
-    last, did not run), run its phases from the upload of its config on again.
+    last, did not run), run its phases from the upload of its config on again. What an init cut
+    before its control plane started left (static pod manifests, or admin.conf, without etcd's
+    data) is reset first; etcd's data without admin.conf stops the host with the fix.
 
     + config: the kubeadm config file on the host
     + upload_certs: store the control-plane certificates in the cluster, for further control
@@ -91,22 +96,47 @@ def init(config: str, upload_certs: bool = False):
         )
     """
     if ADMIN_CONF in host.get_fact(KubeadmNode, user="root")["files"]:
-        yield from _finish_init(config)
+        yield from _finish_init(config, upload_certs)
         return
+    yield _after_a_cut_init(config)
+    yield _init_command(config, upload_certs)
+
+
+def _init_command(config: str, upload_certs: bool) -> StringCommand:
     # kubeadm prints its own 24 h token (and the certificate key) for a join by hand: kept out
     # of pyinfra's output, where -vvv shows what commands print.
-    yield StringCommand(
+    return StringCommand(
         "kubeadm init --config", QuoteString(config), *(["--upload-certs"] if upload_certs else []),
         "--skip-token-print --skip-certificate-key-print",
     )
 
 
-def _finish_init(config: str):
-    """Nothing where the init made kube-proxy's DaemonSet; its last phases again where not."""
+def _after_a_cut_init(config: str) -> StringCommand:
+    """Before an init where admin.conf is absent: etcd's data stops the host with the fix (it
+    may be a live cluster's control plane); static pod manifests without it (an init or a reset
+    cut short) are reset."""
+    fix = (f"kubeprep: {host.name} holds etcd's data ({ETCD_MEMBER}) but no {ADMIN_CONF}: it may "
+           "be the control plane of a live cluster, which kubeprep never resets. Fix: if it is, "
+           f"write admin.conf again (kubeadm init phase kubeconfig admin --config {config}) and "
+           f"run kubeprep again; if it is not (an init cut short), run 'kubeadm reset -f' on "
+           f"{host.name} and run kubeprep again")
+    manifests = " || ".join(f"[ -e {path} ]" for path in KUBEADM_LEFTOVERS["control_plane"][:4])
+    note = (f"kubeprep: {host.name} holds static pod manifests of an earlier kubeadm init, without "
+            "etcd's data: kubeadm reset -f, then the init")
+    return StringCommand(
+        f"if [ -e {ETCD_MEMBER} ]; then echo", QuoteString(fix), ">&2; exit 1; fi;",
+        f"if {manifests}; then echo", QuoteString(note), ">&2; kubeadm reset -f; fi",
+    )
+
+
+def _finish_init(config: str, upload_certs: bool):
+    """Nothing where the init made kube-proxy's DaemonSet; its last phases again where not;
+    without an answer from the API server, the whole init again where it was cut before the
+    control plane started."""
     namespace, daemonset = KUBE_PROXY
-    made = yield from _has_daemonset(namespace, daemonset,
-                                     "whether kubeadm init finished is not known")
+    made = host.get_fact(DaemonSet, namespace=namespace, daemonset=daemonset)
     if made is None:
+        yield FunctionCommand(_init_cut_or_no_answer, (config, upload_certs), {})
         return
     if made:
         host.noop(f"{ADMIN_CONF} and daemonset {namespace}/{daemonset} exist: "
@@ -266,6 +296,32 @@ def _has_daemonset(namespace: str, daemonset: str, unknown: str):
         yield FunctionCommand(_no_answer, (
             f"-n {namespace} get daemonset {daemonset}", unknown), {})
     return found
+
+
+def _init_cut_or_no_answer(state: State, host: Host, config: str, upload_certs: bool) -> bool:
+    """The API server did not answer where admin.conf is: with neither its manifest nor etcd's
+    data, an init cut after kubeadm's kubeconfig phase, reset and run again; else the host
+    stops with the fix."""
+    cut, _ = run_on(state, host, StringCommand(
+        "[ ! -e", API_SERVER_MANIFEST, "] && [ ! -e", ETCD_MEMBER, "]"))
+    if not cut:
+        namespace, daemonset = KUBE_PROXY
+        return _no_answer(state, host, f"-n {namespace} get daemonset {daemonset}",
+                          "whether kubeadm init finished is not known")
+    logger.warning(
+        f"{host.print_prefix}kubeprep: {ADMIN_CONF} exists but neither {API_SERVER_MANIFEST} nor "
+        f"{ETCD_MEMBER}: an earlier kubeadm init was cut before the control plane started; "
+        "kubeadm reset -f, then kubeadm init again.",
+    )
+    ok, output = run_on(state, host, StringCommand(
+        "kubeadm reset -f &&", _init_command(config, upload_certs)))
+    if not ok:
+        logger.error(
+            f"{host.print_prefix}kubeprep: kubeadm init on {host.name} failed again: "
+            f"{output.stderr.strip()[-2000:]}. Fix: correct the cause kubeadm names, then run "
+            "kubeprep again.",
+        )
+    return ok
 
 
 def _no_answer(state: State, host: Host, asked: str, unknown: str) -> bool:
