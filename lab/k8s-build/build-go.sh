@@ -49,7 +49,8 @@ wrapper() {  # DIR MODULE VERSION REPLACE_VERSION
         go mod init kubeprep.lab/build >/dev/null 2>&1
         go mod edit -go="$(awk '$1 == "go" {print $2; exit}' "$mod")" -require="$module@$modver"
         awk '$1 == "godebug" {print}' "$mod" >> go.mod
-        awk '$2 == "=>" && $3 ~ /^\.\.?\// {print $1}' "$mod" | while read -r dep; do
+        # (not the FORBIDDEN_DEPENDENCY guards etcd's modules put on paths nothing may use)
+        awk '$2 == "=>" && $3 ~ /^\.\.?\// && $3 !~ /FORBIDDEN/ {print $1}' "$mod" | while read -r dep; do
             go mod edit -replace="$dep=$dep@$repver"
         done
         printf 'package build\n' > build.go
