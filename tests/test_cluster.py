@@ -72,7 +72,7 @@ ADDRESSES = {"cp1": "192.168.77.11", "cp2": "192.168.77.12", "w1": "192.168.77.2
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cluster_versions(version: str, case: str = "derived_three_nodes", **kubelets: str) -> dict:
+def cluster_versions(version: str, case: str = "lab_three_nodes", **kubelets: str) -> dict:
     """The ClusterVersions case ``case`` with the cluster at ``version`` and every kubelet at it
     but those named (``w1="v1.36.3"``)."""
     found = ClusterVersions().process(case_output("kubernetes.ClusterVersions", case)["output"]
