@@ -405,8 +405,9 @@ def test_an_init_that_stopped_before_its_addons_is_finished_by_the_next_run(lab,
 
 # What a node keeps of the cluster it left: kubeadm's files, the CNI's files and interfaces,
 # kube-proxy's and flannel's iptables rules, the admin's kubeconfig (one line each, empty: gone).
+# kubeadm reset empties /etc/kubernetes/pki and leaves the folder, as a join finds it.
 LEFT_ON_W2 = (
-    "ls /etc/kubernetes/kubelet.conf /etc/kubernetes/pki /etc/cni/net.d/* "
+    "ls /etc/kubernetes/kubelet.conf /etc/kubernetes/pki/* /etc/cni/net.d/* "
     "/home/kubeadmin/.kube/config 2>/dev/null; ls -d /sys/class/net/cni0 /sys/class/net/flannel.1 "
     "2>/dev/null; iptables-save | grep -e KUBE- -e FLANNEL -e CNI- | head -3; true"
 )
