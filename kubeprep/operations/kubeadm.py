@@ -483,8 +483,11 @@ def _write_secret(state: State, host: Host, path: str, content: str) -> bool:
 
 
 # How long a drain waits for the node's pods to be evicted (a PodDisruptionBudget that allows no
-# eviction keeps it waiting): then it stops that node's removal with the fix.
+# eviction keeps it waiting), and how often it is tried, 20 s apart (an API server restarting
+# under load cuts a drain short: seen on the lab's cp1 right after its upgrade).
 DRAIN_TIMEOUT = "5m"
+DRAIN_TRIES = 3
+DRAIN_PAUSE = 20
 
 
 @operation()
@@ -526,23 +529,27 @@ def remove_nodes(first: str | None, addresses: dict[str, str]):
         host.noop(f"no node of {', '.join(addresses)} is in the cluster")
         return
     for node, name in present.items():
-        fix = (f"kubeprep: the drain of {name} ({node}) stopped within {DRAIN_TIMEOUT} (kubectl's "
-               "message above names each pod it could not evict, and a PodDisruptionBudget that "
-               f"allows no eviction). {name} is left cordoned. Fix: relax that budget or give its "
-               f"workload room on other nodes, then run kubeprep again; or keep {node}: "
-               f"`kubectl uncordon {name}` and take it out of kubernetes_removed_nodes")
-        yield drain_command(name, fix)
+        yield drain_command(name, (
+            f"{name} ({node}) is left cordoned. Fix: relax that budget or give its workload room "
+            f"on other nodes, then run kubeprep again; or keep {node}: `kubectl uncordon {name}` "
+            "and take it out of kubernetes_removed_nodes"))
         yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} delete node", QuoteString(name))
     yield FunctionCommand(_mark_removed, (list(present),), {})
 
 
-def drain_command(name: str, fix: str) -> StringCommand:
+def drain_command(name: str, left: str) -> StringCommand:
     """``kubectl drain`` of the cluster's node ``name`` (its DaemonSets' pods stay, emptyDir
-    data goes), ``fix`` on standard error when it stops within ``DRAIN_TIMEOUT``."""
+    data goes), tried ``DRAIN_TRIES`` times ``DRAIN_PAUSE`` s apart; then why on standard
+    error, and ``left``: what that leaves and the fix."""
+    why = (f"kubeprep: the drain of {name} stopped {DRAIN_TRIES} times (kubectl's messages above "
+           f"say why: a pod not evicted within {DRAIN_TIMEOUT} each time, as when a "
+           "PodDisruptionBudget allows no eviction, or an API server that did not answer). ")
     return StringCommand(
-        f"kubectl --kubeconfig={ADMIN_CONF} drain", QuoteString(name),
-        f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} ||",
-        "{ echo", QuoteString(fix), ">&2; exit 1; }",
+        f"for try in $(seq {DRAIN_TRIES}); do kubectl --kubeconfig={ADMIN_CONF} drain",
+        QuoteString(name),
+        f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} && break;",
+        f"[ $try -ge {DRAIN_TRIES} ] && {{ echo", QuoteString(why + left), ">&2; exit 1; };",
+        f"sleep {DRAIN_PAUSE}; done",
     )
 
 

@@ -117,11 +117,9 @@ def drain(first: str, node: str, in_cluster: str, version: str):
         host.noop(f"{node} is drained on {first}")
         return
     yield drain_command(in_cluster, (
-        f"kubeprep: the drain of {in_cluster} for its upgrade to {version} stopped (kubectl's "
-        "message above names each pod it could not evict, and a PodDisruptionBudget that "
-        f"allows no eviction). {in_cluster} is left cordoned and not upgraded; the nodes after "
-        "it wait. Fix: relax that budget or give its workload room on other nodes, then run "
-        f"kubeprep again: it goes on from {in_cluster}"))
+        f"{in_cluster} is left cordoned and not upgraded to {version}; the nodes after it "
+        "wait. Fix: relax that budget or give its workload room on other nodes, or wait until "
+        f"the API server answers, then run kubeprep again: it goes on from {in_cluster}"))
     yield FunctionCommand(_mark_drained, (node,), {})
 
 
