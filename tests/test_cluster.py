@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import gevent
 import pytest
 import yaml
 from kube_states import (
@@ -1261,8 +1262,14 @@ def test_an_upgraded_cluster_changes_nothing_and_reads_its_versions_once():
                    "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")})
     reads = []
     fake = fleet.fake_get_fact
-    fleet.fake_get_fact = lambda host, cls, *a, **k: (
-        reads.append((host.name, cls.__name__)), fake(host, cls, *a, **k))[1]
+
+    def slow_read(host, cls, *args, **kwargs):
+        # a round trip: pyinfra prepares the hosts side by side, so the others go on meanwhile
+        reads.append((host.name, cls.__name__))
+        gevent.sleep(0.05)
+        return fake(host, cls, *args, **kwargs)
+
+    fleet.fake_get_fact = slow_read
     fleet.facts["cp1"]["kubernetes.ClusterVersions"] = cluster_versions("v1.35.2", w1="v1.35.2")
     fleet.prepare()
     assert reads.count(("cp1", "ClusterVersions")) == 1

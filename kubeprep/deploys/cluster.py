@@ -9,6 +9,7 @@ operation that makes the join credentials on the first control plane, just befor
 from io import StringIO
 from weakref import WeakKeyDictionary
 
+from gevent.lock import Semaphore
 from pyinfra import host, logger, state
 from pyinfra.api import deploy
 from pyinfra.api.host import Host
@@ -39,8 +40,10 @@ from kubeprep.operations import kubernetes as kubernetes_operations
 from kubeprep.settings import Settings, cluster_error
 from kubeprep.upgrade import UpgradePlan, upgrade_plan, upgrade_refused
 
-# The cluster's upgrade left to do, read once per run on the first control plane.
+# The cluster's upgrade left to do, read once per run on the first control plane. pyinfra's CLI
+# prepares the hosts side by side (gevent): the others wait for the one reading it.
 _plans: WeakKeyDictionary[State, UpgradePlan | None] = WeakKeyDictionary()
+_plan_read = Semaphore()
 
 
 def joined(node) -> bool:
@@ -286,8 +289,9 @@ def _upgrade_plan(settings: Settings, first: Host,
     reads the cluster (once per run); ``None`` before init, with ``first`` out of this run, or
     when its API server did not answer."""
     current = ctx_state.get()
-    if current not in _plans:
-        _plans[current] = _read_plan(settings, first, control_planes)
+    with _plan_read:
+        if current not in _plans:
+            _plans[current] = _read_plan(settings, first, control_planes)
     return _plans[current]
 
 
