@@ -64,7 +64,10 @@ KUBERNETES = {
 # token signer and cleaner that joins need) without those for volumes, quotas, autoscaling,
 # cron jobs and cloud nodes, which the lab has none of. Every controller is more watches on an
 # API server that TCG already keeps busy. The job controller stays: `kubeadm upgrade apply`'s
-# health check runs a Job and waits 60 s for it to complete.
+# health check runs a Job and waits 60 s for it to complete. The names must hold for every minor
+# the lab runs: kube-controller-manager 1.37 refuses 1.36's cloud controllers (service-lb,
+# cloud-node-lifecycle, node-route; idle without a cloud provider) and exits, which the lab's
+# first upgrade to 1.37.2 met.
 _LAB_CONTROLLERS = ",".join(["*", "bootstrap-signer-controller", "token-cleaner-controller"] + [
     f"-{name}-controller" for name in (
         "horizontal-pod-autoscaler", "cronjob", "ttl-after-finished", "resourcequota",
@@ -73,8 +76,7 @@ _LAB_CONTROLLERS = ",".join(["*", "bootstrap-signer-controller", "token-cleaner-
         "persistentvolume-expander", "persistentvolume-protection",
         "persistentvolumeclaim-protection", "volumeattributesclass-protection",
         "storage-version-migrator", "validatingadmissionpolicy-status", "podgroup-protection",
-        "resourcepoolstatusrequest", "kube-apiserver-serving-clustertrustbundle-publisher",
-        "service-lb", "cloud-node-lifecycle", "node-route")])
+        "resourcepoolstatusrequest", "kube-apiserver-serving-clustertrustbundle-publisher")])
 
 
 _PATIENT_LIVENESS = {"periodSeconds": 30, "timeoutSeconds": 30, "failureThreshold": 20}
