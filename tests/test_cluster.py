@@ -991,7 +991,8 @@ DRAIN = ("for try in $(seq 3); do kubectl --kubeconfig=/etc/kubernetes/admin.con
 def fake_kubectl(tmp_path: Path, fails: int) -> dict[str, str]:
     """An environment whose kubectl fails its first ``fails`` calls, then succeeds."""
     (tmp_path / "kubectl").write_text(
-        f"#!/bin/sh\nn=$(cat {tmp_path}/calls 2>/dev/null || echo 0); echo $((n + 1)) > "
+        "#!/bin/sh\n[ \"$2\" = get ] && { echo 'default/web '; exit 0; }\n"
+        f"n=$(cat {tmp_path}/calls 2>/dev/null || echo 0); echo $((n + 1)) > "
         f"{tmp_path}/calls\n[ $n -ge {fails} ] || {{ echo 'connection refused' >&2; exit 1; }}\n")
     (tmp_path / "kubectl").chmod(0o755)
     return {"PATH": f"{tmp_path}:/usr/bin:/bin"}
@@ -1006,7 +1007,8 @@ def test_a_drain_is_tried_three_times_then_stops_with_why_and_the_fix(tmp_path, 
     assert (tmp_path / "calls").read_text().strip() == str(min(fails + 1, 3))
     assert ("kubeprep: the drain of w1 stopped 3 times (kubectl's messages above say why: a pod "
             "not evicted within 5m each time, as when a PodDisruptionBudget allows no eviction, "
-            "or an API server that did not answer). w1 is left cordoned. Fix: ..."
+            "or an API server that did not answer). w1 is left cordoned. Fix: ...\n"
+            "kubeprep: PodDisruptionBudgets that allow no eviction now: default/web"
             in done.stderr) is not ok
 
 
@@ -1117,10 +1119,9 @@ def packages_at(version: str, *held: str) -> dict:
             "held": list(held or ("kubeadm", "kubelet", "kubectl"))}
 
 
-def upgrade_fleet(cluster: dict, version: str = "1.37.2", packages: dict | None = None,
-                  **data) -> Fleet:
+def upgrade_facts(cluster: dict, version: str = "1.37.2", packages: dict | None = None) -> dict:
     """cp1 converged with w1 and w2 joined, the cluster as ``cluster`` (ClusterVersions) says,
-    every node's packages at 1.36.3 but those in ``packages``; ``version`` in the data."""
+    every node's packages at 1.36.3 but those in ``packages``."""
     facts = {"cp1": node_facts("cp_converged", cni_applied=True),
              "w1": node_facts("worker_joined"), "w2": node_facts("worker_joined")}
     for name in facts:
@@ -1131,7 +1132,14 @@ def upgrade_fleet(cluster: dict, version: str = "1.37.2", packages: dict | None 
         facts[name]["kubernetes.KubernetesPackages"] = (packages or {}).get(
             name, packages_at("1.36.3"))
     facts["cp1"]["kubernetes.ClusterVersions"] = cluster
-    return Fleet(facts, {"kubernetes_version": version, **data}).prepare()
+    return facts
+
+
+def upgrade_fleet(cluster: dict, version: str = "1.37.2", packages: dict | None = None,
+                  **data) -> Fleet:
+    """``upgrade_facts``' fleet, prepared with ``version`` in the data."""
+    return Fleet(upgrade_facts(cluster, version, packages),
+                 {"kubernetes_version": version, **data}).prepare()
 
 
 APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y "
@@ -1149,8 +1157,10 @@ def test_an_upgrade_goes_in_kubeadms_order_one_node_at_a_time():
     order = [fleet.op_name(op) for op in fleet.state.get_op_order()]
     upgrade = [name for name in order if name in UPGRADE_ORDER]
     assert upgrade == UPGRADE_ORDER
-    # before any join: a node joining in this run joins the upgraded cluster
-    assert order.index(UPGRADE_ORDER[-1]) < order.index("Fresh join credentials")
+    # the joins of the run between the apply and the drains: a node joins the upgraded control
+    # plane, and gives the drained nodes' pods a place to go
+    assert order.index(UPGRADE_ORDER[1]) < order.index("Fresh join credentials") \
+        < order.index("kubeadm join") < order.index(UPGRADE_ORDER[2])
     cp1, w1 = changes(fleet, "cp1"), changes(fleet, "w1")
     assert cp1["kubeadm 1.37.2, held (the upgrade's first step)"] == [
         "apt-get update", f"{APT_INSTALL} 'kubeadm=1.37.2-*'", "apt-mark hold kubeadm"]
@@ -1234,6 +1244,22 @@ def test_a_drain_a_budget_stops_leaves_that_node_and_the_later_ones_alone():
     assert not [command for _, command in ran if " drain w2 " in command]
     assert {host.name for host in fleet.state.failed_hosts} == {"cp1", "w1", "w2"}
     assert any("w1 is not upgraded: cp1 did not drain it" in error for error in fleet.errors)
+
+
+def test_a_node_joining_during_an_upgrade_joins_before_the_drains():
+    cluster = cluster_versions("v1.37.2", w1="v1.36.3")
+    del cluster["nodes"]["w2"]
+    facts = upgrade_facts(cluster, packages={name: packages_at("1.37.2") for name in ("cp1", "w2")})
+    facts["w2"]["kubernetes.KubeadmNode"] = kubeadm_node("fresh")
+    fleet = Fleet(facts, {"kubernetes_version": "1.37.2"}).prepare()
+    log = fleet.run(kubeadm_answers())
+    ran = [(host, command) for host, command in log if isinstance(command, str)]
+    join = next(i for i, (host, command) in enumerate(ran) if host == "w2"
+                and command.startswith("kubeadm join"))
+    drain = next(i for i, (_, command) in enumerate(ran) if " drain w1 " in command)
+    assert join < drain
+    assert upgrade_steps(log) == ["cp1: drain w1", "w1: upgrade node", "w1: kubelet restarted",
+                                  "cp1: uncordon w1"]
 
 
 def test_a_run_cut_mid_upgrade_goes_on_from_the_node_it_stopped_at():

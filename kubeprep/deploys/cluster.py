@@ -98,9 +98,10 @@ def cluster() -> None:
             drained_on=first.name if first and _in_cluster(first, address) else None,
         )
         return
-    if plan and plan.takes_part(host.name, first.name):
-        _upgrade(settings, plan, first, [node.name for node in control_planes],
-                 apt=platform.family == "debian")
+    upgrading = bool(plan) and plan.takes_part(host.name, first.name)
+    if upgrading:
+        _upgrade_control_plane(settings, plan, first, [node.name for node in control_planes],
+                               apt=platform.family == "debian")
     # Every node has this operation, made on the first control plane and a no-op elsewhere:
     # pyinfra orders operations by each host's chain of them (then by line), so a join, the
     # next operation of a joining node, runs after it on every host.
@@ -113,6 +114,9 @@ def cluster() -> None:
     )
     if host != first:
         _join(settings, address, first, control_plane=host in control_planes)
+    # After the joins: a node joining now gives the drained nodes' pods a place to go.
+    if upgrading:
+        _upgrade_nodes(plan, first, apt=platform.family == "debian")
     renewal_days = settings.kubernetes.kubernetes_certificate_renewal_days
     if host in control_planes and renewal_days:
         # One control plane at a time: never every API server restarting at once.
@@ -339,10 +343,11 @@ def _upgrade_error(plan: UpgradePlan | None, first: Host | None) -> DataError | 
     ) if plan and refused else None
 
 
-def _upgrade(settings: Settings, plan: UpgradePlan, first: Host, control_planes: list[str],
-             apt: bool) -> None:
-    """kubeadm upgraded, ``kubeadm upgrade apply`` on ``first``, then each node of the plan in
-    turn, on every node taking part (``kubeprep.operations.upgrade``)."""
+def _upgrade_control_plane(settings: Settings, plan: UpgradePlan, first: Host,
+                           control_planes: list[str], apt: bool) -> None:
+    """On every node taking part, kubeadm's upgrade config and kubeadm upgraded; then ``kubeadm
+    upgrade apply`` on ``first`` (``kubeprep.operations.upgrade``), before any join of the run:
+    a node joins the upgraded control plane."""
     kube, version = settings.kubernetes, plan.version
     files.put(
         name="kubeadm upgrade config", src=StringIO(upgrade_config(
@@ -360,6 +365,12 @@ def _upgrade(settings: Settings, plan: UpgradePlan, first: Host, control_planes:
                  "etcd snapshot",
             cluster=plan.cluster, snapshot_dir=kube.kubernetes_etcd_snapshot_dir,
         )
+
+
+def _upgrade_nodes(plan: UpgradePlan, first: Host, apt: bool) -> None:
+    """Each node of the plan in turn, on every node taking part: drained, upgraded, uncordoned
+    (``kubeprep.operations.upgrade``)."""
+    version = plan.version
     for name, in_cluster in host.loop(plan.nodes):
         upgrade.drain(name=f"Drain {name} for {version}", first=first.name, node=name,
                       in_cluster=in_cluster, version=version)

@@ -488,6 +488,9 @@ def _write_secret(state: State, host: Host, path: str, content: str) -> bool:
 DRAIN_TIMEOUT = "5m"
 DRAIN_TRIES = 3
 DRAIN_PAUSE = 20
+# The PodDisruptionBudgets that allow no eviction, as namespace/name, for a drain's message.
+NO_EVICTION = ("{range .items[?(@.status.disruptionsAllowed==0)]}{.metadata.namespace}/"
+               "{.metadata.name} {end}")
 
 
 @operation()
@@ -540,7 +543,7 @@ def remove_nodes(first: str | None, addresses: dict[str, str]):
 def drain_command(name: str, left: str) -> StringCommand:
     """``kubectl drain`` of the cluster's node ``name`` (its DaemonSets' pods stay, emptyDir
     data goes), tried ``DRAIN_TRIES`` times ``DRAIN_PAUSE`` s apart; then why on standard
-    error, and ``left``: what that leaves and the fix."""
+    error, ``left`` (what that leaves and the fix) and the budgets that allow no eviction."""
     why = (f"kubeprep: the drain of {name} stopped {DRAIN_TRIES} times (kubectl's messages above "
            f"say why: a pod not evicted within {DRAIN_TIMEOUT} each time, as when a "
            "PodDisruptionBudget allows no eviction, or an API server that did not answer). ")
@@ -548,8 +551,10 @@ def drain_command(name: str, left: str) -> StringCommand:
         f"for try in $(seq {DRAIN_TRIES}); do kubectl --kubeconfig={ADMIN_CONF} drain",
         QuoteString(name),
         f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} && break;",
-        f"[ $try -ge {DRAIN_TRIES} ] && {{ echo", QuoteString(why + left), ">&2; exit 1; };",
-        f"sleep {DRAIN_PAUSE}; done",
+        f"[ $try -ge {DRAIN_TRIES} ] && {{ echo", QuoteString(why + left), ">&2;",
+        f"echo \"kubeprep: PodDisruptionBudgets that allow no eviction now: $(kubectl "
+        f"--kubeconfig={ADMIN_CONF} get pdb -A -o", QuoteString(f"jsonpath={NO_EVICTION}"),
+        '2>/dev/null)\" >&2; exit 1; };', f"sleep {DRAIN_PAUSE}; done",
     )
 
 
