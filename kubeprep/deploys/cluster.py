@@ -1,5 +1,6 @@
 """cluster: one kubeadm config file per node, ``kubeadm init`` on the first control plane, the
-admin kubeconfig, the CNI, and every other node joined with credentials made in the same run.
+admin kubeconfig, the CNI, and every other node joined with credentials made in the same run;
+nodes removed; a changed ``kubernetes_version`` upgraded by kubeadm, one node at a time.
 
 pyinfra runs each operation on every host before the next one. It orders them by each host's
 chain of operations, and by line only among those ready together, so every node shares the
@@ -54,8 +55,9 @@ def joined(node) -> bool:
 def cluster() -> None:
     """
     ``kubeadm init`` on the first host of the ``control_plane`` group (with the CNI), every
-    other node of the inventory joined, certificates renewed where due (``kubernetes_*`` and
-    ``cni*`` keys of the host's data).
+    other node of the inventory joined, the removed ones reset, the cluster upgraded to
+    ``kubernetes_version``, certificates renewed where due (``kubernetes_*`` and ``cni*`` keys
+    of the host's data).
 
     **Example:**
 
@@ -335,12 +337,13 @@ def _read_plan(settings: Settings, first: Host,
 def _upgrade_error(plan: UpgradePlan | None, first: Host | None) -> DataError | None:
     """Why this node's cluster cannot be upgraded to the data's version (a downgrade, a skipped
     minor), on every node taking part in the upgrade."""
-    refused = upgrade_refused(plan) if plan and first and plan.takes_part(host.name, first.name) \
-        else None
+    if not plan or not first or not plan.takes_part(host.name, first.name):
+        return None
+    refused = upgrade_refused(plan)
     return DataError(
         f"{host.name}: kubernetes_version = {plan.version!r}: {refused}. Fix: set "
         f"kubernetes_version to the cluster's version ({plan.cluster}) or its next minor.",
-    ) if plan and refused else None
+    ) if refused else None
 
 
 def _upgrade_control_plane(settings: Settings, plan: UpgradePlan, first: Host,
