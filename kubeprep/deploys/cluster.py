@@ -303,9 +303,9 @@ def _upgrade_plan(settings: Settings, first: Host,
 
 def _read_plan(settings: Settings, first: Host,
                control_planes: list[Host]) -> UpgradePlan | None:
-    if first not in state.activated_hosts or not joined(first):
+    if first not in state.activated_hosts:
         return None
-    cluster = first.get_fact(ClusterVersions)
+    cluster = first.get_fact(ClusterVersions)  # before init: no version, no node
     if cluster is None:
         logger.warning(
             f"{first.print_prefix}kubeprep: the API server did not answer `kubectl get nodes` "

@@ -46,6 +46,7 @@ from kubeprep.node_files import ETCD_DATA_DIR, KUBEADM_LEFTOVERS
 
 CNI_FILE = "/etc/kubernetes/kubeprep-cni.yaml"
 CRICTL = f"crictl --runtime-endpoint unix://{SOCKET}"
+KUBECTL = f"kubectl --kubeconfig={ADMIN_CONF}"  # as the cluster's admin, on a control plane
 # How long a static pod may take to run (and the API server to answer) again after its restart:
 # kubeadm waits 4 minutes for a control plane at init; slow machines take longer.
 RESTART_SECONDS = 600
@@ -229,7 +230,7 @@ def _restart(pod: str) -> StringCommand:
     """Stop ``pod``'s running container; wait until the kubelet runs a new one (and, for the
     API server, until it answers), or fail with the fix."""
     name = QuoteString(f"^{pod}$")
-    answers = (f"kubectl --kubeconfig={ADMIN_CONF} get --raw=/readyz >/dev/null 2>&1"
+    answers = (f"{KUBECTL} get --raw=/readyz >/dev/null 2>&1"
                if pod == STATIC_PODS["apiServer"] else "true")
     fix = (f"kubeprep: {pod} on {host.name} did not run again within {RESTART_SECONDS} s of "
            f"its restart with the renewed certificates. Fix: read `{CRICTL} ps -a --name {pod}` "
@@ -284,7 +285,7 @@ def cni(cni: str, pod_cidr: str, manifest: str | None = None):
         yield StringCommand(
             "sed -i", QuoteString(f"s#{preset.default_network}#{pod_cidr}#g"), CNI_FILE,
         )
-    yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} apply -f", CNI_FILE)
+    yield StringCommand(KUBECTL, "apply -f", CNI_FILE)
 
 
 def _has_daemonset(namespace: str, daemonset: str, unknown: str):
@@ -536,7 +537,7 @@ def remove_nodes(first: str | None, addresses: dict[str, str]):
             f"{name} ({node}) is left cordoned. Fix: relax that budget or give its workload room "
             f"on other nodes, then run kubeprep again; or keep {node}: `kubectl uncordon {name}` "
             "and take it out of kubernetes_removed_nodes"))
-        yield StringCommand(f"kubectl --kubeconfig={ADMIN_CONF} delete node", QuoteString(name))
+        yield StringCommand(KUBECTL, "delete node", QuoteString(name))
     yield FunctionCommand(_mark_removed, (list(present),), {})
 
 
@@ -548,12 +549,12 @@ def drain_command(name: str, left: str) -> StringCommand:
            f"say why: a pod not evicted within {DRAIN_TIMEOUT} each time, as when a "
            "PodDisruptionBudget allows no eviction, or an API server that did not answer). ")
     return StringCommand(
-        f"for try in $(seq {DRAIN_TRIES}); do kubectl --kubeconfig={ADMIN_CONF} drain",
+        f"for try in $(seq {DRAIN_TRIES}); do {KUBECTL} drain",
         QuoteString(name),
         f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} && break;",
         f"[ $try -ge {DRAIN_TRIES} ] && {{ echo", QuoteString(why + left), ">&2;",
-        f"echo \"kubeprep: PodDisruptionBudgets that allow no eviction now: $(kubectl "
-        f"--kubeconfig={ADMIN_CONF} get pdb -A -o", QuoteString(f"jsonpath={NO_EVICTION}"),
+        f"echo \"kubeprep: PodDisruptionBudgets that allow no eviction now: $({KUBECTL} "
+        "get pdb -A -o", QuoteString(f"jsonpath={NO_EVICTION}"),
         '2>/dev/null)\" >&2; exit 1; };', f"sleep {DRAIN_PAUSE}; done",
     )
 

@@ -16,7 +16,7 @@ from kubeprep.kubeadm import PACKAGES, downgrade_refused, downgrades, matches, v
 
 @operation()
 def packages(version: str, apt: bool, allow_downgrade: bool = False,
-             names: Sequence[str] = PACKAGES):
+             names: Sequence[str] = PACKAGES, restart: bool = False):
     """
     Install, upgrade (kubeadm first, as kubeadm's upgrade guide orders it) or, when allowed,
     downgrade kubeadm, kubelet and kubectl to ``version``, and hold them: ``apt-mark hold`` on
@@ -27,6 +27,8 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False,
     + apt: ``True`` on Debian and Ubuntu, ``False`` on dnf systems
     + allow_downgrade: install a lower version than the installed one
     + names: which of the three (a cluster's upgrade moves kubeadm before the others)
+    + restart: restart the kubelet even where it is at ``version`` already (a cluster's upgrade
+      whose kubelet was upgraded by a run cut before its restart)
 
     **Example:**
 
@@ -69,9 +71,9 @@ def packages(version: str, apt: bool, allow_downgrade: bool = False,
     unheld = [name for name in names if name in wrong or name not in held]
     if apt and unheld:
         yield StringCommand("apt-mark hold", *unheld)
-    if "kubelet" in wrong and "kubelet" in installed:
+    if restart or ("kubelet" in wrong and "kubelet" in installed):
         yield "systemctl daemon-reload"
         yield "systemctl restart kubelet"
-    if not wrong and not (apt and unheld):
+    if not wrong and not (apt and unheld) and not restart:
         listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
         host.noop(f"{listed} {'are' if len(names) > 1 else 'is'} {version} and held")

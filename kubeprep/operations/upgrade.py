@@ -20,14 +20,12 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from kubeprep.facts.kubernetes import ADMIN_CONF, KubernetesPackages
 from kubeprep.fleet.remote import run_on
-from kubeprep.kubeadm import UPGRADE_CONFIG, matches
+from kubeprep.kubeadm import UPGRADE_CONFIG
 from kubeprep.node_files import ETCD_DATA_DIR
-from kubeprep.operations.kubeadm import CRICTL, drain_command, first_failed
+from kubeprep.operations.kubeadm import CRICTL, KUBECTL, drain_command, first_failed
 from kubeprep.operations.kubernetes import packages
 
-KUBECTL = f"kubectl --kubeconfig={ADMIN_CONF}"
 # The version kubeadm upgrades to: the just upgraded kubeadm's own (the data may name a minor).
 KUBEADM_VERSION = '"$(kubeadm version -o short)"'
 # How long an upgraded node may take to be Ready again (a kubelet restart on slow machines).
@@ -162,13 +160,10 @@ def node(node: str, first: str, version: str, apt: bool, config: str = UPGRADE_C
         return
     if host.name != first:
         yield StringCommand("kubeadm upgrade node --config", QuoteString(config))
-    # read before the packages move: the kubelet restarts with them when it moves
-    installed = host.get_fact(KubernetesPackages)["installed"]
-    yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"))
-    if matches(installed.get("kubelet", "0"), version):
-        # Upgraded before without its restart (a run cut there): the running kubelet is old.
-        yield "systemctl daemon-reload"
-        yield "systemctl restart kubelet"
+    # The cluster says the running kubelet is old: it restarts even where its package is at
+    # the version (a run cut between the two).
+    yield from packages._inner(version=version, apt=apt, names=("kubelet", "kubectl"),
+                               restart=True)
     yield FunctionCommand(_mark_upgraded, (node,), {})
 
 
