@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 
@@ -499,6 +500,43 @@ print(json.dumps(counts))
 """
 
 
+class UpgradeTimes(threading.Thread):
+    """Per node, the seconds from the start to when it was first seen cordoned and to when it was
+    first seen Ready, schedulable and at ``version`` after that: the nodes as cp1's API server
+    lists them every 5 s while the upgrade runs."""
+
+    def __init__(self, lab, version: str):
+        super().__init__(daemon=True)
+        self.lab, self.version, self.started = lab, version, time.monotonic()
+        self.cordoned: dict[str, float] = {}
+        self.done: dict[str, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(5):
+            try:
+                items = listed(self.lab, "nodes") or []
+            except subprocess.TimeoutExpired:
+                continue
+            now = time.monotonic() - self.started
+            for item in items:
+                name = item["metadata"]["name"]
+                if item["spec"].get("unschedulable"):
+                    self.cordoned.setdefault(name, now)
+                elif name in self.cordoned and _nodes([item])[name] == {
+                        "ready": True, "version": self.version}:
+                    self.done.setdefault(name, now)
+
+    def report(self) -> str:
+        self.stopping.set()
+        self.join(timeout=600)
+        return ", ".join(
+            f"{name} cordoned at {self.cordoned[name]:.0f} s, back at "
+            + (f"{self.done[name]:.0f} s ({self.done[name] - self.cordoned[name]:.0f} s)"
+               if name in self.done else "never")
+            for name in sorted(self.cordoned, key=self.cordoned.get))
+
+
 def test_an_upgrade_to_the_next_minor_goes_node_by_node_while_a_node_port_answers(lab, pods):
     manifest = WEB_MANIFEST.format(image=agnhost(VERSION), node_port=WEB_PORT)
     lab.run("cp1", f"cat > /tmp/web.yaml <<'EOF'\n{manifest}\nEOF", check=True)
@@ -507,13 +545,15 @@ def test_an_upgrade_to_the_next_minor_goes_node_by_node_while_a_node_port_answer
     urls = [f"http://{ADDRESSES[node]}:{WEB_PORT}/hostname" for node in WORKERS]
     prober = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, "-c", PROBER, *urls],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    started = time.monotonic()
+    started, times = time.monotonic(), UpgradeTimes(lab, f"v{NEW}")
+    times.start()
     try:
         result = lab.pyinfra("--json", "-v", *data_args(lab, stage=CLUSTER),
                              "--data", f"kubernetes_version={NEW}", "deploy.py", timeout=5400)
     finally:
         counts = json.loads(prober.communicate("", timeout=120)[0])
     took = time.monotonic() - started
+    print(f"per node, from the run's start: {times.report()}")
     log = lab.repo_dir / "lab/.state/upgrade-run"
     log.with_suffix(".stdout").write_text(result.stdout)
     log.with_suffix(".stderr").write_text(result.stderr)
