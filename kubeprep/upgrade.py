@@ -11,7 +11,7 @@ stopped, and a kubelet upgraded but not restarted is not taken for done.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubeprep.kubeadm import downgrades, matches, minor_skipped
@@ -26,6 +26,8 @@ class UpgradePlan:
     # upgrade order
     nodes: tuple[tuple[str, str], ...]
     cordoned: tuple[str, ...] = ()  # cluster names of nodes at version yet cordoned
+    # cluster name -> the running kubelet's version, for each node of ``nodes``
+    kubelets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def busy(self) -> bool:
@@ -54,7 +56,24 @@ def upgrade_plan(version: str, cluster: Mapping[str, Any], addresses: Mapping[st
                      and cluster["nodes"][names[addresses[name]]]["cordoned"])
     current = cluster["version"]
     return UpgradePlan(version, current, bool(current) and not matches(current, version), behind,
-                       cordoned)
+                       cordoned, {node: cluster["nodes"][node]["kubelet"] for _, node in behind})
+
+
+def plan_steps(plan: UpgradePlan, first: str) -> list[str]:
+    """The plan a numbered step per line, as the run (and ``--dry``) prints it: what ``kubeadm
+    upgrade apply`` moves on ``first``, then each node in turn."""
+    steps = [
+        f"{first}: an etcd snapshot, then kubeadm upgrade plan and apply: kube-apiserver, "
+        f"kube-controller-manager, kube-scheduler and kube-proxy {plan.cluster} -> "
+        f"{plan.version}, etcd and CoreDNS to what kubeadm {plan.version} pins",
+    ] if plan.apply else []
+    steps += [
+        f"{name}: drained, {'' if name == first else 'kubeadm upgrade node, '}kubelet and "
+        f"kubectl {plan.kubelets[node]} -> {plan.version} and held, the kubelet restarted, "
+        "uncordoned, Ready"
+        for name, node in plan.nodes
+    ]
+    return [f"{number}. {step}" for number, step in enumerate(steps, start=1)]
 
 
 def upgrade_refused(plan: UpgradePlan) -> str | None:

@@ -1329,6 +1329,24 @@ def test_an_api_server_that_does_not_answer_upgrades_nothing_and_says_so():
                "in this run" in warning for warning in warnings), warnings
 
 
+def test_the_plan_is_printed_a_step_per_node_before_anything_runs():
+    """What --dry shows: pyinfra prints the plan while it prepares the operations."""
+    said = []
+    with patch("kubeprep.deploys.cluster.logger.info", said.append):
+        upgrade_fleet(cluster_versions("v1.36.3"))
+    assert [" ".join(text.split()) for text in said if "upgrade to" in text] == [
+        "[cp1] kubeprep: upgrade to 1.37.2 (the cluster is at v1.36.3), one node at a time: "
+        "1. cp1: an etcd snapshot, then kubeadm upgrade plan and apply: kube-apiserver, "
+        "kube-controller-manager, kube-scheduler and kube-proxy v1.36.3 -> 1.37.2, etcd and "
+        "CoreDNS to what kubeadm 1.37.2 pins "
+        "2. cp1: drained, kubelet and kubectl v1.36.3 -> 1.37.2 and held, the kubelet "
+        "restarted, uncordoned, Ready "
+        "3. w1: drained, kubeadm upgrade node, kubelet and kubectl v1.36.3 -> 1.37.2 and held, "
+        "the kubelet restarted, uncordoned, Ready "
+        "4. w2: drained, kubeadm upgrade node, kubelet and kubectl v1.36.3 -> 1.37.2 and held, "
+        "the kubelet restarted, uncordoned, Ready"]
+
+
 def test_a_node_cordoned_at_the_version_is_named():
     warnings = []
     cluster = cluster_versions("v1.35.2")

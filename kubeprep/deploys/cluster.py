@@ -39,7 +39,7 @@ from kubeprep.kubeadm import (
 from kubeprep.operations import kubeadm, upgrade
 from kubeprep.operations import kubernetes as kubernetes_operations
 from kubeprep.settings import Settings, cluster_error
-from kubeprep.upgrade import UpgradePlan, upgrade_plan, upgrade_refused
+from kubeprep.upgrade import UpgradePlan, plan_steps, upgrade_plan, upgrade_refused
 
 # The cluster's upgrade left to do, read once per run on the first control plane. pyinfra's CLI
 # prepares the hosts side by side (gevent): the others wait for the one reading it.
@@ -324,12 +324,11 @@ def _read_plan(settings: Settings, first: Host,
             f"{first.print_prefix}kubeprep: {name} is at {plan.version} and cordoned: pods are "
             f"not scheduled on it. Fix: `kubectl uncordon {name}` if an upgrade left it so.",
         )
-    if plan.busy:
-        apply = f"kubeadm upgrade apply on {first.name}, then " if plan.apply else ""
-        nodes = ", ".join(name for name, _ in plan.nodes) or "no node"
+    if plan.busy and not upgrade_refused(plan):
         logger.info(
             f"{first.print_prefix}kubeprep: upgrade to {plan.version} (the cluster is at "
-            f"{plan.cluster}): {apply}{nodes} drained and upgraded one at a time.",
+            f"{plan.cluster}), one node at a time:"
+            + "".join(f"\n    {step}" for step in plan_steps(plan, first.name)),
         )
     return plan
 
