@@ -5,9 +5,9 @@ joining nodes in the same run, in pyinfra's order of operations.
 
 kubeadm output, as kubeadm prints it (sources in docs/cluster.md):
 - ``kubeadm token create --print-join-command`` and ``kubeadm init phase upload-certs
-  --upload-certs`` (with the klog line kubeadm writes when dl.k8s.io is unreachable): recorded
-  from kubeadm 1.35 in a public Ansible role's README; the join line has the same form in
-  kubeadm's "Creating a cluster with kubeadm" page.
+  --upload-certs``: recorded on the lab's cp1 (kubeadm 1.36.3, air-gapped: the klog lines it
+  writes when dl.k8s.io does not answer); upload-certs also from kubeadm 1.35 in a public
+  Ansible role's README, where dl.k8s.io answered.
 """
 
 from __future__ import annotations
@@ -56,12 +56,28 @@ from kubeprep.kubeadm import (
 from kubeprep.operations import kubeadm as kubeadm_ops
 from kubeprep.settings import DataError, settings_from_data
 
+# Recorded on the lab's cp1 (kubeadm 1.36.3, air-gapped) on 2026-12-04; the token deleted there
+# right after. The join line ends in a space.
 TOKEN_OUTPUT = (
-    "kubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v "
+    "kubeadm join 192.168.77.11:6443 --token z7f9lb.tp5zg3v01zrqvcfq "
     "--discovery-token-ca-cert-hash "
-    "sha256:9f960c17cea57c7be0411f1996ee0b63ecd322e0a67fb217328953a6823b18ca"
+    "sha256:241cb5f119fba3722e0bb2cbe2c4734ca7e0207b3c169ce5c4aabc95d7a9f752 \n"
 )
+# The same run: kubeadm asks dl.k8s.io for a version first, and says so on stderr (2>&1).
 UPLOAD_CERTS_OUTPUT = (
+    "W1204 21:55:19.915423    3301 version.go:108] could not fetch a Kubernetes version from the "
+    'internet: unable to get URL "https://dl.k8s.io/release/stable-1.txt": Get '
+    '"https://dl.k8s.io/release/stable-1.txt": dial tcp: lookup dl.k8s.io on 192.168.77.250:53: '
+    "read udp 192.168.77.11:33615->192.168.77.250:53: read: connection refused\n"
+    "W1204 21:55:19.936056    3301 version.go:109] falling back to the local client version: "
+    "v1.36.3\n"
+    '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" '
+    "Namespace\n"
+    "[upload-certs] Using certificate key:\n"
+    "e43cde65ce935fd60bcc1af1523a4b414922bc13cfc8802159cf27f5df4935a3\n"
+)
+# kubeadm 1.35 where dl.k8s.io answers, as a public Ansible role's README records it.
+UPLOAD_CERTS_ONLINE = (
     "I0828 16:50:07.313959   11042 version.go:260] remote version is much newer: v1.37.0; "
     "falling back to: stable-1.35\n"
     '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" '
@@ -234,11 +250,14 @@ def fresh_fleet(platform: str = "debian12", **data) -> Fleet:
 
 
 def test_parse_join_command_one_line_and_as_init_prints_it():
+    assert parse_join_command(TOKEN_OUTPUT) == JoinCredentials(
+        "192.168.77.11:6443", "z7f9lb.tp5zg3v01zrqvcfq",
+        "sha256:241cb5f119fba3722e0bb2cbe2c4734ca7e0207b3c169ce5c4aabc95d7a9f752",
+    )
     expected = JoinCredentials(
         "192.168.77.11:6443", "jksc4g.zkvk38oruf9suy2v",
         "sha256:9f960c17cea57c7be0411f1996ee0b63ecd322e0a67fb217328953a6823b18ca",
     )
-    assert parse_join_command(TOKEN_OUTPUT) == expected
     init_tail = (  # kubeadm init's closing lines: a backslash, a tab
         "Then you can join any number of worker nodes by running the following on each as root:"
         "\n\nkubeadm join 192.168.77.11:6443 --token jksc4g.zkvk38oruf9suy2v \\\n"
@@ -252,6 +271,9 @@ def test_parse_join_command_one_line_and_as_init_prints_it():
 
 def test_parse_certificate_key():
     assert parse_certificate_key(UPLOAD_CERTS_OUTPUT) == (
+        "e43cde65ce935fd60bcc1af1523a4b414922bc13cfc8802159cf27f5df4935a3"
+    )
+    assert parse_certificate_key(UPLOAD_CERTS_ONLINE) == (
         "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"
     )
     assert parse_certificate_key("[upload-certs] Using certificate key:\n") is None
@@ -662,7 +684,7 @@ def test_a_second_control_plane_joins_with_a_fresh_certificate_key():
         "--skip-token-print --skip-certificate-key-print")
     log = fleet.run(kubeadm_answers())
     cp2_config = next(entry for entry in log if entry[0] == "cp2" and "cat >" in entry[1][0])
-    assert 'certificateKey: "1a44b14b3856a07a96e65b9b60a61cd921dbda575d0c322958167b6461faaace"' \
+    assert 'certificateKey: "e43cde65ce935fd60bcc1af1523a4b414922bc13cfc8802159cf27f5df4935a3"' \
         in cp2_config[1][1]
     assert ("cp2", "install -m 600 --owner=kubeadmin --group=kubeadmin "
                    "/etc/kubernetes/admin.conf /home/kubeadmin/.kube/config") in log
