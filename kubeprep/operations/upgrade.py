@@ -30,6 +30,11 @@ from kubeprep.operations.kubernetes import packages
 KUBEADM_VERSION = '"$(kubeadm version -o short)"'
 # How long an upgraded node may take to be Ready again (a kubelet restart on slow machines).
 READY_WAIT = "15m"
+# How often, 10 s apart, the uncordon is tried: on a control plane the new kubelet restarts the
+# static pods, so its API server may not answer for minutes (on the lab's cp1: connection
+# refused right after the restart). 90 tries: READY_WAIT's 15 minutes.
+UNCORDON_TRIES = 90
+UNCORDON_PAUSE = 10
 # etcdctl in kubeadm's etcd container, with the certificates kubeadm made for its health check.
 ETCDCTL = (
     "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt "
@@ -190,10 +195,25 @@ def uncordon(first: str, node: str, in_cluster: str):
     if state.is_executing and node not in _upgraded.get(state, ()):
         yield FunctionCommand(_not_upgraded, (node, in_cluster), {})
         return
-    yield StringCommand(KUBECTL, "uncordon", QuoteString(in_cluster))
+    yield uncordon_command(in_cluster, (
+        f"kubeprep: the API server did not answer `kubectl uncordon {in_cluster}` in "
+        f"{UNCORDON_TRIES} tries {UNCORDON_PAUSE} s apart after {node}'s kubelet restarted: "
+        f"{in_cluster} is upgraded but stays cordoned, and the nodes after it wait. Fix: once "
+        f"`{KUBECTL} get nodes` answers on {first}, `kubectl uncordon {in_cluster}`, then run "
+        "kubeprep again: it goes on from the next node."))
     yield StringCommand(
         KUBECTL, "wait --for=condition=Ready", QuoteString(f"node/{in_cluster}"),
         f"--timeout={READY_WAIT}",
+    )
+
+
+def uncordon_command(name: str, why: str) -> StringCommand:
+    """``kubectl uncordon`` of the cluster's node ``name``, tried until the API server answers
+    (``UNCORDON_TRIES`` times ``UNCORDON_PAUSE`` s apart); then ``why`` on standard error."""
+    return StringCommand(
+        f"for try in $(seq {UNCORDON_TRIES}); do {KUBECTL} uncordon", QuoteString(name),
+        f"&& break; [ $try -ge {UNCORDON_TRIES} ] && {{ echo", QuoteString(why),
+        f">&2; exit 1; }}; sleep {UNCORDON_PAUSE}; done",
     )
 
 
