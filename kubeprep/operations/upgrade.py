@@ -28,12 +28,11 @@ from kubeprep.operations.kubernetes import packages
 
 # The version kubeadm upgrades to: the just upgraded kubeadm's own (the data may name a minor).
 KUBEADM_VERSION = '"$(kubeadm version -o short)"'
-# How long an upgraded node may take to be Ready again (a kubelet restart on slow machines).
-READY_WAIT = "15m"
-# How often, 10 s apart, the uncordon is tried: on a control plane the new kubelet restarts the
-# static pods, so its API server may not answer for minutes (on the lab's cp1: connection
-# refused right after the restart). 90 tries: READY_WAIT's 15 minutes.
-UNCORDON_TRIES = 90
+# How often, 10 s apart, the uncordon and the wait for Ready (5 s each time) are tried: on a
+# control plane the new kubelet restarts the static pods, so its API server may not answer for
+# minutes (on the lab's cp1 both `kubectl uncordon` and, once that went through, `kubectl wait`
+# met connection refused). 60 tries: at least 15 minutes for a node to be Ready again.
+UNCORDON_TRIES = 60
 UNCORDON_PAUSE = 10
 # etcdctl in kubeadm's etcd container, with the certificates kubeadm made for its health check.
 ETCDCTL = (
@@ -196,23 +195,22 @@ def uncordon(first: str, node: str, in_cluster: str):
         yield FunctionCommand(_not_upgraded, (node, in_cluster), {})
         return
     yield uncordon_command(in_cluster, (
-        f"kubeprep: the API server did not answer `kubectl uncordon {in_cluster}` in "
-        f"{UNCORDON_TRIES} tries {UNCORDON_PAUSE} s apart after {node}'s kubelet restarted: "
-        f"{in_cluster} is upgraded but stays cordoned, and the nodes after it wait. Fix: once "
-        f"`{KUBECTL} get nodes` answers on {first}, `kubectl uncordon {in_cluster}`, then run "
-        "kubeprep again: it goes on from the next node."))
-    yield StringCommand(
-        KUBECTL, "wait --for=condition=Ready", QuoteString(f"node/{in_cluster}"),
-        f"--timeout={READY_WAIT}",
-    )
+        f"kubeprep: {in_cluster} was not seen uncordoned and Ready in {UNCORDON_TRIES} tries "
+        f"{UNCORDON_PAUSE} s apart after {node}'s kubelet restarted (kubectl's messages above "
+        "say why: an API server that does not answer, a node not Ready): the nodes after it "
+        f"wait. Fix: once `{KUBECTL} get nodes` answers on {first} and shows {in_cluster} "
+        f"Ready, `kubectl uncordon {in_cluster}`, then run kubeprep again: it goes on from the "
+        "next node."))
 
 
 def uncordon_command(name: str, why: str) -> StringCommand:
-    """``kubectl uncordon`` of the cluster's node ``name``, tried until the API server answers
-    (``UNCORDON_TRIES`` times ``UNCORDON_PAUSE`` s apart); then ``why`` on standard error."""
+    """``kubectl uncordon`` of the cluster's node ``name``, then ``kubectl wait`` for it to be
+    Ready, tried until both pass (``UNCORDON_TRIES`` times ``UNCORDON_PAUSE`` s apart); then
+    ``why`` on standard error."""
     return StringCommand(
         f"for try in $(seq {UNCORDON_TRIES}); do {KUBECTL} uncordon", QuoteString(name),
-        f"&& break; [ $try -ge {UNCORDON_TRIES} ] && {{ echo", QuoteString(why),
+        f"&& {KUBECTL} wait --for=condition=Ready", QuoteString(f"node/{name}"),
+        f"--timeout=5s && break; [ $try -ge {UNCORDON_TRIES} ] && {{ echo", QuoteString(why),
         f">&2; exit 1; }}; sleep {UNCORDON_PAUSE}; done",
     )
 
