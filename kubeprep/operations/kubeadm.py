@@ -548,14 +548,22 @@ def drain_command(name: str, left: str) -> StringCommand:
     why = (f"kubeprep: the drain of {name} stopped {DRAIN_TRIES} times (kubectl's messages above "
            f"say why: a pod not evicted within {DRAIN_TIMEOUT} each time, as when a "
            "PodDisruptionBudget allows no eviction, or an API server that did not answer). ")
-    return StringCommand(
-        f"for try in $(seq {DRAIN_TRIES}); do {KUBECTL} drain",
-        QuoteString(name),
-        f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT} && break;",
-        f"[ $try -ge {DRAIN_TRIES} ] && {{ echo", QuoteString(why + left), ">&2;",
+    return retried(
+        (f"{KUBECTL} drain", QuoteString(name),
+         f"--ignore-daemonsets --delete-emptydir-data --timeout={DRAIN_TIMEOUT}"),
+        DRAIN_TRIES, DRAIN_PAUSE,
+        "echo", QuoteString(why + left), ">&2;",
         f"echo \"kubeprep: PodDisruptionBudgets that allow no eviction now: $({KUBECTL} "
-        "get pdb -A -o", QuoteString(f"jsonpath={NO_EVICTION}"),
-        '2>/dev/null)\" >&2; exit 1; };', f"sleep {DRAIN_PAUSE}; done",
+        "get pdb -A -o", QuoteString(f"jsonpath={NO_EVICTION}"), '2>/dev/null)\" >&2;',
+    )
+
+
+def retried(attempt: tuple, tries: int, pause: int, *failed) -> StringCommand:
+    """The shell command ``attempt`` (StringCommand's pieces) tried ``tries`` times ``pause`` s
+    apart until it succeeds; after the last failure ``failed`` (pieces), then exit 1."""
+    return StringCommand(
+        f"for try in $(seq {tries}); do", *attempt, f"&& break; [ $try -ge {tries} ] && {{",
+        *failed, f"exit 1; }}; sleep {pause}; done",
     )
 
 

@@ -23,7 +23,7 @@ from pyinfra.api.state import State
 from kubeprep.fleet.remote import run_on
 from kubeprep.kubeadm import UPGRADE_CONFIG
 from kubeprep.node_files import ETCD_DATA_DIR
-from kubeprep.operations.kubeadm import CRICTL, KUBECTL, drain_command, first_failed
+from kubeprep.operations.kubeadm import CRICTL, KUBECTL, drain_command, first_failed, retried
 from kubeprep.operations.kubernetes import packages
 
 # The version kubeadm upgrades to: the just upgraded kubeadm's own (the data may name a minor).
@@ -207,11 +207,10 @@ def uncordon_command(name: str, why: str) -> StringCommand:
     """``kubectl uncordon`` of the cluster's node ``name``, then ``kubectl wait`` for it to be
     Ready, tried until both pass (``UNCORDON_TRIES`` times ``UNCORDON_PAUSE`` s apart); then
     ``why`` on standard error."""
-    return StringCommand(
-        f"for try in $(seq {UNCORDON_TRIES}); do {KUBECTL} uncordon", QuoteString(name),
-        f"&& {KUBECTL} wait --for=condition=Ready", QuoteString(f"node/{name}"),
-        f"--timeout=5s && break; [ $try -ge {UNCORDON_TRIES} ] && {{ echo", QuoteString(why),
-        f">&2; exit 1; }}; sleep {UNCORDON_PAUSE}; done",
+    return retried(
+        (f"{KUBECTL} uncordon", QuoteString(name), f"&& {KUBECTL} wait --for=condition=Ready",
+         QuoteString(f"node/{name}"), "--timeout=5s"),
+        UNCORDON_TRIES, UNCORDON_PAUSE, "echo", QuoteString(why), ">&2;",
     )
 
 
